@@ -1,0 +1,292 @@
+import { z } from 'zod';
+import { parseDuration, parseFixedDuration } from './duration.js';
+
+/**
+ * The config file schema (../shared/spec/interface.md). Every object is strict:
+ * an unknown field is an error, so a typo such as `dicovery` is reported
+ * instead of silently ignored. Defaults live here and nowhere else.
+ */
+
+const duration = z
+  .union([z.string(), z.number()])
+  .refine(
+    (v) => {
+      try {
+        parseDuration(v);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'is not a duration (use "500ms", "10s", "1m", "1h", "1d", "1w", "1M", "1Y" or seconds)' },
+  );
+
+const fixedDuration = z
+  .union([z.string(), z.number()])
+  .refine(
+    (v) => {
+      try {
+        parseFixedDuration(v);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    { message: 'is not a fixed duration (use "500ms", "10s", "1m", "1h" or seconds)' },
+  );
+
+const port = z.number().int().min(0).max(65535);
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/, 'must be host:port');
+const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'must be a CIDR such as 10.0.0.0/8 or fd00::/8');
+
+export const providerKeySchema = z.strictObject({
+  name: z.string().min(1).optional(),
+  value: z.string(),
+  models: z.array(z.string().min(1)).default([]),
+  weight: z.number().positive().default(1),
+  /** Optional per-key caps, enforced cluster-wide by governance. */
+  rpm_limit: z.number().int().positive().optional(),
+  tpm_limit: z.number().int().positive().optional(),
+});
+
+export const networkConfigSchema = z.strictObject({
+  base_url: z.url().optional(),
+  default_request_timeout_in_seconds: z.number().positive().default(60),
+  max_retries: z.number().int().min(0).max(10).default(2),
+  retry_backoff_initial_ms: z.number().int().min(0).default(500),
+  retry_backoff_max_ms: z.number().int().min(0).default(5000),
+  /** Extra headers sent upstream with every request. */
+  extra_headers: z.record(z.string(), z.string()).default({}),
+  /** Upstream connections kept alive per origin. */
+  max_connections: z.number().int().positive().default(256),
+});
+
+/** Behaviour of the built-in `mock` provider: deterministic answers for demos and load tests. */
+export const mockConfigSchema = z.strictObject({
+  latency_ms: z.number().min(0).default(0),
+  chunks: z.number().int().min(1).max(1000).default(5),
+  chunk_interval_ms: z.number().min(0).default(0),
+  fail_rate: z.number().min(0).max(1).default(0),
+  fail_status: z.number().int().min(400).max(599).default(500),
+  /** Fraction of requests that never answer (exercise timeouts). */
+  hang_rate: z.number().min(0).max(1).default(0),
+});
+
+export const providerTypes = ['openai', 'anthropic', 'mock'] as const;
+export type ProviderType = (typeof providerTypes)[number];
+
+export const providerSchema = z.strictObject({
+  type: z.enum(providerTypes).optional(),
+  keys: z.array(providerKeySchema).default([]),
+  network_config: networkConfigSchema.prefault({}),
+  mock_config: mockConfigSchema.optional(),
+});
+
+export const rateLimitSchema = z.strictObject({
+  request_max_limit: z.number().int().positive().optional(),
+  request_reset_duration: duration.default('1m'),
+  token_max_limit: z.number().int().positive().optional(),
+  token_reset_duration: duration.default('1h'),
+});
+
+export const budgetSchema = z.strictObject({
+  max_limit: z.number().positive(),
+  reset_duration: duration.default('1M'),
+});
+
+export const virtualKeySchema = z.strictObject({
+  id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be 1-128 letters, digits, "_", "." or "-"'),
+  value: z.string().min(8, 'must be at least 8 characters'),
+  description: z.string().optional(),
+  allowed_models: z.array(z.string().min(1)).default([]),
+  rate_limit: rateLimitSchema.optional(),
+  budget: budgetSchema.optional(),
+  disabled: z.boolean().default(false),
+});
+
+export const pricingSchema = z.record(
+  z.string(),
+  z.strictObject({
+    input_per_million: z.number().min(0),
+    output_per_million: z.number().min(0),
+  }),
+);
+
+export const governanceSchema = z.strictObject({
+  enforce_virtual_keys: z.boolean().default(false),
+  virtual_keys: z.array(virtualKeySchema).default([]),
+  /** USD per million tokens, keyed by "provider/model" or "model"; overrides the built-in table. */
+  pricing: pricingSchema.default({}),
+});
+
+export const discoveryTypes = ['kubernetes', 'consul', 'etcd', 'dns', 'udp', 'mdns'] as const;
+export type DiscoveryType = (typeof discoveryTypes)[number];
+
+export const discoverySchema = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    type: z.enum(discoveryTypes).optional(),
+    service_name: z.string().min(1).default('deepintshield-cluster'),
+    bind_port: port.optional(),
+    dial_timeout: fixedDuration.default('10s'),
+    allowed_address_space: z.array(cidr).default([]),
+    /** How often discovery runs again after start-up. */
+    interval: fixedDuration.default('10s'),
+    k8s_namespace: z.string().optional(),
+    k8s_label_selector: z.string().optional(),
+    consul_address: z.string().default('localhost:8500'),
+    consul_token: z.string().optional(),
+    consul_scheme: z.enum(['http', 'https']).default('http'),
+    etcd_endpoints: z.array(z.url()).optional(),
+    etcd_prefix: z.string().optional(),
+    etcd_username: z.string().optional(),
+    etcd_password: z.string().optional(),
+    dns_names: z.array(z.string().min(1)).optional(),
+    dns_servers: z.array(hostPort).optional(),
+    udp_broadcast_port: port.optional(),
+    udp_broadcast_address: z.string().optional(),
+    mdns_service: z.string().default('_bifrost._tcp'),
+    mdns_interface: z.string().optional(),
+  })
+  .superRefine((d, ctx) => {
+    if (!d.enabled) return;
+    const need = (field: keyof typeof d, why: string) => {
+      const v = d[field];
+      if (v === undefined || (Array.isArray(v) && v.length === 0))
+        ctx.addIssue({ code: 'custom', path: [field], message: `is required ${why}` });
+    };
+    if (!d.type) need('type', 'when discovery is enabled');
+    if (d.type === 'kubernetes') need('k8s_label_selector', 'for kubernetes discovery');
+    if (d.type === 'etcd') need('etcd_endpoints', 'for etcd discovery');
+    if (d.type === 'dns') need('dns_names', 'for dns discovery');
+    if (d.type === 'udp') {
+      need('udp_broadcast_port', 'for udp discovery');
+      need('allowed_address_space', 'for udp discovery');
+    }
+  });
+
+export const gossipTimingsSchema = z.strictObject({
+  profile: z.enum(['lan', 'wan', 'local']).default('lan'),
+  probe_interval: fixedDuration.optional(),
+  probe_timeout: fixedDuration.optional(),
+  indirect_checks: z.number().int().min(0).max(16).optional(),
+  suspicion_mult: z.number().int().min(1).max(64).optional(),
+  suspicion_max_timeout_mult: z.number().int().min(1).max(64).optional(),
+  retransmit_mult: z.number().int().min(1).max(64).optional(),
+  gossip_interval: fixedDuration.optional(),
+  gossip_nodes: z.number().int().min(1).max(64).optional(),
+  gossip_to_the_dead_time: fixedDuration.optional(),
+  push_pull_interval: fixedDuration.optional(),
+  tcp_timeout: fixedDuration.optional(),
+  awareness_max_multiplier: z.number().int().min(1).max(64).optional(),
+});
+
+export const gossipSchema = z.strictObject({
+  port: port.default(10101),
+  encryption_key: z.string().optional(),
+  /** Further keys accepted on receive, for rotation without downtime. The primary encrypts. */
+  encryption_keys: z.array(z.string()).default([]),
+  /** memberlist >= 0.3 packet label; leave empty to talk to serf 0.9.x. */
+  label: z.string().max(255).default(''),
+  /** Serf's delegate protocol (2,5,5) by default so that `serf members` lists our nodes. */
+  delegate_protocol: z
+    .strictObject({
+      min: z.number().int().min(0).max(255),
+      max: z.number().int().min(0).max(255),
+      version: z.number().int().min(0).max(255),
+    })
+    .default({ min: 2, max: 5, version: 5 }),
+  timings: gossipTimingsSchema.prefault({}),
+  config: z
+    .strictObject({
+      timeout_seconds: z.number().positive().default(10),
+      success_threshold: z.number().int().min(1).default(3),
+      failure_threshold: z.number().int().min(1).default(3),
+      /** How often each peer's /ready is checked. */
+      interval_seconds: z.number().positive().default(2),
+    })
+    .prefault({}),
+});
+
+export const clusterSchema = z.strictObject({
+  enabled: z.boolean().default(false),
+  node_name: z.string().min(1).max(128).optional(),
+  bind_address: z.string().default('0.0.0.0'),
+  advertise_address: z.string().optional(),
+  peers: z.array(hostPort).default([]),
+  discovery: discoverySchema.prefault({}),
+  gossip: gossipSchema.prefault({}),
+  tags: z.record(z.string(), z.string()).default({}),
+});
+
+export const sqliteStoreSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  type: z.literal('sqlite'),
+  config: z.strictObject({ path: z.string().min(1).default('./data/config.db') }).prefault({}),
+});
+
+export const postgresStoreSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  type: z.literal('postgres'),
+  config: z.strictObject({
+    host: z.string().min(1),
+    port: z.union([z.string().regex(/^\d+$/), port]).default('5432'),
+    user: z.string().min(1),
+    password: z.string().default(''),
+    db_name: z.string().min(1),
+    ssl_mode: z.enum(['disable', 'require', 'verify-full']).default('disable'),
+  }),
+});
+
+export const configStoreSchema = z.discriminatedUnion('type', [sqliteStoreSchema, postgresStoreSchema]);
+
+export const serverSchema = z.strictObject({
+  host: z.string().default('0.0.0.0'),
+  port: port.default(8080),
+  drain_timeout_seconds: z.number().min(0).default(30),
+  /** Seconds at the start of a drain during which the node keeps accepting new requests
+   *  while load balancers notice /ready = 503. */
+  drain_accept_seconds: z.number().min(0).default(5),
+  admin_token: z.string().optional(),
+  max_body_bytes: z.number().int().positive().default(10 * 1024 * 1024),
+  /** Time allowed to receive a request's headers (slowloris guard). */
+  headers_timeout_seconds: z.number().positive().default(10),
+  /** Time allowed to receive a whole request body. */
+  request_timeout_seconds: z.number().positive().default(60),
+  keep_alive_timeout_seconds: z.number().positive().default(65),
+  max_header_bytes: z.number().int().positive().default(32 * 1024),
+});
+
+export const loggingSchema = z.strictObject({
+  level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  format: z.enum(['json', 'pretty']).default('json'),
+});
+
+export const configSchema = z.strictObject({
+  $schema: z.string().optional(),
+  server: serverSchema.prefault({}),
+  logging: loggingSchema.prefault({}),
+  providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'provider names are lowercase letters, digits, "_" and "-"'), providerSchema).default({}),
+  governance: governanceSchema.prefault({}),
+  cluster_config: clusterSchema.prefault({}),
+  config_store: configStoreSchema.default({ enabled: true, type: 'sqlite', config: { path: './data/config.db' } }),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type ProviderConfig = z.infer<typeof providerSchema>;
+export type ProviderKeyConfig = z.infer<typeof providerKeySchema>;
+export type NetworkConfig = z.infer<typeof networkConfigSchema>;
+export type MockConfig = z.infer<typeof mockConfigSchema>;
+export type VirtualKeyConfig = z.infer<typeof virtualKeySchema>;
+export type GovernanceConfig = z.infer<typeof governanceSchema>;
+export type ClusterConfig = z.infer<typeof clusterSchema>;
+export type DiscoveryConfig = z.infer<typeof discoverySchema>;
+export type GossipConfig = z.infer<typeof gossipSchema>;
+export type ConfigStoreConfig = z.infer<typeof configStoreSchema>;
+export type ServerConfig = z.infer<typeof serverSchema>;
+
+/** The provider's wire type: explicit `type`, else the provider's own name when that is a known type. */
+export function providerTypeOf(name: string, p: ProviderConfig): ProviderType | undefined {
+  if (p.type) return p.type;
+  return (providerTypes as readonly string[]).includes(name) ? (name as ProviderType) : undefined;
+}

@@ -1,0 +1,92 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+
+function ip(...args: string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+/**
+ * A test network: a bridge in its own namespace and one namespace per host,
+ * each linked to the bridge by a veth pair, on 10.77.<subnet>.0/24. Nothing
+ * is routed to the real network. `destroy()` removes every namespace (and
+ * with it every veth) even after a failed test.
+ */
+export class TestNetwork {
+  readonly id = randomBytes(3).toString('hex');
+  readonly bridgeNs = `dis-br-${this.id}`;
+  readonly hosts: { ns: string; ip: string; veth: string }[] = [];
+
+  constructor(
+    readonly subnet = 77,
+    readonly prefix = `10.77.${77}`,
+  ) {
+    this.prefix = `10.77.${subnet}`;
+  }
+
+  create(hostCount: number): this {
+    try {
+      ip('netns', 'add', this.bridgeNs);
+      ip('-n', this.bridgeNs, 'link', 'add', 'br0', 'type', 'bridge');
+      ip('-n', this.bridgeNs, 'link', 'set', 'br0', 'up');
+      ip('-n', this.bridgeNs, 'link', 'set', 'lo', 'up');
+      for (let i = 1; i <= hostCount; i++) this.addHost(i);
+    } catch (err) {
+      this.destroy();
+      throw err;
+    }
+    return this;
+  }
+
+  addHost(i: number): { ns: string; ip: string; veth: string } {
+    const ns = `dis-h${i}-${this.id}`;
+    const hostIp = `${this.prefix}.${i + 10}`;
+    const outer = `v${i}-${this.id}`;
+    ip('netns', 'add', ns);
+    ip('link', 'add', outer, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    ip('link', 'set', outer, 'netns', this.bridgeNs);
+    ip('-n', this.bridgeNs, 'link', 'set', outer, 'master', 'br0');
+    ip('-n', this.bridgeNs, 'link', 'set', outer, 'up');
+    ip('-n', ns, 'addr', 'add', `${hostIp}/24`, 'dev', 'eth0');
+    ip('-n', ns, 'link', 'set', 'eth0', 'up');
+    ip('-n', ns, 'link', 'set', 'lo', 'up');
+    // multicast (mDNS) stays on the test bridge
+    ip('-n', ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0');
+    const host = { ns, ip: hostIp, veth: outer };
+    this.hosts[i - 1] = host;
+    return host;
+  }
+
+  /** Cuts (or restores) a host's link to the bridge. */
+  setLink(i: number, up: boolean): void {
+    ip('-n', this.bridgeNs, 'link', 'set', this.hosts[i - 1]!.veth, up ? 'up' : 'down');
+  }
+
+  /** Adds netem loss/jitter on a host's interface. */
+  netem(i: number, spec: string[]): void {
+    execFileSync('ip', ['netns', 'exec', this.hosts[i - 1]!.ns, 'tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'netem', ...spec]);
+  }
+
+  clearNetem(i: number): void {
+    try {
+      execFileSync('ip', ['netns', 'exec', this.hosts[i - 1]!.ns, 'tc', 'qdisc', 'del', 'dev', 'eth0', 'root'], { stdio: 'ignore' });
+    } catch {
+      /* none set */
+    }
+  }
+
+  destroy(): void {
+    for (const h of this.hosts) {
+      if (!h) continue;
+      try {
+        ip('netns', 'del', h.ns);
+      } catch {
+        /* already gone */
+      }
+    }
+    try {
+      ip('netns', 'del', this.bridgeNs);
+    } catch {
+      /* already gone */
+    }
+  }
+}
