@@ -1,0 +1,65 @@
+import type { Config } from './config/schema.js';
+import { Gateway } from './gateway/gateway.js';
+import { allowAllGovernance } from './gateway/hooks.js';
+import type { Logger } from './observability/logger.js';
+import { createRegistry, type Registry } from './observability/metrics.js';
+import { HttpServer } from './server/http-server.js';
+import { opsRoutes } from './server/ops-routes.js';
+import { Router } from './server/router.js';
+import { VERSION } from './version.js';
+
+export interface NodeOptions {
+  config: Config;
+  logger: Logger;
+  configSource: string;
+  registry?: Registry;
+}
+
+/**
+ * Wires one DeepIntShield node: HTTP server, gateway, governance, config
+ * store, cluster membership and discovery. Start-up order matters: the store
+ * and config first, then HTTP (so peers can health-check us), then gossip.
+ */
+export class DeepIntShieldNode {
+  readonly registry: Registry;
+  readonly http: HttpServer;
+  readonly gateway: Gateway;
+  private stopping?: Promise<void>;
+
+  constructor(private readonly opts: NodeOptions) {
+    const { config, logger } = opts;
+    this.registry = opts.registry ?? createRegistry();
+    this.gateway = new Gateway({ config, logger, registry: this.registry, governance: allowAllGovernance });
+    const router = new Router();
+    router.addAll(
+      opsRoutes({
+        registry: this.registry,
+        readiness: [() => (this.http.isDraining ? 'draining' : undefined)],
+      }),
+    );
+    router.addAll(this.gateway.routes());
+    this.http = new HttpServer({ config: config.server, logger, registry: this.registry, router });
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this.opts;
+    await this.http.listen();
+    const addr = this.http.address();
+    logger.info(
+      { version: VERSION, http: `${addr.host}:${addr.port}`, config: this.opts.configSource, providers: Object.keys(config.providers) },
+      'deepintshield node started',
+    );
+  }
+
+  /** Graceful drain per the contract, then release everything. */
+  shutdown(reason: string): Promise<void> {
+    this.stopping ??= (async () => {
+      const { config, logger } = this.opts;
+      logger.info({ reason, in_flight: this.http.inFlightCount }, 'draining');
+      const { forced } = await this.http.drain(config.server.drain_accept_seconds * 1000, config.server.drain_timeout_seconds * 1000);
+      await this.gateway.close();
+      logger.info({ forced }, 'drained, exiting');
+    })();
+    return this.stopping;
+  }
+}

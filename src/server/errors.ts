@@ -1,0 +1,42 @@
+import type { ServerResponse } from 'node:http';
+
+/** OpenAI error shape: {"error":{"message","type","code"}}. */
+export type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'insufficient_quota'
+  | 'request_too_large'
+  | 'api_error'
+  | 'upstream_error'
+  | 'timeout_error'
+  | 'service_unavailable';
+
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: ErrorType = 'invalid_request_error',
+    readonly code: string | null = null,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
+  const payload = JSON.stringify(body);
+  if (headers) for (const k in headers) res.setHeader(k, headers[k]!);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+  res.end(payload);
+}
+
+export function sendError(res: ServerResponse, err: HttpError): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, err.status, { error: { message: err.message, type: err.type, code: err.code } }, err.headers);
+}

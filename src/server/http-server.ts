@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { ServerConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { HttpError, sendError } from './errors.js';
+import { type RequestContext, Router } from './router.js';
+
+export interface HttpServerOptions {
+  config: ServerConfig;
+  logger: Logger;
+  registry: Registry;
+  router: Router;
+}
+
+export interface TrafficSnapshot {
+  rps: number;
+  in_flight: number;
+  error_rate: number;
+}
+
+/**
+ * The node's HTTP front: timeouts against slow clients, request ids, one
+ * access-log line per request, in-flight accounting and graceful drain.
+ */
+export class HttpServer {
+  readonly server: Server;
+  private inFlight = 0;
+  private draining = false;
+  private readonly sockets = new Set<Socket>();
+  private idleWaiters: (() => void)[] = [];
+  private readonly metrics;
+  /** Requests and errors per second, over a sliding 10 s ring of 1 s buckets. */
+  private readonly ring = { counts: new Array<number>(10).fill(0), errors: new Array<number>(10).fill(0), second: 0 };
+
+  constructor(private readonly opts: HttpServerOptions) {
+    const c = opts.config;
+    this.server = createServer(
+      {
+        requestTimeout: c.request_timeout_seconds * 1000,
+        headersTimeout: c.headers_timeout_seconds * 1000,
+        keepAliveTimeout: c.keep_alive_timeout_seconds * 1000,
+        maxHeaderSize: c.max_header_bytes,
+      },
+      (req, res) => this.handle(req, res),
+    );
+    this.server.on('connection', (s: Socket) => {
+      this.sockets.add(s);
+      s.once('close', () => this.sockets.delete(s));
+    });
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy();
+      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const body = JSON.stringify({ error: { message: `bad request: ${err.code ?? err.message}`, type: 'invalid_request_error', code: err.code ?? null } });
+      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
+    this.metrics = {
+      requests: new Counter({
+        name: 'deepintshield_http_requests_total',
+        help: 'HTTP requests by route and status',
+        labelNames: ['route', 'status'],
+        registers: [opts.registry],
+      }),
+      duration: new Histogram({
+        name: 'deepintshield_http_request_duration_seconds',
+        help: 'HTTP request duration by route',
+        labelNames: ['route'],
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+        registers: [opts.registry],
+      }),
+      inFlight: new Gauge({
+        name: 'deepintshield_http_in_flight_requests',
+        help: 'Requests being served now',
+        registers: [opts.registry],
+        collect: () => undefined,
+      }),
+    };
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.config.port, this.opts.config.host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  address(): { host: string; port: number } {
+    const a = this.server.address();
+    if (a && typeof a === 'object') return { host: a.address, port: a.port };
+    return { host: this.opts.config.host, port: this.opts.config.port };
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight;
+  }
+
+  traffic(): TrafficSnapshot {
+    this.rotate(Math.floor(Date.now() / 1000));
+    let n = 0;
+    let e = 0;
+    // the current second is partial: average over the 9 complete ones before it
+    const cur = this.ring.second % 10;
+    for (let i = 0; i < 10; i++) {
+      if (i === cur) continue;
+      n += this.ring.counts[i]!;
+      e += this.ring.errors[i]!;
+    }
+    return { rps: Math.round((n / 9) * 10) / 10, in_flight: this.inFlight, error_rate: n ? Math.round((e / n) * 1000) / 1000 : 0 };
+  }
+
+  private rotate(sec: number): void {
+    const r = this.ring;
+    if (sec === r.second) return;
+    const steps = Math.min(10, sec - r.second);
+    for (let i = 1; i <= steps; i++) {
+      const idx = (r.second + i) % 10;
+      r.counts[idx] = 0;
+      r.errors[idx] = 0;
+    }
+    r.second = sec;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const startedAt = performance.now();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const headerId = req.headers['x-request-id'];
+    const requestId = typeof headerId === 'string' && headerId.length > 0 && headerId.length <= 128 ? headerId : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    if (this.draining) res.setHeader('connection', 'close');
+    const match = this.opts.router.match(req.method ?? 'GET', path);
+    let routeName = 'unmatched';
+    this.inFlight++;
+    this.metrics.inFlight.inc();
+    res.once('close', () => {
+      this.inFlight--;
+      this.metrics.inFlight.dec();
+      const seconds = (performance.now() - startedAt) / 1000;
+      const status = res.statusCode;
+      this.metrics.requests.inc({ route: routeName, status });
+      this.metrics.duration.observe({ route: routeName }, seconds);
+      const sec = Math.floor(Date.now() / 1000);
+      this.rotate(sec);
+      this.ring.counts[sec % 10]!++;
+      if (status >= 500) this.ring.errors[sec % 10]!++;
+      if (routeName !== '/health' && routeName !== '/ready' && routeName !== '/metrics')
+        this.opts.logger.info(
+          { reqId: requestId, method: req.method, path, status, ms: Math.round(seconds * 1e4) / 10, aborted: !res.writableFinished || undefined },
+          'request',
+        );
+      if (this.inFlight === 0 && this.idleWaiters.length > 0) {
+        const waiters = this.idleWaiters;
+        this.idleWaiters = [];
+        for (const w of waiters) w();
+      }
+    });
+    if (match === undefined) {
+      sendError(res, new HttpError(404, `no route for ${req.method} ${path}`, 'not_found_error', 'route_not_found'));
+      req.resume();
+      return;
+    }
+    if (match === 'method_not_allowed') {
+      sendError(res, new HttpError(405, `method ${req.method} is not allowed on ${path}`, 'invalid_request_error', 'method_not_allowed'));
+      req.resume();
+      return;
+    }
+    routeName = match.route.name ?? match.route.path;
+    const ctx: RequestContext = { requestId, params: match.params, path, startedAt };
+    try {
+      const r = match.route.handler(req, res, ctx);
+      if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).catch((err) => this.fail(res, err, ctx));
+    } catch (err) {
+      this.fail(res, err, ctx);
+    }
+  }
+
+  private fail(res: ServerResponse, err: unknown, ctx: RequestContext): void {
+    if (err instanceof HttpError) return sendError(res, err);
+    this.opts.logger.error({ reqId: ctx.requestId, err: (err as Error)?.message, stack: (err as Error)?.stack }, 'unhandled error in request handler');
+    sendError(res, new HttpError(500, 'internal error', 'api_error', 'internal_error'));
+  }
+
+  /**
+   * Graceful drain: keep accepting for `acceptMs` (load balancers see /ready
+   * 503 and move traffic away), then stop accepting, close idle keep-alive
+   * connections, and wait for in-flight requests and streams to finish, at
+   * most until `deadlineMs` from now.
+   */
+  async drain(acceptMs: number, deadlineMs: number): Promise<{ forced: boolean }> {
+    this.draining = true;
+    const deadline = Date.now() + deadlineMs;
+    const sleepUntil = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)).unref());
+    // Accept while load balancers catch up, but end early once idle with no open connections.
+    const acceptUntil = Math.min(deadline, Date.now() + acceptMs);
+    while (Date.now() < acceptUntil) {
+      if (this.inFlight === 0 && this.sockets.size === 0) break;
+      await sleepUntil(Math.min(100, acceptUntil - Date.now()));
+    }
+    const closed = new Promise<void>((r) => this.server.close(() => r()));
+    this.server.closeIdleConnections();
+    const idle = this.inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => this.idleWaiters.push(r));
+    const timedOut = await Promise.race([idle.then(() => false), sleepUntil(deadline - Date.now()).then(() => true)]);
+    // Keep-alive sockets that went idle after the first sweep.
+    this.server.closeIdleConnections();
+    if (timedOut) this.server.closeAllConnections();
+    await Promise.race([closed, sleepUntil(1000)]);
+    return { forced: timedOut };
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
