@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './errors.js';
 
@@ -33,6 +34,7 @@ function tooLarge(maxBytes: number): HttpError {
 /** Parses a JSON object body with a clear 400 on anything else. */
 export function parseJsonObject(body: Buffer): Record<string, unknown> {
   if (body.length === 0) throw new HttpError(400, 'request body is empty; expected a JSON object', 'invalid_request_error', 'empty_body');
+  if (!isUtf8(body)) throw new HttpError(400, 'request body is not valid UTF-8', 'invalid_request_error', 'invalid_encoding');
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8'));

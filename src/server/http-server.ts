@@ -42,6 +42,8 @@ export class HttpServer {
         headersTimeout: c.headers_timeout_seconds * 1000,
         keepAliveTimeout: c.keep_alive_timeout_seconds * 1000,
         maxHeaderSize: c.max_header_bytes,
+        // How often Node enforces headersTimeout/requestTimeout (default 30 s lets a slowloris linger).
+        connectionsCheckingInterval: Math.min(1000, c.headers_timeout_seconds * 500),
       },
       (req, res) => this.handle(req, res),
     );
@@ -54,6 +56,8 @@ export class HttpServer {
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
       const body = JSON.stringify({ error: { message: `bad request: ${err.code ?? err.message}`, type: 'invalid_request_error', code: err.code ?? null } });
       socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      // A hostile client may never read or close: do not let it hold the socket.
+      setTimeout(() => socket.destroy(), 200).unref();
     });
     this.metrics = {
       requests: new Counter({

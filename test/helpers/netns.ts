@@ -74,6 +74,25 @@ export class TestNetwork {
     }
   }
 
+  /**
+   * Gives the test process (default namespace) a leg on the bridge at
+   * <prefix>.1 so it can reach the hosts directly. The veth dies with the
+   * bridge namespace in destroy().
+   */
+  attachRoot(): string {
+    const outer = `r-${this.id}`;
+    const inner = `dis-r-${this.id}`;
+    ip('link', 'add', inner, 'type', 'veth', 'peer', 'name', outer, 'netns', this.bridgeNs);
+    ip('-n', this.bridgeNs, 'link', 'set', outer, 'master', 'br0');
+    ip('-n', this.bridgeNs, 'link', 'set', outer, 'up');
+    ip('addr', 'add', `${this.prefix}.1/24`, 'dev', inner);
+    ip('link', 'set', inner, 'up');
+    this.rootVeth = inner;
+    return `${this.prefix}.1`;
+  }
+
+  private rootVeth?: string;
+
   destroy(): void {
     for (const h of this.hosts) {
       if (!h) continue;
@@ -81,6 +100,13 @@ export class TestNetwork {
         ip('netns', 'del', h.ns);
       } catch {
         /* already gone */
+      }
+    }
+    if (this.rootVeth) {
+      try {
+        ip('link', 'del', this.rootVeth);
+      } catch {
+        /* went with the bridge namespace */
       }
     }
     try {
