@@ -1,3 +1,5 @@
+import { Cluster } from './cluster/cluster.js';
+import { advertisedHttpAddress, clusterRoutes } from './cluster/routes.js';
 import type { Config } from './config/schema.js';
 import { Gateway } from './gateway/gateway.js';
 import { allowAllGovernance } from './gateway/hooks.js';
@@ -24,6 +26,7 @@ export class DeepIntShieldNode {
   readonly registry: Registry;
   readonly http: HttpServer;
   readonly gateway: Gateway;
+  readonly cluster: Cluster | undefined;
   private stopping?: Promise<void>;
 
   constructor(private readonly opts: NodeOptions) {
@@ -34,17 +37,28 @@ export class DeepIntShieldNode {
     router.addAll(
       opsRoutes({
         registry: this.registry,
-        readiness: [() => (this.http.isDraining ? 'draining' : undefined)],
+        readiness: [
+          () => (this.http.isDraining ? 'draining' : undefined),
+          () => (this.cluster && !this.cluster.firstJoinDone ? 'cluster join in progress' : undefined),
+        ],
       }),
     );
     router.addAll(this.gateway.routes());
     this.http = new HttpServer({ config: config.server, logger, registry: this.registry, router });
+    const httpAddress = advertisedHttpAddress(config, config.server.port);
+    const traffic = () => this.http.traffic();
+    if (config.cluster_config.enabled) {
+      this.cluster = new Cluster({ config: config.cluster_config, httpAddress, version: VERSION, logger, registry: this.registry, traffic });
+    }
+    router.addAll(clusterRoutes({ cluster: this.cluster, config, httpAddress, traffic }));
   }
 
   async start(): Promise<void> {
     const { config, logger } = this.opts;
     await this.http.listen();
     const addr = this.http.address();
+    // HTTP first so peers can health-check us as soon as gossip announces us.
+    await this.cluster?.start();
     logger.info(
       { version: VERSION, http: `${addr.host}:${addr.port}`, config: this.opts.configSource, providers: Object.keys(config.providers) },
       'deepintshield node started',
@@ -56,7 +70,12 @@ export class DeepIntShieldNode {
     this.stopping ??= (async () => {
       const { config, logger } = this.opts;
       logger.info({ reason, in_flight: this.http.inFlightCount }, 'draining');
-      const { forced } = await this.http.drain(config.server.drain_accept_seconds * 1000, config.server.drain_timeout_seconds * 1000);
+      // /ready turns 503 at once (isDraining); leave gossip while in-flight work finishes.
+      const drained = this.http.drain(config.server.drain_accept_seconds * 1000, config.server.drain_timeout_seconds * 1000);
+      const left = this.cluster?.leave().catch((err) => logger.warn({ err: (err as Error).message }, 'error leaving the cluster'));
+      const { forced } = await drained;
+      await left;
+      await this.cluster?.shutdown();
       await this.gateway.close();
       logger.info({ forced }, 'drained, exiting');
     })();

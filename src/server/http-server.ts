@@ -7,6 +7,9 @@ import type { Logger } from '../observability/logger.js';
 import { HttpError, sendError } from './errors.js';
 import { type RequestContext, Router } from './router.js';
 
+/** Probes and scrapes: neither logged per request nor counted as traffic. */
+const OPS_ROUTES = new Set(['/health', '/ready', '/metrics', '/cluster/status', '/ui']);
+
 export interface HttpServerOptions {
   config: ServerConfig;
   logger: Logger;
@@ -152,15 +155,16 @@ export class HttpServer {
       const status = res.statusCode;
       this.metrics.requests.inc({ route: routeName, status });
       this.metrics.duration.observe({ route: routeName }, seconds);
-      const sec = Math.floor(Date.now() / 1000);
-      this.rotate(sec);
-      this.ring.counts[sec % 10]!++;
-      if (status >= 500) this.ring.errors[sec % 10]!++;
-      if (routeName !== '/health' && routeName !== '/ready' && routeName !== '/metrics')
+      if (!OPS_ROUTES.has(routeName)) {
+        const sec = Math.floor(Date.now() / 1000);
+        this.rotate(sec);
+        this.ring.counts[sec % 10]!++;
+        if (status >= 500) this.ring.errors[sec % 10]!++;
         this.opts.logger.info(
           { reqId: requestId, method: req.method, path, status, ms: Math.round(seconds * 1e4) / 10, aborted: !res.writableFinished || undefined },
           'request',
         );
+      }
       if (this.inFlight === 0 && this.idleWaiters.length > 0) {
         const waiters = this.idleWaiters;
         this.idleWaiters = [];

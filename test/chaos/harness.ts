@@ -1,0 +1,209 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { TestNetwork } from '../helpers/netns.js';
+import { type ClusterStatus, NodeProcess } from '../helpers/node-process.js';
+import { requireBinary } from '../helpers/system.js';
+import { sleep, waitFor } from '../helpers/wait.js';
+
+const REPO = resolve(import.meta.dirname, '../..');
+export const HTTP_PORT = 8080;
+export const GOSSIP_PORT = 10101;
+const LB_PORT = 8088;
+
+export interface LoadResult {
+  sent: number;
+  ok: number;
+  failed: number;
+  statuses: Record<string, number>;
+  errors: Record<string, number>;
+  streams: number;
+  brokenStreams: number;
+  durationMs: number;
+  timeline: { t: number; sent: number; failed: number }[];
+}
+
+export interface ChaosOptions {
+  nodes: number;
+  /** Third octet of 10.77.X.0/24; unique per test file so files can run side by side. */
+  subnet: number;
+  extraConfig?: (i: number) => Record<string, unknown>;
+  mockLatencyMs?: number;
+}
+
+/**
+ * N real node processes, each in its own network namespace on one bridge,
+ * the repo's nginx.conf in front (in a namespace of its own, with the load
+ * generator beside it), and a root leg so the test can watch every node.
+ */
+export class ChaosCluster {
+  readonly net: TestNetwork;
+  readonly nodes: NodeProcess[] = [];
+  private nginx?: ChildProcess;
+  private readonly tmp = mkdtempSync(join(tmpdir(), 'dis-chaos-'));
+  /** Every state each observer saw for each node, over time. */
+  readonly seenStates = new Map<string, Set<string>>();
+  private watching = false;
+  private watcher?: Promise<void>;
+
+  constructor(readonly opts: ChaosOptions) {
+    requireBinary('nginx');
+    requireBinary('tc');
+    this.net = new TestNetwork(opts.subnet);
+  }
+
+  get lb() {
+    return this.net.hosts[this.opts.nodes]!;
+  }
+
+  nodeConfig(i: number): Record<string, unknown> {
+    const host = this.net.hosts[i]!;
+    const peers = this.net.hosts.slice(0, this.opts.nodes).filter((h) => h !== host).map((h) => `${h.ip}:${GOSSIP_PORT}`);
+    return {
+      server: { host: '0.0.0.0', port: HTTP_PORT, drain_timeout_seconds: 20, drain_accept_seconds: 3 },
+      providers: {
+        mock: {
+          keys: [{ name: 'k1', value: 'mock-key-1' }],
+          mock_config: { latency_ms: this.opts.mockLatencyMs ?? 5, chunks: 5, chunk_interval_ms: 20 },
+        },
+      },
+      cluster_config: {
+        enabled: true,
+        node_name: `chaos-${i + 1}`,
+        bind_address: host.ip,
+        peers,
+        gossip: { port: GOSSIP_PORT, config: { timeout_seconds: 1, interval_seconds: 0.5, success_threshold: 2, failure_threshold: 2 } },
+      },
+      ...(this.opts.extraConfig?.(i) ?? {}),
+    };
+  }
+
+  async start(): Promise<void> {
+    this.net.create(this.opts.nodes + 1);
+    this.net.attachRoot();
+    for (let i = 0; i < this.opts.nodes; i++) {
+      this.nodes.push(new NodeProcess({ config: this.nodeConfig(i), netns: this.net.hosts[i]!.ns, httpHost: this.net.hosts[i]!.ip }).start());
+    }
+    await Promise.all(this.nodes.map((n) => n.waitReady(30_000)));
+    await this.waitHealthy(this.opts.nodes);
+    this.startNginx();
+    await waitFor(async () => (await fetch(`http://${this.lb.ip}:${LB_PORT}/health`)).ok, { timeoutMs: 10_000, what: 'nginx' });
+    this.watch();
+  }
+
+  /** The repo's nginx.conf with its upstream servers and listen port pointed at this network. */
+  private startNginx(): void {
+    const conf = renderNginxConf(
+      readFileSync(join(REPO, 'deploy/compose/nginx.conf'), 'utf8'),
+      this.nodes.map((_, i) => `${this.net.hosts[i]!.ip}:${HTTP_PORT}`),
+      LB_PORT,
+      this.tmp,
+    );
+    writeFileSync(join(this.tmp, 'nginx.conf'), conf);
+    this.nginx = spawn('ip', ['netns', 'exec', this.lb.ns, 'nginx', '-p', this.tmp, '-c', join(this.tmp, 'nginx.conf'), '-g', `daemon off; pid ${this.tmp}/nginx.pid;`], {
+      stdio: 'ignore',
+    });
+  }
+
+  async restartNode(i: number): Promise<void> {
+    const old = this.nodes[i]!;
+    this.nodes[i] = new NodeProcess({ config: this.nodeConfig(i), netns: this.net.hosts[i]!.ns, httpHost: this.net.hosts[i]!.ip }).start();
+    await this.nodes[i]!.waitReady(30_000);
+    void old;
+  }
+
+  async waitHealthy(expected: number, on: NodeProcess[] = this.nodes.filter((n) => n.running), timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      async () => {
+        const all = await Promise.all(on.map((n) => n.status()));
+        return all.every((s) => s.cluster_health === 'HEALTHY' && s.members === expected && s.healthy_members === expected);
+      },
+      { timeoutMs, intervalMs: 250, what: `${expected} healthy members on every live node` },
+    );
+  }
+
+  /** Runs the bounded load generator inside the load balancer's namespace. */
+  load(opts: { rate: number; durationSeconds: number; streamShare?: number; vk?: string }): Promise<LoadResult> {
+    return new Promise((resolvePromise, reject) => {
+      const args = [
+        'netns', 'exec', this.lb.ns, process.execPath, join(REPO, 'test/chaos/loadgen.mjs'),
+        '--url', `http://127.0.0.1:${LB_PORT}`, '--rate', String(opts.rate), '--duration', String(opts.durationSeconds),
+        '--stream-share', String(opts.streamShare ?? 0.3), '--max-requests', String(opts.rate * opts.durationSeconds),
+        ...(opts.vk ? ['--vk', opts.vk] : []),
+      ];
+      const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO });
+      let out = '';
+      let err = '';
+      child.stdout!.on('data', (d) => {
+        out += d;
+      });
+      child.stderr!.on('data', (d) => {
+        err += d;
+      });
+      const timer = setTimeout(() => child.kill('SIGKILL'), (opts.durationSeconds + 45) * 1000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        try {
+          resolvePromise(JSON.parse(out.trim().split('\n').pop()!));
+        } catch {
+          reject(new Error(`load generator failed: ${err || out}`));
+        }
+      });
+    });
+  }
+
+  private watch(): void {
+    this.watching = true;
+    this.watcher = (async () => {
+      while (this.watching) {
+        await Promise.all(
+          this.nodes.filter((n) => n.running).map(async (n) => {
+            try {
+              const s: ClusterStatus = await n.status();
+              for (const node of s.nodes) {
+                const set = this.seenStates.get(node.name) ?? new Set<string>();
+                set.add(node.state);
+                this.seenStates.set(node.name, set);
+              }
+            } catch {
+              /* node restarting */
+            }
+          }),
+        );
+        await sleep(200);
+      }
+    })();
+  }
+
+  async destroy(): Promise<void> {
+    this.watching = false;
+    await this.watcher;
+    await Promise.all(this.nodes.map((n) => n.destroy()));
+    if (this.nginx?.pid && this.nginx.exitCode === null) {
+      this.nginx.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 200));
+      if (this.nginx.exitCode === null) this.nginx.kill('SIGKILL');
+    }
+    this.net.destroy();
+    rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Points the repo's nginx.conf at test addresses: the `server` lines of its
+ * upstream block, its listen port, and every path under `prefix`.
+ */
+export function renderNginxConf(conf: string, upstreams: string[], listenPort: number, prefix: string): string {
+  let out = conf
+    .replace(/^\s*(user|pid|error_log|access_log)\s+[^;]*;\s*$/gm, '')
+    .replace(/(upstream\s+\S+\s*\{)([\s\S]*?)(\n\s*\})/, (_m, open: string, body: string, close: string) => {
+      const kept = body.split('\n').filter((l) => !/^\s*server\s/.test(l));
+      return `${open}\n${upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=2s;`).join('\n')}${kept.join('\n')}${close}`;
+    })
+    .replace(/listen\s+[^;]+;/g, `listen ${listenPort};`);
+  out = out.replace(/http\s*\{/, (m) =>
+    `${m}\n  access_log off;\n  client_body_temp_path ${prefix}/body;\n  proxy_temp_path ${prefix}/proxy;\n  fastcgi_temp_path ${prefix}/fastcgi;\n  uwsgi_temp_path ${prefix}/uwsgi;\n  scgi_temp_path ${prefix}/scgi;\n`,
+  );
+  return `error_log ${prefix}/error.log warn;\n${out}`;
+}
