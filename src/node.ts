@@ -2,7 +2,7 @@ import { Cluster } from './cluster/cluster.js';
 import { advertisedHttpAddress, clusterRoutes } from './cluster/routes.js';
 import type { Config } from './config/schema.js';
 import { Gateway } from './gateway/gateway.js';
-import { allowAllGovernance } from './gateway/hooks.js';
+import { GovernanceRuntime } from './governance/runtime.js';
 import type { Logger } from './observability/logger.js';
 import { createRegistry, type Registry } from './observability/metrics.js';
 import { HttpServer } from './server/http-server.js';
@@ -27,40 +27,71 @@ export class DeepIntShieldNode {
   readonly http: HttpServer;
   readonly gateway: Gateway;
   readonly cluster: Cluster | undefined;
+  /** Config store, config sync, governance, cluster-wide counters, admin API. */
+  readonly governance: GovernanceRuntime;
   private stopping?: Promise<void>;
 
   constructor(private readonly opts: NodeOptions) {
     const { config, logger } = opts;
     this.registry = opts.registry ?? createRegistry();
-    this.gateway = new Gateway({ config, logger, registry: this.registry, governance: allowAllGovernance });
+    this.governance = new GovernanceRuntime({
+      config,
+      logger,
+      registry: this.registry,
+      onProviders: (providers) => this.gateway?.updateProviders(providers),
+    });
+    this.gateway = new Gateway({
+      config,
+      logger,
+      registry: this.registry,
+      governance: this.governance.governance,
+      keyGate: this.governance.keyGate,
+    });
     const router = new Router();
     router.addAll(
       opsRoutes({
         registry: this.registry,
         readiness: [
           () => (this.http.isDraining ? 'draining' : undefined),
+          () => this.governance.readiness(),
           () => (this.cluster && !this.cluster.firstJoinDone ? 'cluster join in progress' : undefined),
         ],
       }),
     );
     router.addAll(this.gateway.routes());
+    router.addAll(this.governance.routes());
     this.http = new HttpServer({ config: config.server, logger, registry: this.registry, router });
     const httpAddress = advertisedHttpAddress(config, config.server.port);
     const traffic = () => this.http.traffic();
     if (config.cluster_config.enabled) {
-      this.cluster = new Cluster({ config: config.cluster_config, httpAddress, version: VERSION, logger, registry: this.registry, traffic });
+      this.cluster = new Cluster({
+        config: config.cluster_config,
+        httpAddress,
+        version: VERSION,
+        logger,
+        registry: this.registry,
+        traffic,
+      });
+      this.governance.attachCluster(this.cluster);
     }
     router.addAll(clusterRoutes({ cluster: this.cluster, config, httpAddress, traffic }));
   }
 
   async start(): Promise<void> {
     const { config, logger } = this.opts;
+    // Store and config first (bounded wait: a down store does not keep the node from serving).
+    await this.governance.start();
     await this.http.listen();
     const addr = this.http.address();
     // HTTP first so peers can health-check us as soon as gossip announces us.
     await this.cluster?.start();
     logger.info(
-      { version: VERSION, http: `${addr.host}:${addr.port}`, config: this.opts.configSource, providers: Object.keys(config.providers) },
+      {
+        version: VERSION,
+        http: `${addr.host}:${addr.port}`,
+        config: this.opts.configSource,
+        providers: Object.keys(config.providers),
+      },
       'deepintshield node started',
     );
   }
@@ -71,12 +102,18 @@ export class DeepIntShieldNode {
       const { config, logger } = this.opts;
       logger.info({ reason, in_flight: this.http.inFlightCount }, 'draining');
       // /ready turns 503 at once (isDraining); leave gossip while in-flight work finishes.
-      const drained = this.http.drain(config.server.drain_accept_seconds * 1000, config.server.drain_timeout_seconds * 1000);
-      const left = this.cluster?.leave().catch((err) => logger.warn({ err: (err as Error).message }, 'error leaving the cluster'));
+      const drained = this.http.drain(
+        config.server.drain_accept_seconds * 1000,
+        config.server.drain_timeout_seconds * 1000,
+      );
+      const left = this.cluster
+        ?.leave()
+        .catch((err) => logger.warn({ err: (err as Error).message }, 'error leaving the cluster'));
       const { forced } = await drained;
       await left;
       await this.cluster?.shutdown();
       await this.gateway.close();
+      await this.governance.close();
       logger.info({ forced }, 'drained, exiting');
     })();
     return this.stopping;

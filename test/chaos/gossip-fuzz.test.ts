@@ -30,6 +30,13 @@ function encryptWrong(plain: Buffer): Buffer {
   return Buffer.concat([Buffer.from([1]), nonce, body, c.getAuthTag()]);
 }
 
+function udpRcvbufErrors(): number {
+  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const head = lines[0]!.split(/\s+/);
+  const vals = lines[1]!.split(/\s+/);
+  return Number(vals[head.indexOf('RcvbufErrors')] ?? 0);
+}
+
 /** A family of malformed packets; each call returns a fresh one. */
 const generators: (() => Buffer)[] = [
   () => randomBytes(1 + Math.floor(Math.random() * 1400)),
@@ -91,17 +98,19 @@ describe('gossip under hostile input', () => {
   it(`survives ${PACKETS} malformed UDP packets and hostile TCP connections`, async () => {
     const target = nodes[0]!;
     const rssBefore = rssKb(target.pid!);
+    const kernelDropsBefore = udpRcvbufErrors();
     const sock = createSocket('udp4');
     let sent = 0;
     const started = Date.now();
     while (sent < PACKETS && Date.now() - started < 60_000) {
       const batch: Promise<void>[] = [];
-      for (let i = 0; i < 200 && sent < PACKETS; i++, sent++) {
+      for (let i = 0; i < 100 && sent < PACKETS; i++, sent++) {
         const pkt = generators[sent % generators.length]!();
         batch.push(new Promise((r) => sock.send(pkt, gossipPort, '127.0.0.1', () => r())));
       }
       await Promise.all(batch);
-      await new Promise((r) => setImmediate(r));
+      // ~20,000 packets/s: fast, but paced so the kernel's receive buffer does not drop most of them
+      await sleep(5);
     }
     sock.close();
     expect(sent).toBe(PACKETS);
@@ -137,7 +146,10 @@ describe('gossip under hostile input', () => {
       .filter((l) => l.startsWith('deepintshield_gossip_') && /dropped|invalid|decrypt/.test(l) && !l.startsWith('#'))
       .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
     console.log(`gossip fuzz: ${sent} packets, rss ${rssBefore} kB -> ${rssAfter} kB, dropped counted ${dropped}`);
-    expect(dropped).toBeGreaterThan(PACKETS * 0.9);
+    const kernelDrops = udpRcvbufErrors() - kernelDropsBefore;
+    console.log(`gossip fuzz: kernel receive-buffer drops ${kernelDrops}`);
+    // Every packet that reached the node was rejected and counted (a few may be valid by chance: random bytes).
+    expect(dropped + kernelDrops).toBeGreaterThan(PACKETS * 0.9);
     expect(rssAfter - rssBefore).toBeLessThan(100 * 1024);
   }, 120_000);
 });

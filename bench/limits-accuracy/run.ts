@@ -1,0 +1,229 @@
+/**
+ * Cluster-wide rate-limit accuracy: 3 node processes on loopback (real
+ * gossip), load spread 70/20/10, offered at 3x the limit for several
+ * windows. Scenarios: leased (the shared counters), naive (per-node limit/N),
+ * kill (node 1 — the 70% node — gets SIGKILL in the middle of a window).
+ *
+ *   npx tsx bench/limits-accuracy/run.ts [--scenario leased|naive|kill|all] [--limit 200] [--window 5] [--windows 6]
+ *
+ * Every loop is bounded in count and time; only the processes started here are stopped, by PID.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Agent, fetch as undiciFetch } from 'undici';
+import { freePorts } from '../../test/helpers/ports.js';
+
+const { values: args } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'all' },
+    limit: { type: 'string', default: '200' },
+    window: { type: 'string', default: '5' },
+    windows: { type: 'string', default: '6' },
+    overload: { type: 'string', default: '3' },
+  },
+});
+const LIMIT = Number(args.limit);
+const WINDOW_S = Number(args.window);
+const WINDOWS = Number(args.windows);
+const OVERLOAD = Number(args.overload);
+const WEIGHTS = [0.7, 0.2, 0.1];
+const KEY = 'vk-bench-0123456789';
+const NODE_TS = resolve(import.meta.dirname, 'node.ts');
+
+interface BenchNode {
+  proc: ChildProcess;
+  port: number;
+  url: string;
+}
+
+async function startCluster(naive: boolean, dir: string): Promise<BenchNode[]> {
+  const ports = await freePorts(6);
+  const nodes: BenchNode[] = [];
+  for (let i = 0; i < 3; i++) {
+    const config = {
+      server: { host: '127.0.0.1', port: ports[i], drain_accept_seconds: 0, drain_timeout_seconds: 1 },
+      providers: { mock: { keys: [] } },
+      governance: {
+        enforce_virtual_keys: true,
+        virtual_keys: [
+          {
+            id: 'bench',
+            value: KEY,
+            rate_limit: {
+              request_max_limit: naive ? Math.floor(LIMIT / 3) : LIMIT,
+              request_reset_duration: `${WINDOW_S}s`,
+            },
+          },
+        ],
+      },
+      config_store: { enabled: true, type: 'sqlite', config: { path: join(dir, `n${i}.db`) } },
+      cluster_config: {
+        enabled: true,
+        node_name: `bench-${i + 1}`,
+        bind_address: '127.0.0.1',
+        peers: ports
+          .slice(3)
+          .filter((_, j) => j !== i)
+          .map((p) => `127.0.0.1:${p}`),
+        gossip: { port: ports[3 + i], timings: { profile: 'local' } },
+      },
+    };
+    const proc = spawn(process.execPath, ['--import', 'tsx', NODE_TS], {
+      env: { ...process.env, BENCH_CONFIG: JSON.stringify(config), BENCH_NAIVE: naive ? '1' : '0' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    await new Promise<void>((res, rej) => {
+      const t = setTimeout(() => rej(new Error('bench node did not start in 30 s')), 30_000);
+      proc.stdout!.on('data', (d: Buffer) => {
+        if (d.toString().includes('BENCH_NODE_READY')) {
+          clearTimeout(t);
+          res();
+        }
+      });
+      proc.once('exit', (c) => rej(new Error(`bench node exited with ${c}`)));
+    });
+    nodes.push({ proc, port: ports[i]!, url: `http://127.0.0.1:${ports[i]}` });
+  }
+  // All three see each other.
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    const m = await Promise.all(
+      nodes.map(
+        async (n) => ((await (await fetch(`${n.url}/bench/members`)).json()) as { members: number }).members,
+      ),
+    );
+    if (m.every((x) => x === 3)) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return nodes;
+}
+
+function stopCluster(nodes: BenchNode[]): void {
+  for (const n of nodes) if (n.proc.exitCode === null && n.proc.signalCode === null) n.proc.kill('SIGKILL');
+}
+
+interface Result {
+  admitted: Map<number, number[]>;
+  /** Requests offered per window (client clock), all nodes. */
+  offeredByWindow: Map<number, number>;
+  offered: number[];
+  rejected: number;
+  errors: number;
+}
+
+async function load(nodes: BenchNode[], opts: { killAt?: number }): Promise<Result> {
+  const dispatcher = new Agent({ connections: 64, keepAliveTimeout: 10_000 });
+  const windowMs = WINDOW_S * 1000;
+  // Start 100 ms after the next window boundary; run WINDOWS full windows.
+  const start = Math.ceil(Date.now() / windowMs) * windowMs + windowMs + 100;
+  const end = start - 100 + WINDOWS * windowMs;
+  const result: Result = {
+    admitted: new Map(),
+    offeredByWindow: new Map(),
+    offered: [0, 0, 0],
+    rejected: 0,
+    errors: 0,
+  };
+  const ratePerNode = WEIGHTS.map((w) => (OVERLOAD * LIMIT * w) / WINDOW_S);
+  const maxRequests = Math.ceil(OVERLOAD * LIMIT * (WINDOWS + 1) * 1.1);
+  let sent = 0;
+  await new Promise((r) => setTimeout(r, start - Date.now()));
+  if (opts.killAt !== undefined) {
+    setTimeout(() => nodes[0]!.proc.kill('SIGKILL'), start - 100 + opts.killAt - Date.now());
+  }
+  const inflight = new Set<Promise<void>>();
+  const fire = (i: number) => {
+    result.offered[i]!++;
+    const ows = Math.floor(Date.now() / windowMs) * windowMs;
+    // Offered to live nodes only: what a killed node cannot answer is not demand the cluster can serve.
+    if (nodes[i]!.proc.exitCode === null && nodes[i]!.proc.signalCode === null)
+      result.offeredByWindow.set(ows, (result.offeredByWindow.get(ows) ?? 0) + 1);
+    sent++;
+    const p = undiciFetch(`${nodes[i]!.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+      body: '{"model":"mock/m"}',
+      dispatcher,
+      signal: AbortSignal.timeout(5000),
+    })
+      .then(async (res) => {
+        await res.arrayBuffer();
+        if (res.status === 200) {
+          const ws = Number(res.headers.get('x-bench-window'));
+          const row = result.admitted.get(ws) ?? [0, 0, 0];
+          row[i]!++;
+          result.admitted.set(ws, row);
+        } else if (res.status === 429) result.rejected++;
+        else result.errors++;
+      })
+      .catch(() => {
+        result.errors++;
+      })
+      .finally(() => inflight.delete(p));
+    inflight.add(p);
+  };
+  const next = ratePerNode.map(() => start);
+  while (Date.now() < end && sent < maxRequests) {
+    const now = Date.now();
+    for (let i = 0; i < 3; i++) {
+      while (next[i]! <= now && sent < maxRequests) {
+        fire(i);
+        next[i]! += 1000 / ratePerNode[i]!;
+      }
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  await Promise.all([...inflight]);
+  await dispatcher.close();
+  return result;
+}
+
+function report(name: string, r: Result): { over: number; under: number } {
+  const rows = [...r.admitted.entries()].sort((a, b) => a[0] - b[0]);
+  let worstOver = 0;
+  let worstUnder = 0;
+  console.log(`\n## ${name}: limit ${LIMIT} per ${WINDOW_S}s window, offered ${OVERLOAD}x split 70/20/10`);
+  console.log('window start (UTC)        node1  node2  node3  total  offered(live)  vs min(limit, offered)');
+  for (const [ws, a] of rows) {
+    const total = a.reduce((x, y) => x + y, 0);
+    const offered = r.offeredByWindow.get(ws) ?? 0;
+    const target = Math.min(LIMIT, offered);
+    const pct = ((total - target) / LIMIT) * 100;
+    worstOver = Math.max(worstOver, ((total - LIMIT) / LIMIT) * 100);
+    worstUnder = Math.min(worstUnder, pct);
+    console.log(
+      `${new Date(ws).toISOString()}  ${a.map((x) => String(x).padStart(5)).join('  ')}  ${String(total).padStart(5)}  ${String(offered).padStart(13)}  ${pct >= 0 ? '+' : ''}${pct.toFixed(1)}%`,
+    );
+  }
+  console.log(`offered per node: ${r.offered.join('/')}, 429s: ${r.rejected}, errors: ${r.errors}`);
+  console.log(
+    `worst window: over the limit ${Math.max(0, worstOver).toFixed(2)}%, under min(limit, offered) ${(-worstUnder).toFixed(2)}% (of the limit)`,
+  );
+  return { over: worstOver, under: -worstUnder };
+}
+
+async function scenario(name: string, naive: boolean, killAt?: number): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'dis-bench-'));
+  const nodes = await startCluster(naive, dir);
+  try {
+    const r = await load(nodes, { killAt });
+    report(name, r);
+  } finally {
+    stopCluster(nodes);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const which = args.scenario;
+const hardStop = setTimeout(() => {
+  console.error('bench exceeded its time budget');
+  process.exit(2);
+}, 5 * 60_000);
+if (which === 'leased' || which === 'all') await scenario('leased shares (cluster counters)', false);
+if (which === 'naive' || which === 'all') await scenario('naive per-node limiter (limit/3 each)', true);
+if (which === 'kill' || which === 'all')
+  await scenario('kill -9 of node1 (70% of the load) 20% into window 3', false, 2.2 * WINDOW_S * 1000);
+clearTimeout(hardStop);

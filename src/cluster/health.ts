@@ -1,0 +1,121 @@
+import type { Logger } from '../observability/logger.js';
+
+export interface HealthOptions {
+  intervalMs: number;
+  timeoutMs: number;
+  successThreshold: number;
+  failureThreshold: number;
+  logger: Logger;
+  /** Probe one peer; resolves true when it is ready. Default: GET http://<addr>/ready answers 200. */
+  check?: (httpAddress: string, timeoutMs: number) => Promise<boolean>;
+  onChange?: () => void;
+}
+
+interface PeerHealth {
+  httpAddress: string;
+  successes: number;
+  failures: number;
+  healthy: boolean;
+  busy: boolean;
+}
+
+export async function checkReady(httpAddress: string, timeoutMs: number): Promise<boolean> {
+  try {
+    const res = await fetch(`http://${httpAddress}/ready`, { signal: AbortSignal.timeout(timeoutMs) });
+    await res.arrayBuffer().catch(() => undefined);
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Per-peer health by polling each alive peer's /ready: `successThreshold` consecutive successes make a
+ * peer healthy, `failureThreshold` consecutive failures unhealthy; a peer that is dead or left is
+ * unhealthy at once (it is simply removed).
+ */
+export class HealthChecker {
+  private readonly peers = new Map<string, PeerHealth>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly check: (httpAddress: string, timeoutMs: number) => Promise<boolean>;
+
+  constructor(private readonly opts: HealthOptions) {
+    this.check = opts.check ?? checkReady;
+  }
+
+  /** The set of peers to poll (alive or suspect, with an http tag). Others are forgotten = unhealthy. */
+  setPeers(peers: { name: string; httpAddress: string }[]): void {
+    const keep = new Set<string>();
+    for (const p of peers) {
+      keep.add(p.name);
+      const cur = this.peers.get(p.name);
+      if (!cur) {
+        this.peers.set(p.name, {
+          httpAddress: p.httpAddress,
+          successes: 0,
+          failures: 0,
+          healthy: false,
+          busy: false,
+        });
+        void this.poll(p.name);
+      } else if (cur.httpAddress !== p.httpAddress) {
+        cur.httpAddress = p.httpAddress;
+        cur.successes = 0;
+        cur.failures = 0;
+      }
+    }
+    let changed = false;
+    for (const name of [...this.peers.keys()]) {
+      if (!keep.has(name)) {
+        if (this.peers.get(name)?.healthy) changed = true;
+        this.peers.delete(name);
+      }
+    }
+    if (changed) this.opts.onChange?.();
+  }
+
+  isHealthy(name: string): boolean {
+    return this.peers.get(name)?.healthy ?? false;
+  }
+
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      for (const name of this.peers.keys()) void this.poll(name);
+    }, this.opts.intervalMs);
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.peers.clear();
+  }
+
+  private async poll(name: string): Promise<void> {
+    const p = this.peers.get(name);
+    if (!p || p.busy) return;
+    p.busy = true;
+    let ok = false;
+    try {
+      ok = await this.check(p.httpAddress, this.opts.timeoutMs);
+    } finally {
+      p.busy = false;
+    }
+    if (this.peers.get(name) !== p) return;
+    const before = p.healthy;
+    if (ok) {
+      p.successes++;
+      p.failures = 0;
+      if (p.successes >= this.opts.successThreshold) p.healthy = true;
+    } else {
+      p.failures++;
+      p.successes = 0;
+      if (p.failures >= this.opts.failureThreshold) p.healthy = false;
+    }
+    if (before !== p.healthy) {
+      this.opts.logger.info({ node: name, healthy: p.healthy }, 'peer health changed');
+      this.opts.onChange?.();
+    }
+  }
+}

@@ -1,0 +1,1186 @@
+import type { RemoteInfo } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
+import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import type { Duplex } from 'node:stream';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../../observability/logger.js';
+import { Awareness } from './awareness.js';
+import { BroadcastQueue } from './broadcast.js';
+import { ENCRYPT_OVERHEAD, type Keyring } from './keyring.js';
+import {
+  type Alive,
+  ackFrom,
+  COMPOUND_HEADER_OVERHEAD,
+  COMPOUND_OVERHEAD,
+  type Dead,
+  encodeAck,
+  encodeAlive,
+  encodeDead,
+  encodeIndirectPing,
+  encodeNack,
+  encodePing,
+  encodeSuspect,
+  encodeUser,
+  errFrom,
+  type IndirectPing,
+  MAX_U32,
+  MsgType,
+  makeCompound,
+  type Ping,
+  type PushNodeState,
+  pingFrom,
+  type Suspect,
+  UDP_BUFFER_SIZE,
+} from './messages.js';
+import { createGossipMetrics, type GossipMetrics } from './metrics.js';
+import { asObject, fUint } from './msgpack.js';
+import {
+  DropError,
+  decodeMessages,
+  MAX_STREAM_BYTES,
+  type Message,
+  readStreamFrame,
+  unwrapPacket,
+  wrapPacket,
+  wrapStream,
+} from './packet.js';
+import { encodePushPull, type RemoteState, readPushPull, verifyProtocol } from './pushpull.js';
+import { encodeSerfLeave, serfLTime } from './serf.js';
+import {
+  bytesToIp,
+  ipToBytes,
+  type MemberState,
+  type NodeInfo,
+  type NodeState,
+  NodeTable,
+  STATE_NAME,
+  STATE_NUM,
+  snapshot,
+} from './state.js';
+import { Suspicion } from './suspicion.js';
+import { PROFILES, pushPullScale, suspicionTimeout, type Timings } from './timings.js';
+import {
+  type PacketTransport,
+  StreamReader,
+  TimeoutError,
+  Transport,
+  type TransportFactory,
+} from './transport.js';
+
+/** Hooks for the layer above (user messages and push/pull user state). */
+export interface Delegate {
+  notifyMsg?(payload: Buffer): void;
+  localState?(join: boolean): Buffer;
+  mergeRemoteState?(buf: Buffer, join: boolean): void;
+}
+
+export interface MemberlistOptions {
+  name: string;
+  bindAddress: string;
+  /** 0 = pick a free port. */
+  bindPort: number;
+  advertiseAddress?: string;
+  advertisePort?: number;
+  timings?: Timings;
+  keyring?: Keyring;
+  /** memberlist >= 0.3 packet/stream label ('' = none, required to talk to serf 0.9). */
+  label?: string;
+  /** Application ("delegate") protocol versions put in Vsn; serf's are 2,5,5. */
+  delegateProtocol?: { min: number; max: number; version: number };
+  meta?: Buffer;
+  /** LZW-compress UDP packets when that makes them smaller (default true). */
+  compression?: boolean;
+  /** Send serf's leave intent before leaving so serf shows `left` (default true). */
+  serfLeaveIntent?: boolean;
+  logger: Logger;
+  registry?: Registry;
+  delegate?: Delegate;
+  maxBroadcastQueue?: number;
+  /**
+   * Whether a node takes our user messages and user state (default: all). Others (e.g. plain serf
+   * agents, which log every unknown message) get neither channel broadcasts nor our push/pull user state.
+   */
+  acceptsUserMessages?: (node: NodeInfo) => boolean;
+  /** Fault injection for tests and benches: return true to drop an inbound UDP packet. */
+  dropInbound?: (ip: string, port: number) => boolean;
+  /** Network override (in-memory network of the simulator); default: real UDP + TCP. */
+  transport?: TransportFactory;
+  /** First byte of our push/pull user state; a peer sending another one gets no user state back. */
+  userStateMagic?: number;
+}
+
+/** Counters of the probe loop (also useful in tests and benches). */
+export interface ProbeStats {
+  probes: number;
+  directAcks: number;
+  indirectAcks: number;
+  tcpFallbackAcks: number;
+  suspicionsRaised: number;
+}
+
+const PROTOCOL_MIN = 1;
+const PROTOCOL_MAX = 5;
+const PROTOCOL_CUR = 2;
+const MAX_INBOUND_STREAMS = 128;
+
+interface AckWaiter {
+  onAck: (payload: Buffer) => void;
+  onNack: () => void;
+  timer: NodeJS.Timeout;
+}
+
+export declare interface Memberlist {
+  on(event: 'join' | 'leave' | 'update' | 'change', cb: (node: NodeInfo) => void): this;
+}
+
+/** A SWIM + Lifeguard gossip member, wire-compatible with HashiCorp memberlist (and so with serf). */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed event overloads
+export class Memberlist extends EventEmitter {
+  readonly name: string;
+  readonly timings: Timings;
+  readonly metrics: GossipMetrics;
+  private readonly log: Logger;
+  private readonly nodes = new NodeTable();
+  private readonly transport: PacketTransport;
+  private readonly awareness: Awareness;
+  readonly broadcasts: BroadcastQueue;
+  private readonly ackHandlers = new Map<number, AckWaiter>();
+  private readonly vsn: Buffer;
+  private meta: Buffer;
+  private advertiseIp = '';
+  private advertisePort = 0;
+  private seqNo = 0;
+  private incarnation = 0;
+  private probeIndex = 0;
+  private probing = false;
+  private leaving = false;
+  private stopped = false;
+  private started = false;
+  private inboundStreams = 0;
+  private serfClock = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private probeTimer: NodeJS.Timeout | undefined;
+  readonly stats: ProbeStats = {
+    probes: 0,
+    directAcks: 0,
+    indirectAcks: 0,
+    tcpFallbackAcks: 0,
+    suspicionsRaised: 0,
+  };
+
+  constructor(private readonly opts: MemberlistOptions) {
+    super();
+    this.name = opts.name;
+    this.log = opts.logger;
+    this.timings = opts.timings ?? PROFILES.lan;
+    this.metrics = createGossipMetrics(opts.registry);
+    this.awareness = new Awareness(this.timings.awarenessMaxMultiplier);
+    const d = opts.delegateProtocol ?? { min: 2, max: 5, version: 5 };
+    this.vsn = Buffer.from([PROTOCOL_MIN, PROTOCOL_MAX, PROTOCOL_CUR, d.min, d.max, d.version]);
+    this.meta = opts.meta ?? Buffer.alloc(0);
+    this.broadcasts = new BroadcastQueue(
+      () => this.timings.retransmitMult,
+      () => this.estNumNodes(),
+      opts.maxBroadcastQueue ?? 4096,
+      (n) => this.log.warn({ dropped: n }, 'failed to broadcast'),
+    );
+    const make: TransportFactory = opts.transport ?? ((o) => new Transport(o));
+    this.transport = make({
+      bindAddress: opts.bindAddress,
+      port: opts.bindPort,
+      onPacket: (buf, from) => this.ingestPacket(buf, from),
+      onStream: (sock) => void this.handleStream(sock),
+    });
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  async start(): Promise<void> {
+    if (this.started) throw new Error('memberlist already started');
+    this.started = true;
+    await this.transport.start();
+    this.advertiseIp = this.opts.advertiseAddress || defaultAdvertise(this.opts.bindAddress);
+    this.advertisePort = this.opts.advertisePort || this.transport.port;
+    ipToBytes(this.advertiseIp);
+    this.incarnation = 1;
+    this.aliveNode(
+      {
+        incarnation: this.incarnation,
+        node: this.name,
+        addr: ipToBytes(this.advertiseIp),
+        port: this.advertisePort,
+        meta: this.meta,
+        vsn: this.vsn,
+      },
+      true,
+    );
+    this.scheduleProbe(this.timings.probeInterval);
+    const g = setInterval(() => this.gossip(), this.timings.gossipInterval);
+    this.timers.push(g);
+    this.schedulePushPull(Math.random() * this.timings.pushPullInterval);
+    const m = setInterval(() => this.updateGauges(), 1000);
+    this.timers.push(m);
+    for (const t of this.timers) t.unref?.();
+  }
+
+  get address(): { ip: string; port: number } {
+    return { ip: this.advertiseIp, port: this.advertisePort };
+  }
+
+  get localIncarnation(): number {
+    return this.incarnation;
+  }
+
+  get healthScore(): number {
+    return this.awareness.healthScore;
+  }
+
+  get hasLeft(): boolean {
+    return this.leaving;
+  }
+
+  /** Stops all activity and closes the sockets without telling anyone (peers see a failure). */
+  async shutdown(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    for (const w of this.ackHandlers.values()) clearTimeout(w.timer);
+    this.ackHandlers.clear();
+    for (const n of this.nodes.byName.values()) n.suspicion?.cancel();
+    this.broadcasts.reset();
+    await this.transport.close();
+  }
+
+  /**
+   * Graceful leave: serf leave intent (so serf shows `left`), then dead{self, From: self}; waits until
+   * the broadcasts went out (or timeoutMs). Keeps answering until shutdown().
+   */
+  async leave(timeoutMs = 5000): Promise<void> {
+    if (this.leaving || this.stopped) return;
+    const deadline = Date.now() + timeoutMs;
+    const others = [...this.nodes.byName.values()].filter(
+      (n) => n.name !== this.name && (n.state === 'alive' || n.state === 'suspect'),
+    );
+    if (others.length > 0 && this.opts.serfLeaveIntent !== false) {
+      this.serfClock++;
+      const intent = encodeUser(encodeSerfLeave(this.serfClock, this.name));
+      await Promise.allSettled(others.map((n) => this.sendPacket(n.ip, n.port, intent, n)));
+      await this.queueAndWait(intent, `serf-leave:${this.name}`, Math.min(deadline, Date.now() + 1000));
+    }
+    this.leaving = true;
+    const self = this.nodes.get(this.name);
+    if (!self) return;
+    const d: Dead = { incarnation: self.incarnation, node: this.name, from: this.name };
+    if (others.length === 0) {
+      this.deadNode(d);
+      return;
+    }
+    const done = new Promise<void>((resolve) => {
+      this.deadNode(d, resolve);
+    });
+    await Promise.race([done, delay(Math.max(0, deadline - Date.now()))]);
+  }
+
+  private queueAndWait(msg: Buffer, key: string, until: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, Math.max(0, until - Date.now()));
+      this.broadcasts.queue(msg, key, () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  // ------------------------------------------------------------------ public queries and actions
+
+  members(): NodeInfo[] {
+    return [...this.nodes.byName.values()].map(snapshot);
+  }
+
+  member(name: string): NodeInfo | undefined {
+    const n = this.nodes.get(name);
+    return n ? snapshot(n) : undefined;
+  }
+
+  numAlive(): number {
+    return this.nodes.count((n) => n.state === 'alive' || n.state === 'suspect');
+  }
+
+  estNumNodes(): number {
+    return Math.max(1, this.nodes.size);
+  }
+
+  /** Changes this node's meta (≤ 512 B) and gossips a new alive with a higher incarnation. */
+  setMeta(meta: Buffer): void {
+    this.meta = meta;
+    if (!this.started || this.stopped) return;
+    const inc = this.nextIncarnation();
+    this.aliveNode(
+      {
+        incarnation: inc,
+        node: this.name,
+        addr: ipToBytes(this.advertiseIp),
+        port: this.advertisePort,
+        meta,
+        vsn: this.vsn,
+      },
+      true,
+    );
+  }
+
+  /** Queues a user message for gossip (piggybacked and retransmitted). */
+  queueUserBroadcast(payload: Buffer, key?: string): void {
+    this.broadcasts.queue(encodeUser(payload), key, undefined, true);
+    this.metrics.queueDepth.set(this.broadcasts.length);
+  }
+
+  /** Sends a user message to one node: UDP when it fits in a packet, else a TCP stream. */
+  async sendUserMsg(nodeName: string, payload: Buffer): Promise<void> {
+    const n = this.nodes.get(nodeName);
+    if (!n) throw new Error(`unknown node ${nodeName}`);
+    const msg = encodeUser(payload);
+    if (msg.length + this.packetOverhead() <= UDP_BUFFER_SIZE) {
+      await this.sendPacket(n.ip, n.port, msg, n);
+      return;
+    }
+    const sock = await this.transport.dial(n.ip, n.port, this.timings.tcpTimeout);
+    try {
+      const len = Buffer.from([0x81, 0xaa, ...Buffer.from('UserMsgLen'), 0xce, 0, 0, 0, 0]);
+      len.writeUInt32BE(payload.length, len.length - 4);
+      await this.writeStream(sock, Buffer.concat([Buffer.from([MsgType.user]), len, payload]), true);
+      await new Promise<void>((resolve) => sock.end(resolve));
+    } finally {
+      sock.destroy();
+    }
+  }
+
+  /**
+   * Joins via TCP push/pull (Join=true) with each `host[:port]`; returns how many were contacted
+   * successfully and the errors of the others.
+   */
+  async join(addresses: string[]): Promise<{ contacted: number; errors: Error[] }> {
+    let contacted = 0;
+    const errors: Error[] = [];
+    for (const a of addresses) {
+      try {
+        const { host, port } = splitHostPort(a, this.advertisePort || this.opts.bindPort);
+        const ips = isIP(host) ? [host] : (await lookup(host, { all: true })).map((r) => r.address);
+        let ok = false;
+        let last: Error | undefined;
+        for (const ip of ips) {
+          try {
+            await this.pushPullNode(ip, port, true);
+            ok = true;
+            break;
+          } catch (e) {
+            last = e as Error;
+          }
+        }
+        if (ok) contacted++;
+        else throw last ?? new Error(`no addresses for ${a}`);
+      } catch (e) {
+        errors.push(new Error(`${a}: ${(e as Error).message}`));
+      }
+    }
+    return { contacted, errors };
+  }
+
+  // ------------------------------------------------------------------ sending
+
+  private packetOverhead(): number {
+    return (
+      (this.opts.keyring ? ENCRYPT_OVERHEAD : 0) +
+      (this.opts.label ? 2 + Buffer.byteLength(this.opts.label) : 0) +
+      5 /* CRC */
+    );
+  }
+
+  private readonly acceptsCache = new WeakMap<Buffer, boolean>();
+
+  private accepts(node: NodeState | undefined): boolean {
+    if (!node) return false;
+    const f = this.opts.acceptsUserMessages;
+    if (!f) return true;
+    // Cached per meta buffer (a new alive with new meta replaces the buffer).
+    let v = this.acceptsCache.get(node.meta);
+    if (v === undefined) {
+      v = f(snapshot(node));
+      this.acceptsCache.set(node.meta, v);
+    }
+    return v;
+  }
+
+  /** Sends one message, topped up with queued broadcasts into a compound. */
+  private async sendPacket(
+    ip: string,
+    port: number,
+    msg: Buffer,
+    node?: NodeState,
+    dest: NodeState | undefined = node,
+  ): Promise<void> {
+    const avail = UDP_BUFFER_SIZE - msg.length - COMPOUND_HEADER_OVERHEAD - this.packetOverhead();
+    const extra =
+      avail > 0 ? this.broadcasts.getBroadcasts(COMPOUND_OVERHEAD, avail, this.accepts(dest)) : [];
+    const packet = extra.length === 0 ? msg : makeCompound([msg, ...extra]);
+    await this.rawSend(ip, port, packet, node);
+  }
+
+  private async rawSend(ip: string, port: number, packet: Buffer, node?: NodeState): Promise<void> {
+    const p = wrapPacket(packet, this.opts, {
+      compress: this.opts.compression !== false,
+      crc: node !== undefined && (node.vsn[1] ?? 0) >= 5,
+    });
+    this.metrics.bytesOut.inc({ transport: 'udp' }, p.length);
+    this.metrics.packetsOut.inc({ transport: 'udp' });
+    await this.transport.sendUdp(p, ip, port);
+  }
+
+  /** Writes one stream message (label header when dialing, encryption envelope when keyed). */
+  private async writeStream(sock: Duplex, msg: Buffer, dialer: boolean): Promise<void> {
+    const out = wrapStream(msg, this.opts, dialer);
+    this.metrics.bytesOut.inc({ transport: 'tcp' }, out.length);
+    this.metrics.packetsOut.inc({ transport: 'tcp' });
+    await new Promise<void>((resolve, reject) => sock.write(out, (e) => (e ? reject(e) : resolve())));
+  }
+
+  // ------------------------------------------------------------------ inbound UDP
+
+  private ingestPacket(buf: Buffer, from: Pick<RemoteInfo, 'address' | 'port'>): void {
+    if (this.stopped) return;
+    if (this.opts.dropInbound?.(from.address, from.port)) return;
+    this.metrics.bytesIn.inc({ transport: 'udp' }, buf.length);
+    this.metrics.packetsIn.inc({ transport: 'udp' });
+    let msgs: Message[];
+    try {
+      msgs = decodeMessages(unwrapPacket(buf, this.opts), [], (reason, err) => this.drop(reason, err));
+    } catch (e) {
+      if (e instanceof DropError) this.drop(e.reason, e);
+      else this.drop('malformed', e);
+      return;
+    }
+    for (const m of msgs) {
+      try {
+        this.dispatch(m, from);
+      } catch (e) {
+        this.drop('malformed', e);
+      }
+    }
+  }
+
+  private drop(reason: string, err?: unknown): void {
+    this.metrics.dropped.inc({ reason });
+    this.log.debug({ reason, err: err instanceof Error ? err.message : undefined }, 'gossip packet dropped');
+  }
+
+  private dispatch(m: Message, from: Pick<RemoteInfo, 'address' | 'port'>): void {
+    switch (m.type) {
+      case 'ping': {
+        this.handlePing(m.msg, from);
+        return;
+      }
+      case 'indirectPing': {
+        this.handleIndirectPing(m.msg, from);
+        return;
+      }
+      case 'ack':
+        this.ackHandlers.get(m.msg.seqNo)?.onAck(m.msg.payload);
+        return;
+      case 'nack':
+        this.ackHandlers.get(m.msg.seqNo)?.onNack();
+        return;
+      case 'suspect': {
+        this.suspectNode(m.msg);
+        return;
+      }
+      case 'alive': {
+        const v = m.msg.vsn;
+        if (v.length === 6 && (v[0] === 0 || v[1] === 0 || v[0]! > v[1]!)) return;
+        this.aliveNode(m.msg, false);
+        return;
+      }
+      case 'dead': {
+        this.deadNode(m.msg);
+        return;
+      }
+      case 'user': {
+        this.handleUser(m.payload);
+        return;
+      }
+    }
+  }
+
+  private handleUser(payload: Buffer): void {
+    if (payload.length === 0) return;
+    const lt = serfLTime(payload);
+    if (lt !== undefined && lt > this.serfClock) this.serfClock = lt;
+    try {
+      this.opts.delegate?.notifyMsg?.(payload);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'user message handler failed');
+    }
+  }
+
+  private handlePing(p: Ping, from: Pick<RemoteInfo, 'address' | 'port'>): void {
+    if (p.node && p.node !== this.name) {
+      this.drop('wrong_node');
+      return;
+    }
+    const ack = encodeAck({ seqNo: p.seqNo, payload: Buffer.alloc(0) });
+    let ip = from.address;
+    let port = from.port;
+    if (p.sourceAddr && p.sourceAddr.length > 0 && p.sourcePort) {
+      ip = bytesToIp(p.sourceAddr);
+      port = p.sourcePort;
+    }
+    const dest = p.sourceNode ? this.nodes.get(p.sourceNode) : this.nodes.findByAddr(ip, port);
+    this.sendPacket(ip, port, ack, undefined, dest).catch((e) =>
+      this.log.debug({ err: e.message }, 'failed to send ack'),
+    );
+  }
+
+  private handleIndirectPing(ind: IndirectPing, from: Pick<RemoteInfo, 'address' | 'port'>): void {
+    const seq = this.nextSeq();
+    let ip = from.address;
+    let port = from.port;
+    if (ind.sourceAddr && ind.sourceAddr.length > 0 && ind.sourcePort) {
+      ip = bytesToIp(ind.sourceAddr);
+      port = ind.sourcePort;
+    }
+    let answered = false;
+    const reply = (msg: Buffer) => {
+      if (answered) return;
+      answered = true;
+      this.sendPacket(ip, port, msg).catch(() => {});
+    };
+    this.setAckHandler(
+      seq,
+      () => reply(encodeAck({ seqNo: ind.seqNo, payload: Buffer.alloc(0) })),
+      () => {},
+      this.timings.probeTimeout,
+      () => {
+        if (ind.nack) reply(encodeNack({ seqNo: ind.seqNo }));
+      },
+    );
+    const ping = encodePing({ seqNo: seq, node: ind.node, ...this.sourceFields() });
+    this.sendPacket(bytesToIp(ind.target), ind.port, ping).catch(() => {});
+  }
+
+  private sourceFields(): Pick<Ping, 'sourceAddr' | 'sourcePort' | 'sourceNode'> {
+    return { sourceAddr: ipToBytes(this.advertiseIp), sourcePort: this.advertisePort, sourceNode: this.name };
+  }
+
+  private setAckHandler(
+    seq: number,
+    onAck: (payload: Buffer) => void,
+    onNack: () => void,
+    timeoutMs: number,
+    onTimeout?: () => void,
+  ): void {
+    const timer = setTimeout(() => {
+      this.ackHandlers.delete(seq);
+      onTimeout?.();
+    }, timeoutMs);
+    timer.unref?.();
+    this.ackHandlers.set(seq, {
+      onAck: (payload) => {
+        clearTimeout(timer);
+        this.ackHandlers.delete(seq);
+        onAck(payload);
+      },
+      onNack,
+      timer,
+    });
+  }
+
+  private nextSeq(): number {
+    this.seqNo = (this.seqNo + 1) % (MAX_U32 + 1);
+    return this.seqNo;
+  }
+
+  private nextIncarnation(): number {
+    this.incarnation = (this.incarnation + 1) % (MAX_U32 + 1);
+    return this.incarnation;
+  }
+
+  // ------------------------------------------------------------------ inbound TCP
+
+  private async handleStream(sock: Duplex): Promise<void> {
+    if (this.stopped || this.inboundStreams >= MAX_INBOUND_STREAMS) {
+      this.drop('too_many_streams');
+      sock.destroy();
+      return;
+    }
+    this.inboundStreams++;
+    this.metrics.packetsIn.inc({ transport: 'tcp' });
+    let bytes = 0;
+    sock.on('data', (d: Buffer) => {
+      bytes += d.length;
+    });
+    const r = new StreamReader(sock, MAX_STREAM_BYTES, this.timings.tcpTimeout);
+    try {
+      const { type, r: body } = await readStreamFrame(r, this.opts, true);
+      switch (type) {
+        case MsgType.ping: {
+          const p = pingFrom(await body.readMsgpack());
+          if (p.node && p.node !== this.name) break;
+          await this.writeStream(sock, encodeAck({ seqNo: p.seqNo, payload: Buffer.alloc(0) }), false);
+          break;
+        }
+        case MsgType.user: {
+          const h = asObject(await body.readMsgpack(), 'user header');
+          const n = fUint(h, 'UserMsgLen', 20 * 1024 * 1024);
+          const payload = n > 0 ? Buffer.from(await body.readBytes(n)) : Buffer.alloc(0);
+          this.handleUser(payload);
+          break;
+        }
+        case MsgType.pushPull: {
+          const remote = await readPushPull(body);
+          // A peer whose user state is not ours (serf's starts with 0x02) gets none of ours.
+          const magic = this.opts.userStateMagic;
+          const foreign = magic !== undefined && remote.userState.length > 0 && remote.userState[0] !== magic;
+          await this.writeStream(sock, this.localState(remote.join, !foreign), false);
+          try {
+            this.mergeRemote(remote);
+          } catch (e) {
+            this.log.warn({ err: (e as Error).message }, 'failed to merge remote state');
+            this.drop('incompatible');
+          }
+          break;
+        }
+        case MsgType.err:
+          this.log.debug({ err: errFrom(await body.readMsgpack()) }, 'remote stream error');
+          break;
+        default:
+          this.drop('unknown_type');
+      }
+    } catch (e) {
+      if (e instanceof DropError) this.drop(e.reason, e);
+      else if (e instanceof TimeoutError) {
+        this.drop('timeout');
+        this.log.debug({ err: e.message }, 'timeout waiting for response');
+      } else this.drop('malformed', e);
+    } finally {
+      this.metrics.bytesIn.inc({ transport: 'tcp' }, bytes);
+      r.done();
+      this.inboundStreams--;
+      sock.end();
+      setTimeout(() => sock.destroy(), 1000).unref?.();
+    }
+  }
+
+  // ------------------------------------------------------------------ push/pull
+
+  private localState(join: boolean, withUserState = true): Buffer {
+    const nodes: PushNodeState[] = [...this.nodes.byName.values()].map((n) => ({
+      name: n.name,
+      addr: n.addr,
+      port: n.port,
+      meta: n.meta,
+      incarnation: n.incarnation,
+      state: STATE_NUM[n.state],
+      vsn: n.vsn,
+    }));
+    let user: Buffer = Buffer.alloc(0);
+    try {
+      if (withUserState) user = this.opts.delegate?.localState?.(join) ?? Buffer.alloc(0);
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'local state delegate failed');
+    }
+    return encodePushPull(join, nodes, user);
+  }
+
+  private mergeRemote(remote: RemoteState): void {
+    const local: PushNodeState[] = [...this.nodes.byName.values()].map((n) => ({
+      name: n.name,
+      addr: n.addr,
+      port: n.port,
+      meta: n.meta,
+      incarnation: n.incarnation,
+      state: STATE_NUM[n.state],
+      vsn: n.vsn,
+    }));
+    verifyProtocol(local, remote.nodes);
+    for (const n of remote.nodes) {
+      const state = STATE_NAME[n.state] ?? 'dead';
+      if (state === 'alive') {
+        if (n.vsn.length === 6 && (n.vsn[0] === 0 || n.vsn[1] === 0 || n.vsn[0]! > n.vsn[1]!)) continue;
+        this.aliveNode(
+          { incarnation: n.incarnation, node: n.name, addr: n.addr, port: n.port, meta: n.meta, vsn: n.vsn },
+          false,
+        );
+      } else if (state === 'left') {
+        this.deadNode({ incarnation: n.incarnation, node: n.name, from: n.name });
+      } else {
+        // Dead or suspect: never kill outright from push/pull, start a local suspicion.
+        this.suspectNode({ incarnation: n.incarnation, node: n.name, from: this.name });
+      }
+    }
+    if (remote.userState.length > 0) {
+      const lt = serfLTime(remote.userState);
+      if (lt !== undefined && lt > this.serfClock) this.serfClock = lt;
+      try {
+        this.opts.delegate?.mergeRemoteState?.(remote.userState, remote.join);
+      } catch (e) {
+        this.log.warn({ err: (e as Error).message }, 'remote state delegate failed');
+      }
+    }
+  }
+
+  /** Initiates a push/pull exchange with ip:port and merges the answer. */
+  async pushPullNode(ip: string, port: number, join: boolean, node?: NodeState): Promise<void> {
+    const sock = await this.transport.dial(ip, port, this.timings.tcpTimeout);
+    const r = new StreamReader(sock, MAX_STREAM_BYTES, this.timings.tcpTimeout);
+    let bytes = 0;
+    sock.on('data', (d: Buffer) => {
+      bytes += d.length;
+    });
+    try {
+      const known = node ?? this.nodes.findByAddr(ip, port);
+      await this.writeStream(sock, this.localState(join, !known || this.accepts(known)), true);
+      const { type, r: body } = await readStreamFrame(r, this.opts, false);
+      if (type === MsgType.err) {
+        throw new Error(`remote error: ${errFrom(await body.readMsgpack())}`);
+      }
+      if (type !== MsgType.pushPull) throw new Error(`unexpected message type ${type} in push/pull reply`);
+      const remote = await readPushPull(body);
+      this.mergeRemote(remote);
+    } finally {
+      r.done();
+      this.metrics.bytesIn.inc({ transport: 'tcp' }, bytes);
+      sock.destroy();
+    }
+  }
+
+  private schedulePushPull(ms: number): void {
+    if (this.stopped) return;
+    const t = setTimeout(async () => {
+      this.timers = this.timers.filter((x) => x !== t);
+      const candidates = [...this.nodes.byName.values()].filter(
+        (n) => n.name !== this.name && n.state === 'alive',
+      );
+      const target = candidates[Math.floor(Math.random() * candidates.length)];
+      if (target && !this.leaving) {
+        try {
+          await this.pushPullNode(target.ip, target.port, false, target);
+        } catch (e) {
+          if (e instanceof TimeoutError) this.log.warn({ node: target.name }, 'timeout waiting for response');
+          else this.log.debug({ node: target.name, err: (e as Error).message }, 'push/pull failed');
+        }
+      }
+      this.schedulePushPull(pushPullScale(this.timings.pushPullInterval, this.numAlive()));
+    }, ms);
+    t.unref?.();
+    this.timers.push(t);
+  }
+
+  // ------------------------------------------------------------------ gossip
+
+  private gossip(): void {
+    if (this.stopped) return;
+    const now = Date.now();
+    const candidates = [...this.nodes.byName.values()].filter(
+      (n) =>
+        n.name !== this.name &&
+        (n.state === 'alive' ||
+          n.state === 'suspect' ||
+          now - n.stateChange < this.timings.gossipToTheDeadTime),
+    );
+    shuffle(candidates);
+    const avail = UDP_BUFFER_SIZE - COMPOUND_HEADER_OVERHEAD - this.packetOverhead();
+    for (const n of candidates.slice(0, this.timings.gossipNodes)) {
+      const msgs = this.broadcasts.getBroadcasts(COMPOUND_OVERHEAD, avail, this.accepts(n));
+      if (msgs.length === 0) continue;
+      const packet = msgs.length === 1 ? msgs[0]! : makeCompound(msgs);
+      this.rawSend(n.ip, n.port, packet, n).catch((e) =>
+        this.log.warn({ node: n.name, err: (e as Error).message }, 'failed to broadcast'),
+      );
+    }
+    this.metrics.queueDepth.set(this.broadcasts.length);
+  }
+
+  // ------------------------------------------------------------------ probing
+
+  private scheduleProbe(ms: number): void {
+    if (this.stopped) return;
+    this.probeTimer = setTimeout(() => {
+      const next = this.awareness.scale(this.timings.probeInterval);
+      this.scheduleProbe(next);
+      if (!this.probing) {
+        this.probing = true;
+        this.probe()
+          .catch((e) => this.log.debug({ err: (e as Error).message }, 'probe failed'))
+          .finally(() => {
+            this.probing = false;
+          });
+      }
+    }, ms);
+    this.probeTimer.unref?.();
+  }
+
+  private async probe(): Promise<void> {
+    let checked = 0;
+    for (;;) {
+      if (checked >= this.nodes.list.length) return;
+      if (this.probeIndex >= this.nodes.list.length) {
+        this.resetNodes();
+        this.probeIndex = 0;
+        checked++;
+        continue;
+      }
+      const n = this.nodes.list[this.probeIndex++]!;
+      checked++;
+      if (n.name === this.name || n.state === 'dead' || n.state === 'left') continue;
+      await this.probeNode(n);
+      return;
+    }
+  }
+
+  /** Drops dead/left nodes older than GossipToTheDeadTime and reshuffles the probe order. */
+  private resetNodes(): void {
+    const now = Date.now();
+    for (const n of [...this.nodes.list]) {
+      if (
+        (n.state === 'dead' || n.state === 'left') &&
+        now - n.stateChange > this.timings.gossipToTheDeadTime
+      ) {
+        if (n.name !== this.name) this.nodes.remove(n.name);
+      }
+    }
+    this.nodes.shuffle();
+  }
+
+  private async probeNode(node: NodeState): Promise<void> {
+    const interval = this.awareness.scale(this.timings.probeInterval);
+    const start = Date.now();
+    const deadline = start + interval;
+    const seq = this.nextSeq();
+    let acked = false;
+    let nacks = 0;
+    let wake: (() => void) | undefined;
+    this.setAckHandler(
+      seq,
+      () => {
+        if (!acked) this.metrics.probeRtt.observe((Date.now() - start) / 1000);
+        acked = true;
+        wake?.();
+      },
+      () => {
+        nacks++;
+      },
+      interval,
+    );
+    const waitAck = (until: number) =>
+      acked
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const t = setTimeout(resolve, Math.max(0, until - Date.now()));
+            wake = () => {
+              clearTimeout(t);
+              resolve();
+            };
+          });
+    const ping = encodePing({ seqNo: seq, node: node.name, ...this.sourceFields() });
+    try {
+      if (node.state === 'alive') await this.sendPacket(node.ip, node.port, ping, node);
+      else {
+        const s = encodeSuspect({ incarnation: node.incarnation, node: node.name, from: this.name });
+        await this.sendPacket(node.ip, node.port, makeCompound([ping, s]), node);
+      }
+    } catch (e) {
+      this.log.debug({ node: node.name, err: (e as Error).message }, 'failed to send ping');
+    }
+    this.stats.probes++;
+    await waitAck(start + this.timings.probeTimeout);
+    if (this.stopped) return;
+    if (acked) {
+      this.stats.directAcks++;
+      this.awareness.applyDelta(-1);
+      return;
+    }
+    // Indirect probes through k random alive peers, plus a TCP ping when the target speaks protocol ≥ 3.
+    const helpers = [...this.nodes.byName.values()].filter(
+      (n) => n.name !== this.name && n.name !== node.name && n.state === 'alive',
+    );
+    shuffle(helpers);
+    let expectedNacks = 0;
+    for (const h of helpers.slice(0, this.timings.indirectChecks)) {
+      const nack = (h.vsn[1] ?? 0) >= 4;
+      if (nack) expectedNacks++;
+      const ind = encodeIndirectPing({
+        seqNo: seq,
+        target: node.addr,
+        port: node.port,
+        node: node.name,
+        nack,
+        ...this.sourceFields(),
+      });
+      this.sendPacket(h.ip, h.port, ind, h).catch(() => {});
+    }
+    let tcpOk = false;
+    const tcp =
+      (node.vsn[1] ?? 0) >= 3
+        ? this.tcpPing(node, seq, deadline).then((ok) => {
+            tcpOk = ok;
+          })
+        : Promise.resolve();
+    await waitAck(deadline);
+    if (this.stopped) return;
+    if (acked) {
+      this.stats.indirectAcks++;
+      return;
+    }
+    await tcp;
+    if (acked) {
+      this.stats.indirectAcks++;
+      return;
+    }
+    if (tcpOk) {
+      this.stats.tcpFallbackAcks++;
+      this.log.warn({ node: node.name }, 'was able to connect to node over TCP but UDP probes failed');
+      return;
+    }
+    this.stats.suspicionsRaised++;
+    this.awareness.applyDelta(expectedNacks > 0 ? Math.max(0, expectedNacks - nacks) : 1);
+    this.suspectNode({ incarnation: node.incarnation, node: node.name, from: this.name });
+  }
+
+  private async tcpPing(node: NodeState, seq: number, deadline: number): Promise<boolean> {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    let sock: Duplex | undefined;
+    try {
+      sock = await this.transport.dial(node.ip, node.port, left);
+      const r = new StreamReader(sock, 64 * 1024, Math.max(1, deadline - Date.now()));
+      try {
+        await this.writeStream(
+          sock,
+          encodePing({ seqNo: seq, node: node.name, ...this.sourceFields() }),
+          true,
+        );
+        const { type, r: body } = await readStreamFrame(r, this.opts, false);
+        if (type !== MsgType.ack) return false;
+        const a = ackFrom(await body.readMsgpack());
+        return a.seqNo === seq;
+      } finally {
+        r.done();
+      }
+    } catch {
+      return false;
+    } finally {
+      sock?.destroy();
+    }
+  }
+
+  // ------------------------------------------------------------------ state machine
+
+  private broadcastAbout(node: string, msg: Buffer, onDone?: () => void): void {
+    this.broadcasts.queue(msg, `node:${node}`, onDone);
+    this.metrics.queueDepth.set(this.broadcasts.length);
+  }
+
+  private emitNode(event: 'join' | 'leave' | 'update', n: NodeState): void {
+    const s = snapshot(n);
+    this.emit(event, s);
+    this.emit('change', s);
+  }
+
+  private setState(n: NodeState, state: MemberState): void {
+    n.state = state;
+    n.stateChange = Date.now();
+  }
+
+  aliveNode(a: Alive, bootstrap: boolean): void {
+    const isLocal = a.node === this.name;
+    if (this.leaving && isLocal) return;
+    let n = this.nodes.get(a.node);
+    let isNew = false;
+    const ip = bytesToIp(a.addr);
+    // Copies: decoded fields are views into the (possibly large) received packet.
+    a = { ...a, addr: Buffer.from(a.addr), meta: Buffer.from(a.meta), vsn: Buffer.from(a.vsn) };
+    if (!n) {
+      n = {
+        name: a.node,
+        addr: a.addr,
+        ip,
+        port: a.port,
+        meta: a.meta,
+        vsn: a.vsn,
+        incarnation: 0,
+        state: 'dead',
+        stateChange: Date.now(),
+      };
+      this.nodes.add(n);
+      isNew = true;
+    } else if (n.ip !== ip || n.port !== a.port) {
+      if (n.state === 'left' || n.state === 'dead') {
+        // A dead/left name may come back at a new address (restart elsewhere).
+        if (a.incarnation <= n.incarnation && n.state === 'dead') {
+          this.log.warn({ node: a.node, ip, port: a.port }, 'Conflicting address for node');
+          return;
+        }
+        n.addr = a.addr;
+        n.ip = ip;
+        n.port = a.port;
+      } else {
+        this.log.warn(
+          { node: a.node, ip, port: a.port, existing: `${n.ip}:${n.port}` },
+          'Conflicting address for node',
+        );
+        return;
+      }
+    }
+    if (!isNew && !isLocal && a.incarnation <= n.incarnation && n.state !== 'left') return;
+    if (!isNew && !isLocal && n.state === 'left' && a.incarnation <= n.incarnation) return;
+    if (isLocal && a.incarnation < n.incarnation) return;
+    n.suspicion?.cancel();
+    n.suspicion = undefined;
+    if (isLocal && !bootstrap) {
+      if (a.incarnation === n.incarnation && a.meta.equals(this.meta) && a.vsn.equals(this.vsn)) return;
+      this.refute(n, a.incarnation);
+      return;
+    }
+    this.broadcastAbout(a.node, encodeAlive(a));
+    const oldState = n.state;
+    const metaChanged = !n.meta.equals(a.meta);
+    n.incarnation = a.incarnation;
+    n.meta = a.meta;
+    n.addr = a.addr;
+    n.ip = ip;
+    n.port = a.port;
+    if (a.vsn.length === 6) n.vsn = a.vsn;
+    if (isLocal) this.incarnation = Math.max(this.incarnation, a.incarnation);
+    if (oldState !== 'alive') this.setState(n, 'alive');
+    if (oldState === 'dead' || oldState === 'left') {
+      if (!isLocal || isNew) this.log.debug({ node: n.name }, 'node joined');
+      this.emitNode('join', n);
+    } else if (metaChanged) this.emitNode('update', n);
+    else if (oldState !== 'alive') this.emit('change', snapshot(n));
+  }
+
+  private refute(self: NodeState, accused: number): void {
+    let inc = this.nextIncarnation();
+    if (accused >= inc) {
+      this.incarnation = accused + 1;
+      inc = this.incarnation;
+    }
+    self.incarnation = inc;
+    this.awareness.applyDelta(1);
+    this.metrics.refutations.inc();
+    this.log.info({ incarnation: inc }, 'refuting suspicion about this node');
+    this.broadcastAbout(
+      this.name,
+      encodeAlive({
+        incarnation: inc,
+        node: this.name,
+        addr: ipToBytes(this.advertiseIp),
+        port: this.advertisePort,
+        meta: this.meta,
+        vsn: this.vsn,
+      }),
+    );
+  }
+
+  suspectNode(s: Suspect): void {
+    const n = this.nodes.get(s.node);
+    if (!n) return;
+    if (s.incarnation < n.incarnation) return;
+    if (n.suspicion) {
+      if (n.suspicion.confirm(s.from)) this.broadcastAbout(s.node, encodeSuspect(s));
+      return;
+    }
+    if (n.state !== 'alive') return;
+    if (s.node === this.name) {
+      if (!this.leaving) this.refute(n, s.incarnation);
+      return;
+    }
+    this.broadcastAbout(s.node, encodeSuspect(s));
+    n.incarnation = s.incarnation;
+    this.setState(n, 'suspect');
+    this.metrics.suspicions.inc();
+    this.log.info({ node: s.node, from: s.from, incarnation: s.incarnation }, 'node marked as suspect');
+    const size = this.estNumNodes();
+    let k = this.timings.suspicionMult - 2;
+    if (size - 2 < k) k = 0;
+    const min = suspicionTimeout(this.timings.suspicionMult, size, this.timings.probeInterval);
+    const max = this.timings.suspicionMaxTimeoutMult * min;
+    const inc = s.incarnation;
+    n.suspicion = new Suspicion(s.from, k, min, max, (confirmations) => {
+      const cur = this.nodes.get(s.node);
+      if (!cur || this.stopped) return;
+      if (cur.state === 'suspect' && cur.incarnation === inc) {
+        this.log.info({ node: s.node, confirmations }, 'marking node as failed, suspect timeout reached');
+        this.deadNode({ incarnation: inc, node: s.node, from: this.name });
+      }
+    });
+    this.emit('change', snapshot(n));
+  }
+
+  deadNode(d: Dead, onDone?: () => void): void {
+    const n = this.nodes.get(d.node);
+    if (!n) {
+      void onDone?.();
+      return;
+    }
+    if (d.incarnation < n.incarnation) {
+      void onDone?.();
+      return;
+    }
+    n.suspicion?.cancel();
+    n.suspicion = undefined;
+    if (n.state === 'dead' || n.state === 'left') {
+      void onDone?.();
+      return;
+    }
+    if (d.node === this.name && !this.leaving) {
+      this.refute(n, d.incarnation);
+      void onDone?.();
+      return;
+    }
+    this.broadcastAbout(d.node, encodeDead(d), onDone);
+    n.incarnation = d.incarnation;
+    this.setState(n, d.node === d.from ? 'left' : 'dead');
+    this.emitNode('leave', n);
+  }
+
+  private updateGauges(): void {
+    const counts: Record<MemberState, number> = { alive: 0, suspect: 0, dead: 0, left: 0 };
+    for (const n of this.nodes.byName.values()) counts[n.state]++;
+    for (const [k, v] of Object.entries(counts)) this.metrics.members.set({ state: k }, v);
+    this.metrics.queueDepth.set(this.broadcasts.length);
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref?.());
+}
+
+function shuffle<T>(a: T[]): void {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+}
+
+export function splitHostPort(addr: string, defaultPort: number): { host: string; port: number } {
+  const m6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(addr);
+  if (m6) return { host: m6[1]!, port: m6[2] ? Number(m6[2]) : defaultPort };
+  const i = addr.lastIndexOf(':');
+  if (i > 0 && addr.indexOf(':') === i) {
+    const port = Number(addr.slice(i + 1));
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`bad port in ${addr}`);
+    return { host: addr.slice(0, i), port };
+  }
+  return { host: addr, port: defaultPort };
+}
+
+/** The address to advertise: the bind address, or the first non-loopback IPv4 when bound to any. */
+export function defaultAdvertise(bind: string): string {
+  if (bind !== '0.0.0.0' && bind !== '::' && bind !== '') return bind;
+  for (const list of Object.values(networkInterfaces())) {
+    for (const i of list ?? []) if (i.family === 'IPv4' && !i.internal) return i.address;
+  }
+  return '127.0.0.1';
+}

@@ -1,0 +1,865 @@
+import { type Duration, windowEnd, windowStart } from '../../config/duration.js';
+import type { Logger } from '../../observability/logger.js';
+import type { UsageRow } from '../../store/types.js';
+import { CHANNEL_COUNTERS, type ClusterLike, type GossipChannel, type MemberState } from './gossip.js';
+
+/**
+ * Cluster-wide windowed counters (rate limits, token limits, budgets) that
+ * are counted locally on the request path. See docs/design-limits.md.
+ *
+ * Per (counter, window) every node owns one slot {used, cap, ver, demand}:
+ *  - `used` only grows (a G-counter: merge = max), so what a node admitted is
+ *    never forgotten, even when it is killed;
+ *  - `cap` is the part of the limit the node has CLAIMED; it admits only
+ *    while used < cap. Σ caps ≤ limit is the safety invariant;
+ *  - a node claims `f × pool` where pool = limit − Σ max(cap, used) of every
+ *    slot it knows and f its share of the published demand, and may claim
+ *    again on that window only after every required peer has echoed its
+ *    previous claim (so at most one claim per node is ever unseen, and
+ *    concurrent claims come out of disjoint fractions of the pool);
+ *  - a node releases (lowers its cap towards what it needs) when peers want
+ *    more; releasing is always safe.
+ * Peers that stop answering stop being "required" only while this node sees a
+ * strict majority of the cluster: a minority side keeps its current caps and
+ * never takes the whole limit a second time.
+ */
+
+export interface CounterSpec {
+  /** Counter identity, e.g. "vk:team-a:req". */
+  key: string;
+  limit: number;
+  duration: Duration;
+}
+
+export interface CounterDecision {
+  ok: boolean;
+  limit: number;
+  /** Cluster-wide estimate of what is left in this window. */
+  remaining: number;
+  /** End of the current window (ms since epoch). */
+  resetAt: number;
+}
+
+export interface CountersOptions {
+  nodeName?: string;
+  logger?: Logger;
+  now?: () => number;
+  /** How often changed counters are sent to peers. */
+  flushIntervalMs?: number;
+  /** Start timers (false in deterministic tests, which call tick()). */
+  timers?: boolean;
+  /** A peer silent this long counts as unreachable. */
+  unresponsiveMs?: number;
+  /** A majority side stops waiting for an unreachable peer after this long. */
+  reclaimAfterMs?: number;
+  /** An unreachable peer's reservation is dropped after this long (majority side only). */
+  forgetAfterMs?: number;
+  /** Fraction of the computed share actually claimed when peers exist (margin for demand views that differ). */
+  safety?: number;
+  /** Seconds of demand a claim tries to cover. */
+  needHorizonS?: number;
+}
+
+interface Slot {
+  used: number;
+  cap: number;
+  ver: number;
+  /** Published demand (attempts per second) of the slot's node for this counter. */
+  d: number;
+  /** Upper bound of the slot node's next claim (what others reserve when it becomes unreachable). */
+  nx: number;
+}
+
+interface Win {
+  id: string;
+  key: string;
+  ws: number;
+  we: number;
+  limit: number;
+  slots: Map<string, Slot>;
+  dirty: boolean;
+  ackReq: boolean;
+  /** Own slot version at the last claim (0: never claimed in this window). */
+  lastClaimVer: number;
+  /** A claim made since the last send: no second claim until it is sent. */
+  claimUnsent: boolean;
+  lastSentAt: number;
+  /** Peer -> highest version of OUR slot it has echoed back. */
+  echoes: Map<string, number>;
+  /** Peer -> our next-claim bound in that echo (what it would reserve for us). */
+  echoNx: Map<string, number>;
+  /** Own attempts in this window (drives proactive claims). */
+  active: boolean;
+}
+
+interface KeyStats {
+  attempts: number;
+  amount: number;
+  amountEvents: number;
+  rate: number;
+  avgAmount: number;
+  published: number;
+}
+
+interface Peer {
+  name: string;
+  /** The peer's process start time as it announced it (a new value = a restarted peer). */
+  h: number;
+  /** Sent us its full state since we started (needed before claiming in a window we joined late). */
+  synced: boolean;
+  state: MemberState;
+  lastHeard: number;
+  /** When it became unreachable (silent or dead), 0 while reachable. */
+  unreachableSince: number;
+  listed: boolean;
+}
+
+type WireSlot = [node: string, used: number, cap: number, ver: number, d: number, nx: number];
+type WireWin = [key: string, ws: number, we: number, ackReq: 0 | 1, slots: WireSlot[]];
+interface WireMsg {
+  n: string;
+  /** Sender's process start time. */
+  h?: number;
+  /** 1: this is the sender's full state. */
+  f?: 1;
+  w: WireWin[];
+}
+
+const MAX_PAYLOAD = 900;
+
+export class DistributedCounters {
+  private nodeName: string;
+  private readonly now: () => number;
+  private readonly o: Required<Omit<CountersOptions, 'nodeName' | 'logger' | 'now' | 'timers'>>;
+  private readonly wins = new Map<string, Win>();
+  private readonly stats = new Map<string, KeyStats>();
+  /** Last known demand and next-claim bound per counter key per node. */
+  private readonly demand = new Map<string, Map<string, { d: number; nx: number }>>();
+  private readonly peers = new Map<string, Peer>();
+  private readonly restored = new Map<string, Map<string, number>>();
+  private cluster: ClusterLike | undefined;
+  private channel: GossipChannel | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private verBase: number;
+  private readonly startedAt: number;
+  private lastDemandAt: number;
+  private lastHeartbeatAt = 0;
+  private readonly logger: Logger | undefined;
+  /** Messages sent / received, for tests and metrics. */
+  readonly stats_ = { sent: 0, received: 0, bytesSent: 0 };
+
+  constructor(opts: CountersOptions = {}) {
+    this.nodeName = opts.nodeName ?? 'local';
+    this.now = opts.now ?? Date.now;
+    this.logger = opts.logger;
+    this.o = {
+      flushIntervalMs: opts.flushIntervalMs ?? 50,
+      unresponsiveMs: opts.unresponsiveMs ?? 1000,
+      reclaimAfterMs: opts.reclaimAfterMs ?? 500,
+      forgetAfterMs: opts.forgetAfterMs ?? 120_000,
+      safety: opts.safety ?? 0.95,
+      needHorizonS: opts.needHorizonS ?? 0.25,
+    };
+    // Versions of our own slots start above anything an earlier process with our name wrote.
+    this.verBase = this.now() * 1000;
+    this.startedAt = this.now();
+    this.lastDemandAt = this.now();
+    if (opts.timers !== false) {
+      this.timer = setInterval(() => {
+        try {
+          this.tick();
+        } catch (err) {
+          this.logger?.warn({ err: (err as Error).message }, 'counter flush failed');
+        }
+      }, this.o.flushIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  get localName(): string {
+    return this.nodeName;
+  }
+
+  /** Plugs in the gossip layer. Works before, after, or without it. */
+  attachCluster(cluster: ClusterLike): void {
+    this.cluster = cluster;
+    const old = this.nodeName;
+    this.nodeName = cluster.localName;
+    if (old !== this.nodeName) {
+      for (const w of this.wins.values()) {
+        const s = w.slots.get(old);
+        if (s) {
+          w.slots.delete(old);
+          w.slots.set(this.nodeName, s);
+        }
+      }
+    }
+    this.channel = cluster.channel(CHANNEL_COUNTERS);
+    this.channel.onMessage((payload, from) => this.receive(payload, from));
+    this.channel.setLocalState(() => this.encodeState());
+    this.channel.onRemoteState((buf) => this.receive(buf, undefined, true));
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  // ---------------------------------------------------------------- request path
+
+  /** Consumes `amount` when the node's claimed share allows it (request counters, rpm). */
+  acquire(spec: CounterSpec, amount = 1): CounterDecision {
+    const now = this.now();
+    const w = this.win(spec, now);
+    this.noteAttempt(spec.key);
+    w.active = true;
+    const own = this.own(w);
+    if (own.used + amount > Math.min(own.cap, w.limit)) this.claim(w, now, amount);
+    const ok = own.used + amount <= Math.min(own.cap, w.limit) + 1e-9;
+    if (ok) {
+      own.used += amount;
+      own.ver++;
+      w.dirty = true;
+    }
+    return this.decision(w, ok);
+  }
+
+  /** Admits while the node's claimed share is not used up, without consuming (token limits, budgets). */
+  check(spec: CounterSpec): CounterDecision {
+    const now = this.now();
+    const w = this.win(spec, now);
+    this.noteAttempt(spec.key);
+    w.active = true;
+    const own = this.own(w);
+    if (own.used >= Math.min(own.cap, w.limit)) this.claim(w, now, this.avgAmount(spec.key));
+    return this.decision(w, own.used < Math.min(own.cap, w.limit));
+  }
+
+  /** Charges `amount` once known (settle); may pass the cap by what one request used. */
+  add(spec: CounterSpec, amount: number): CounterDecision {
+    const now = this.now();
+    const w = this.win(spec, now);
+    if (amount > 0) {
+      const own = this.own(w);
+      own.used += amount;
+      own.ver++;
+      w.dirty = true;
+      const st = this.keyStats(spec.key);
+      st.amount += amount;
+      st.amountEvents++;
+    }
+    return this.decision(w, true);
+  }
+
+  /** Current state without counting an attempt. */
+  peek(spec: CounterSpec): CounterDecision {
+    const w = this.win(spec, this.now());
+    const own = this.own(w);
+    return this.decision(w, own.used < Math.min(own.cap, w.limit));
+  }
+
+  /** Cluster-wide used estimate for the current window. */
+  used(spec: CounterSpec): number {
+    return this.globalUsed(this.win(spec, this.now()));
+  }
+
+  private decision(w: Win, ok: boolean): CounterDecision {
+    return { ok, limit: w.limit, remaining: Math.max(0, w.limit - this.globalUsed(w)), resetAt: w.we };
+  }
+
+  // ---------------------------------------------------------------- windows and slots
+
+  private win(spec: CounterSpec, now: number): Win {
+    const ws = windowStart(spec.duration, now);
+    const id = `${spec.key}@${ws}`;
+    let w = this.wins.get(id);
+    if (!w) {
+      w = this.newWin(spec.key, ws, windowEnd(spec.duration, ws), spec.limit);
+      this.wins.set(id, w);
+    }
+    w.limit = spec.limit;
+    return w;
+  }
+
+  private newWin(key: string, ws: number, we: number, limit: number): Win {
+    const id = `${key}@${ws}`;
+    const w: Win = {
+      id,
+      key,
+      ws,
+      we,
+      limit,
+      slots: new Map(),
+      dirty: false,
+      ackReq: false,
+      lastClaimVer: 0,
+      claimUnsent: false,
+      lastSentAt: 0,
+      echoes: new Map(),
+      echoNx: new Map(),
+      active: false,
+    };
+    const restored = this.restored.get(id);
+    if (restored) {
+      for (const [node, used] of restored) {
+        const slotNode = node === this.nodeName ? this.nodeName : node;
+        w.slots.set(slotNode, {
+          used,
+          cap: used,
+          ver: node === this.nodeName ? this.verBase++ : 0,
+          d: 0,
+          nx: 0,
+        });
+      }
+      this.restored.delete(id);
+    }
+    return w;
+  }
+
+  private own(w: Win): Slot {
+    let s = w.slots.get(this.nodeName);
+    if (!s) {
+      const st = this.keyStats(w.key);
+      s = { used: 0, cap: 0, ver: this.verBase++, d: st.published, nx: this.nextBound(w.key, w.limit) };
+      w.slots.set(this.nodeName, s);
+    }
+    return s;
+  }
+
+  private globalUsed(w: Win): number {
+    let sum = 0;
+    for (const s of w.slots.values()) sum += s.used;
+    return sum;
+  }
+
+  // ---------------------------------------------------------------- peers
+
+  private refreshPeers(now: number): void {
+    const listed = new Set<string>();
+    if (this.cluster) {
+      for (const m of this.cluster.members()) {
+        if (m.name === this.nodeName) continue;
+        listed.add(m.name);
+        let p = this.peers.get(m.name);
+        // A dead or departed member we do not track (or have forgotten) is not brought back by the list.
+        if (!p && (m.state === 'dead' || m.state === 'left')) continue;
+        if (!p) {
+          p = {
+            name: m.name,
+            h: 0,
+            synced: false,
+            state: m.state,
+            lastHeard: now,
+            unreachableSince: 0,
+            listed: true,
+          };
+          this.peers.set(m.name, p);
+        }
+        p.state = m.state;
+        p.listed = true;
+      }
+    }
+    for (const p of this.peers.values()) {
+      if (!listed.has(p.name)) p.listed = false;
+      const unreachable = p.state === 'dead' || now - p.lastHeard > this.o.unresponsiveMs;
+      if (unreachable && p.unreachableSince === 0) p.unreachableSince = now;
+      if (!unreachable) p.unreachableSince = 0;
+    }
+    // Forget: nodes that left (their unused caps are released), nodes the membership layer dropped,
+    // and, on a majority side only, nodes unreachable for forgetAfterMs.
+    const majority = this.hasMajority();
+    for (const p of [...this.peers.values()]) {
+      const gone =
+        p.state === 'left' ||
+        (this.cluster && !p.listed && now - p.lastHeard > this.o.unresponsiveMs) ||
+        (majority && p.unreachableSince > 0 && now - p.unreachableSince > this.o.forgetAfterMs);
+      if (gone) {
+        this.peers.delete(p.name);
+        for (const w of this.wins.values()) {
+          const s = w.slots.get(p.name);
+          if (s) s.cap = s.used; // its admitted count stays; its unused claim returns to the pool
+          w.echoes.delete(p.name);
+        }
+      }
+    }
+  }
+
+  /** A strict majority of the known cluster is reachable; an exact half wins when it holds the smallest name. */
+  private hasMajority(): boolean {
+    let total = 1;
+    let reachable = 1;
+    let smallest = this.nodeName;
+    let smallestReachable = true;
+    for (const p of this.peers.values()) {
+      total++;
+      const ok = p.unreachableSince === 0;
+      if (ok) reachable++;
+      if (p.name < smallest) {
+        smallest = p.name;
+        smallestReachable = ok;
+      }
+    }
+    return reachable * 2 > total || (reachable * 2 === total && smallestReachable);
+  }
+
+  /** Peers whose echo a claim must wait for. */
+  private requiredPeers(now: number): Peer[] {
+    const majority = this.hasMajority();
+    const out: Peer[] = [];
+    for (const p of this.peers.values()) {
+      const waivable =
+        majority && p.unreachableSince > 0 && now - p.unreachableSince >= this.o.reclaimAfterMs;
+      if (!waivable) out.push(p);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- claims
+
+  /** Demand share of `node` (default: us) among us and every known peer, from published demand. */
+  private share(key: string, node: string = this.nodeName): number {
+    const own = this.keyStats(key).published;
+    const dm = this.demand.get(key);
+    const vals = new Map<string, number>([[this.nodeName, own]]);
+    for (const p of this.peers.values()) vals.set(p.name, dm?.get(p.name)?.d ?? 0);
+    let sum = 0;
+    for (const v of vals.values()) sum += v;
+    const eps = 1e-3 + (0.05 * sum) / vals.size;
+    return ((vals.get(node) ?? 0) + eps) / (sum + eps * vals.size);
+  }
+
+  private reservedFor(w: Win, required: Set<string>): number {
+    let sum = 0;
+    for (const s of w.slots.values()) sum += Math.max(s.used, s.cap);
+    // A peer we stopped waiting for may have made one claim we never saw (at most its announced bound).
+    for (const p of this.peers.values()) {
+      if (required.has(p.name) || p.unreachableSince === 0 || w.ws > p.unreachableSince) continue;
+      const slot = w.slots.get(p.name);
+      // With a slot: its next claim is bounded by its nx. Without: its first claim in the window is
+      // bounded by its demand share of the limit (with a margin for views of demand that differ).
+      sum += slot ? slot.nx : Math.min(w.limit, (1.2 * this.share(w.key, p.name) + 0.02) * w.limit);
+    }
+    return sum;
+  }
+
+  /** Our announced bound for our next claim on `key`. */
+  /**
+   * Our announced bound for our next claim on `key`: about 0.5 s of our demand, and at least 5% of the
+   * limit so a burst is served in a few claim rounds. A peer that loses us keeps this much reserved.
+   */
+  private nextBound(key: string, limit: number): number {
+    return Math.max(this.need(key, 1) * 2, Number.isFinite(limit) ? limit * 0.05 : 0);
+  }
+
+  /** Expected use over the next needHorizonS, from the demand EWMA or a burst since the last update. */
+  private need(key: string, want: number): number {
+    const st = this.keyStats(key);
+    const dt = Math.max(0.05, (this.now() - this.lastDemandAt) / 1000);
+    const rate = Math.max(st.rate, st.attempts / dt);
+    return Math.max(want, rate * st.avgAmount * this.o.needHorizonS);
+  }
+
+  private avgAmount(key: string): number {
+    return Math.max(1e-9, this.keyStats(key).avgAmount);
+  }
+
+  /** Tries to raise our cap on `w`; returns true when it did. */
+  private claim(w: Win, now: number, want: number): boolean {
+    if (now >= w.we) return false;
+    if (w.claimUnsent) return false;
+    this.refreshPeers(now);
+    const required = this.requiredPeers(now);
+    // A required peer we cannot reach: we are on a minority side (or have not yet waived it).
+    // Claim nothing until it answers or is waived: the other side may be spending the rest.
+    if (required.some((p) => p.unreachableSince > 0)) return false;
+    if (w.lastClaimVer > 0) {
+      for (const p of required) if ((w.echoes.get(p.name) ?? 0) < w.lastClaimVer) return false;
+    } else if (w.ws < this.startedAt) {
+      // We (re)started inside this window: an earlier process with our name may have claimed and
+      // admitted in it. Wait until every required peer has given us its full state.
+      for (const p of required) if (!p.synced) return false;
+    }
+    const own = this.own(w);
+    const pool = w.limit - this.reservedFor(w, new Set(required.map((p) => p.name)));
+    if (pool <= 1e-9) return false;
+    let amount: number;
+    if (this.peers.size === 0) amount = pool;
+    else {
+      // Never more than the bound every required peer holds for us: if it loses us right after this
+      // claim, that bound is what it keeps reserved.
+      // The first claim in a window is bounded by the demand share only (peers reserve that for a
+      // peer they lose before seeing any slot of it), so a burst at the start of a window is served at once.
+      let bound = w.lastClaimVer === 0 ? Number.POSITIVE_INFINITY : Math.max(own.nx, want);
+      for (const p of required) {
+        const e = w.echoNx.get(p.name);
+        if (e !== undefined) bound = Math.min(bound, Math.max(e, 1e-9));
+      }
+      amount = Math.min(pool * this.share(w.key) * this.o.safety, bound);
+    }
+    if (amount <= 1e-9) return false;
+    own.cap = Math.max(own.cap, own.used) + amount;
+    own.ver++;
+    if (this.peers.size > 0) {
+      w.lastClaimVer = own.ver;
+      w.claimUnsent = true;
+      w.ackReq = true;
+    }
+    w.dirty = true;
+    return true;
+  }
+
+  /** Lowers our cap to what we need when peers are asking for more; always safe. */
+  private maybeRelease(w: Win): void {
+    const own = w.slots.get(this.nodeName);
+    if (!own || this.peers.size === 0) return;
+    const keep = own.used + this.need(w.key, 1) * 4;
+    if (own.cap <= keep) return;
+    // Is any peer short (its cap nearly used) with demand?
+    let peerWants = false;
+    const dm = this.demand.get(w.key);
+    for (const [node, s] of w.slots) {
+      if (node === this.nodeName) continue;
+      if ((dm?.get(node)?.d ?? 0) > 0 && s.cap - s.used < Math.max(1, s.cap * 0.2)) peerWants = true;
+    }
+    if (!peerWants) return;
+    own.cap = keep;
+    own.ver++;
+    w.dirty = true;
+  }
+
+  // ---------------------------------------------------------------- demand
+
+  private keyStats(key: string): KeyStats {
+    let s = this.stats.get(key);
+    if (!s) {
+      s = { attempts: 0, amount: 0, amountEvents: 0, rate: 0, avgAmount: 1, published: 0 };
+      this.stats.set(key, s);
+    }
+    return s;
+  }
+
+  private noteAttempt(key: string): void {
+    this.keyStats(key).attempts++;
+  }
+
+  private updateDemand(now: number): void {
+    const dt = (now - this.lastDemandAt) / 1000;
+    if (dt < 0.5) return;
+    this.lastDemandAt = now;
+    for (const [key, st] of this.stats) {
+      const r = st.attempts / dt;
+      st.rate = st.rate === 0 ? r : 0.5 * st.rate + 0.5 * r;
+      if (st.amountEvents > 0) st.avgAmount = 0.7 * st.avgAmount + 0.3 * (st.amount / st.amountEvents);
+      st.attempts = 0;
+      st.amount = 0;
+      st.amountEvents = 0;
+      const changed = Math.abs(st.rate - st.published) > Math.max(0.1 * st.published, 0.05);
+      if (changed) {
+        st.published = st.rate;
+        for (const w of this.wins.values()) {
+          if (w.key !== key || now >= w.we) continue;
+          const s = w.slots.get(this.nodeName);
+          if (s) {
+            s.d = st.published;
+            s.nx = Math.max(s.nx, this.nextBound(key, w.limit)); // monotone: a peer holding any version reserves enough
+            s.ver++;
+            w.dirty = true;
+          }
+        }
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- periodic work
+
+  /** Flushes changes, refreshes demand, claims ahead of need, collects old windows. */
+  tick(): void {
+    const now = this.now();
+    this.refreshPeers(now);
+    this.updateDemand(now);
+    for (const [id, w] of this.wins) {
+      if (now > w.we + 10 * 60_000) {
+        this.wins.delete(id);
+        continue;
+      }
+      if (now >= w.we) continue;
+      if (w.active) {
+        const own = this.own(w);
+        const left = Math.min(own.cap, w.limit) - own.used;
+        if (left < this.need(w.key, 1)) this.claim(w, now, 1);
+        else this.maybeRelease(w);
+      } else if (w.slots.has(this.nodeName)) this.maybeRelease(w);
+      // Waiting for echoes too long (a lost datagram): ask again.
+      if (w.lastClaimVer > 0 && !w.claimUnsent && now - w.lastSentAt > 300) {
+        const required = this.requiredPeers(now);
+        if (required.some((p) => (w.echoes.get(p.name) ?? 0) < w.lastClaimVer)) {
+          w.dirty = true;
+          w.ackReq = true;
+        }
+      }
+    }
+    this.flush(now);
+  }
+
+  private flush(now: number): void {
+    if (!this.channel) {
+      for (const w of this.wins.values()) {
+        w.dirty = false;
+        w.claimUnsent = false;
+      }
+      return;
+    }
+    const entries: WireWin[] = [];
+    for (const w of this.wins.values()) {
+      if (!w.dirty) continue;
+      entries.push(this.wireWin(w, w.ackReq));
+      w.dirty = false;
+      w.ackReq = false;
+      w.claimUnsent = false;
+      w.lastSentAt = now;
+    }
+    const heartbeat = now - this.lastHeartbeatAt >= 250;
+    if (entries.length === 0 && !heartbeat) return;
+    this.lastHeartbeatAt = now;
+    for (const payload of this.chunks(entries)) this.send(payload);
+  }
+
+  private wireWin(w: Win, ackReq: boolean): WireWin {
+    const slots: WireSlot[] = [];
+    for (const [node, s] of w.slots)
+      slots.push([node, round(s.used), round(s.cap), s.ver, round(s.d), round(s.nx)]);
+    return [w.key, w.ws, w.we, ackReq ? 1 : 0, slots];
+  }
+
+  private chunks(entries: WireWin[], full = false): Buffer[] {
+    const out: Buffer[] = [];
+    let cur: WireWin[] = [];
+    let size = 0;
+    const mk = (w: WireWin[]): Buffer => {
+      const m: WireMsg = { n: this.nodeName, h: this.startedAt, w };
+      if (full) m.f = 1;
+      return Buffer.from(JSON.stringify(m));
+    };
+    const head = mk([]).length;
+    for (const e of entries) {
+      const len = JSON.stringify(e).length + 1;
+      if (cur.length > 0 && head + size + len > MAX_PAYLOAD) {
+        out.push(mk(cur));
+        cur = [];
+        size = 0;
+      }
+      cur.push(e);
+      size += len;
+    }
+    // The full-state marker goes on the last chunk only, so "synced" means every chunk arrived before it
+    // (or the peer re-sends the whole state later).
+    if (cur.length > 0 || out.length === 0) out.push(mk(cur));
+    if (full) {
+      for (let i = 0; i < out.length - 1; i++) {
+        const m = JSON.parse(out[i]!.toString()) as WireMsg;
+        delete m.f;
+        out[i] = Buffer.from(JSON.stringify(m));
+      }
+    }
+    return out;
+  }
+
+  /** Sends our whole state to one peer (it just (re)started). */
+  private sendFull(peer: string): void {
+    const ch = this.channel;
+    if (!ch) return;
+    const now = this.now();
+    const entries: WireWin[] = [];
+    for (const w of this.wins.values()) if (now < w.we + 60_000) entries.push(this.wireWin(w, false));
+    for (const payload of this.chunks(entries, true)) this.sendOne(ch, peer, payload);
+  }
+
+  private sendOne(ch: GossipChannel, peer: string, payload: Buffer): void {
+    this.stats_.sent++;
+    this.stats_.bytesSent += payload.length;
+    try {
+      const r = ch.sendTo(peer, payload);
+      if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch(() => undefined);
+    } catch {
+      /* best effort: the next change or re-ask resends */
+    }
+  }
+
+  private send(payload: Buffer): void {
+    const ch = this.channel;
+    if (!ch) return;
+    for (const p of this.peers.values()) {
+      if (p.state === 'left' || p.state === 'dead') continue;
+      this.sendOne(ch, p.name, payload);
+    }
+  }
+
+  private encodeState(): Buffer {
+    const now = this.now();
+    const w: WireWin[] = [];
+    for (const win of this.wins.values()) if (now < win.we + 60_000) w.push(this.wireWin(win, false));
+    return Buffer.from(JSON.stringify({ n: this.nodeName, h: this.startedAt, f: 1, w } satisfies WireMsg));
+  }
+
+  // ---------------------------------------------------------------- receive
+
+  /** Merges a peer's message or push/pull state. Public for tests and for the gossip adapter. */
+  receive(payload: Buffer, fromHint: string | undefined, fullState = false): void {
+    let msg: WireMsg;
+    try {
+      msg = JSON.parse(payload.toString('utf8')) as WireMsg;
+      if (!msg || typeof msg.n !== 'string' || !Array.isArray(msg.w)) return;
+    } catch {
+      return;
+    }
+    const from = msg.n || fromHint;
+    if (!from || from === this.nodeName) return;
+    this.stats_.received++;
+    const now = this.now();
+    let peer = this.peers.get(from);
+    if (!peer) {
+      peer = {
+        name: from,
+        h: 0,
+        synced: false,
+        state: 'alive',
+        lastHeard: now,
+        unreachableSince: 0,
+        listed: false,
+      };
+      this.peers.set(from, peer);
+    }
+    peer.lastHeard = now;
+    peer.unreachableSince = 0;
+    if (peer.state === 'dead' || peer.state === 'suspect') peer.state = 'alive';
+    const restarted = typeof msg.h === 'number' && msg.h !== peer.h;
+    if (typeof msg.h === 'number') peer.h = msg.h;
+    for (const entry of msg.w) {
+      if (!Array.isArray(entry) || entry.length < 5) continue;
+      const [key, ws, we, ackReq, slots] = entry;
+      if (
+        typeof key !== 'string' ||
+        typeof ws !== 'number' ||
+        typeof we !== 'number' ||
+        !Array.isArray(slots)
+      )
+        continue;
+      if (now > we + 10 * 60_000) continue;
+      const id = `${key}@${ws}`;
+      let w = this.wins.get(id);
+      if (!w) {
+        w = this.newWin(key, ws, we, Number.POSITIVE_INFINITY);
+        this.wins.set(id, w);
+      }
+      for (const s of slots) {
+        if (!Array.isArray(s) || s.length < 6) continue;
+        const [node, used, cap, ver, d, nx] = s;
+        if (typeof node !== 'string') continue;
+        this.mergeSlot(w, from, node, { used: +used, cap: +cap, ver: +ver, d: +d, nx: +nx });
+      }
+      if (ackReq === 1) w.dirty = true;
+    }
+    if (fullState || msg.f === 1) peer.synced = true;
+    // A peer we never heard from, or that restarted: give it everything we know (it may hold old claims).
+    if (restarted) this.sendFull(from);
+  }
+
+  private mergeSlot(w: Win, from: string, node: string, inc: Slot): void {
+    if (!Number.isFinite(inc.used) || !Number.isFinite(inc.cap) || !Number.isFinite(inc.ver)) return;
+    if (node === this.nodeName) {
+      // The sender's copy of our slot: an echo of our claims, or our own state from before a restart.
+      const prev = w.echoes.get(from) ?? 0;
+      if (inc.ver > prev) {
+        w.echoes.set(from, inc.ver);
+        if (Number.isFinite(inc.nx)) w.echoNx.set(from, inc.nx);
+      }
+      // Only `used` is adopted (grow-only); a cap is never taken back from an old copy, since a
+      // released cap may already have been claimed by others.
+      const own = this.own(w);
+      if (inc.used > own.used + 1e-9) {
+        own.used = inc.used;
+        own.cap = Math.max(own.cap, own.used);
+        own.ver = Math.max(own.ver, inc.ver) + 1;
+        w.dirty = true;
+      }
+      return;
+    }
+    const cur = w.slots.get(node);
+    if (!cur) {
+      w.slots.set(node, { ...inc });
+    } else if (inc.ver > cur.ver) {
+      const used = Math.max(cur.used, inc.used);
+      cur.used = used;
+      cur.cap = inc.cap;
+      cur.ver = inc.ver;
+      cur.d = inc.d;
+      cur.nx = inc.nx;
+    } else if (inc.used > cur.used) {
+      cur.used = inc.used;
+    }
+    const latest = w.slots.get(node)!;
+    if (latest.ver === inc.ver && Number.isFinite(inc.d) && Number.isFinite(inc.nx)) {
+      let dm = this.demand.get(w.key);
+      if (!dm) {
+        dm = new Map();
+        this.demand.set(w.key, dm);
+      }
+      dm.set(node, { d: inc.d, nx: inc.nx });
+    }
+  }
+
+  // ---------------------------------------------------------------- persistence
+
+  /** Usage slots of windows at least `minDurationMs` long, for the store. */
+  usageRows(minDurationMs: number): UsageRow[] {
+    const rows: UsageRow[] = [];
+    for (const w of this.wins.values()) {
+      if (w.we - w.ws < minDurationMs) continue;
+      for (const [node, s] of w.slots)
+        if (s.used > 0) rows.push({ counter: w.key, windowStart: w.ws, node, value: s.used });
+    }
+    return rows;
+  }
+
+  /** Merges persisted usage (taken as both used and claimed: it is spent). */
+  restoreUsage(rows: UsageRow[]): void {
+    for (const r of rows) {
+      const id = `${r.counter}@${r.windowStart}`;
+      const w = this.wins.get(id);
+      if (w) {
+        const node = r.node;
+        const s = w.slots.get(node);
+        if (node === this.nodeName) {
+          const own = this.own(w);
+          if (r.value > own.used) {
+            own.used = r.value;
+            own.cap = Math.max(own.cap, r.value);
+            own.ver++;
+            w.dirty = true;
+          }
+        } else if (!s) w.slots.set(node, { used: r.value, cap: r.value, ver: 0, d: 0, nx: 0 });
+        else if (r.value > s.used) {
+          s.used = r.value;
+          s.cap = Math.max(s.cap, r.value);
+        }
+        continue;
+      }
+      let m = this.restored.get(id);
+      if (!m) {
+        m = new Map();
+        this.restored.set(id, m);
+      }
+      m.set(r.node, Math.max(m.get(r.node) ?? 0, r.value));
+    }
+  }
+
+  /** Debug view of one counter's current window. */
+  inspect(spec: CounterSpec): { slots: Record<string, Slot>; limit: number } {
+    const w = this.win(spec, this.now());
+    return { slots: Object.fromEntries([...w.slots].map(([k, v]) => [k, { ...v }])), limit: w.limit };
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 1e6) / 1e6;
+}

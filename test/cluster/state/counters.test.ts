@@ -1,0 +1,156 @@
+import { describe, expect, it } from 'vitest';
+import { DistributedCounters } from '../../../src/cluster/state/counters.js';
+import { Sim } from './sim.js';
+
+const L = 600;
+/** Over-admission allowed per window, cluster-wide. */
+const OVER = L * 0.01;
+/** Under-admission allowed per window when demand exceeds the limit. */
+const UNDER = L * 0.03;
+
+function expectWithin(totals: number[], windows: number[], lo: number, hi: number) {
+  for (const w of windows) {
+    expect(totals[w], `window ${w}: ${totals.join(',')}`).toBeLessThanOrEqual(hi);
+    expect(totals[w], `window ${w}: ${totals.join(',')}`).toBeGreaterThanOrEqual(lo);
+  }
+}
+
+describe('distributed counters (3 nodes, in-memory gossip, simulated clock)', () => {
+  it('single node without a cluster is exact', () => {
+    let now = 1_000_000;
+    const c = new DistributedCounters({ timers: false, now: () => now });
+    const spec = { key: 'k', limit: 100, duration: { kind: 'fixed' as const, ms: 60_000 } };
+    let ok = 0;
+    for (let i = 0; i < 250; i++) if (c.acquire(spec).ok) ok++;
+    expect(ok).toBe(100);
+    expect(c.acquire(spec).remaining).toBe(0);
+    now += 60_000;
+    expect(c.acquire(spec).ok).toBe(true);
+    // check/add: admitted while not reached, charged after.
+    const tok = { key: 't', limit: 1000, duration: { kind: 'fixed' as const, ms: 60_000 } };
+    expect(c.check(tok).ok).toBe(true);
+    c.add(tok, 999);
+    expect(c.check(tok).ok).toBe(true);
+    c.add(tok, 50);
+    expect(c.check(tok).ok).toBe(false);
+    expect(c.peek(tok).remaining).toBe(0);
+  });
+
+  it('70/20/10 load at 3x the limit: within 1% over and 3% under in every window, for several seeds', () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const s = Sim.run({ seed, windows: 3, limit: L });
+      expectWithin(s.totals(), [0, 1, 2], L - UNDER, L + OVER);
+    }
+  });
+
+  it('beats the naive per-node limiter when load is skewed', () => {
+    const leased = Sim.run({ windows: 2, weights: [0.96, 0.02, 0.02], overload: 1.5 }).totals();
+    const naive = Sim.run({ windows: 2, weights: [0.96, 0.02, 0.02], overload: 1.5, naive: true }).totals();
+    expectWithin(leased, [0, 1], L - UNDER, L + OVER);
+    // The naive limiter gives the busy node a third of the limit.
+    expect(Math.max(...naive)).toBeLessThan(L * 0.5);
+  });
+
+  it('tolerates message loss and slow gossip without over-admitting', () => {
+    expectWithin(Sim.run({ windows: 3, lossRate: 0.1 }).totals(), [0, 1, 2], L - UNDER, L + OVER);
+    expectWithin(Sim.run({ windows: 3, latencyMs: [20, 120] }).totals(), [0, 1, 2], L - UNDER * 2, L + OVER);
+  });
+
+  it('a node killed mid-window: what it admitted is not forgotten', () => {
+    for (const victim of ['a', 'c']) {
+      let seenBySurvivor = 0;
+      let victimAdmitted = 0;
+      const s = Sim.run({
+        windows: 4,
+        events: [
+          { at: 90_000, run: (x) => x.net.kill(victim) },
+          {
+            at: 95_000,
+            run: (x) => {
+              const survivor = x.counters.get(victim === 'a' ? 'b' : 'a')!;
+              seenBySurvivor = survivor.inspect(x.spec).slots[victim]?.used ?? 0;
+              victimAdmitted = x.admitted[1]![victim] ?? 0;
+            },
+          },
+        ],
+      });
+      const totals = s.totals();
+      for (const t of totals) expect(t).toBeLessThanOrEqual(L + OVER);
+      // The survivors still count what the victim admitted before it died (up to its last flush).
+      expect(seenBySurvivor).toBeGreaterThan(0);
+      expect(seenBySurvivor).toBeGreaterThanOrEqual(victimAdmitted - 5);
+      // Survivors (a strict majority) keep admitting in later windows, up to their demand.
+      const offered2 = Object.values(s.offered[2]!).reduce((a, b) => a + b, 0);
+      expect(totals[2]).toBeGreaterThanOrEqual(Math.min(L, offered2) - UNDER);
+    }
+  });
+
+  it('a killed node restarting under the same name recovers its count instead of spending it again', () => {
+    const s = Sim.run({
+      windows: 2,
+      events: [
+        { at: 70_000, run: (x) => x.net.kill('a') },
+        { at: 75_000, run: (x) => x.restart('a') },
+      ],
+    });
+    for (const t of s.totals()) expect(t).toBeLessThanOrEqual(L + OVER);
+  });
+
+  it('partition: the majority side carries on, the minority keeps only what it holds, never the limit twice', () => {
+    for (const groups of [
+      [['a', 'b'], ['c']],
+      [['a'], ['b', 'c']],
+    ]) {
+      const s = Sim.run({
+        windows: 5,
+        events: [
+          { at: 70_000, run: (x) => x.net.partition(groups) },
+          { at: 200_000, run: (x) => x.net.heal() },
+        ],
+      });
+      const totals = s.totals();
+      for (const t of totals) expect(t, totals.join(',')).toBeLessThanOrEqual(L + OVER);
+      const minority = groups.find((g) => g.length === 1)![0]!;
+      // In the window entirely inside the partition the minority claims nothing new.
+      expect(s.admitted[2]![minority] ?? 0).toBe(0);
+      // After healing everything is back to normal.
+      expectWithin(totals, [4], L - UNDER, L + OVER);
+    }
+  });
+
+  it('a burst on a quiet key is served at once (first claim in a window is a full share)', () => {
+    const s = Sim.run({
+      windows: 1,
+      overload: 0,
+      events: [
+        { at: 5_000, run: () => undefined },
+        {
+          at: 10_000,
+          run: (x) => {
+            let ok = 0;
+            for (let i = 0; i < 150; i++) if (x.counters.get('b')!.acquire(x.spec).ok) ok++;
+            expect(ok).toBe(150);
+          },
+        },
+      ],
+    });
+    expect(s.totals()[0]).toBe(0);
+  });
+
+  it('persists and restores usage slots', () => {
+    let now = 10 * 3_600_000;
+    const spec = { key: 'vk:x:usd', limit: 10, duration: { kind: 'fixed' as const, ms: 3_600_000 } };
+    const a = new DistributedCounters({ timers: false, now: () => now, nodeName: 'n1' });
+    a.check(spec);
+    a.add(spec, 4);
+    const rows = a.usageRows(3_600_000);
+    expect(rows).toEqual([{ counter: 'vk:x:usd', windowStart: now, node: 'n1', value: 4 }]);
+    const b = new DistributedCounters({ timers: false, now: () => now, nodeName: 'n2' });
+    b.restoreUsage([...rows, { counter: 'vk:x:usd', windowStart: now, node: 'n2', value: 5 }]);
+    expect(b.used(spec)).toBe(9);
+    b.add(spec, 1.5);
+    expect(b.check(spec).ok).toBe(false);
+    now += 3_600_000;
+    expect(b.check(spec).ok).toBe(true);
+  });
+});
