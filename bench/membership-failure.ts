@@ -138,6 +138,75 @@ async function serfRound(): Promise<{ fail: number; leave: number }> {
   }
 }
 
+/** Mixed cluster (2 serf agents + 2 of ours, LAN): each side detecting the other's crash and leave. */
+async function mixedRound(): Promise<{ fail: number; leave: number; serfSeesOurCrash: number }> {
+  const logger = pino({ level: 'silent' });
+  const agents: Agent[] = [];
+  const ours: Memberlist[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const port = await freePort();
+      const rpcPort = await freePort();
+      const proc = spawn(
+        '/usr/bin/serf',
+        ['agent', `-node=mx${i}`, `-bind=127.0.0.1:${port}`, `-rpc-addr=127.0.0.1:${rpcPort}`],
+        { stdio: 'ignore' },
+      );
+      const a = { proc, port, rpc: `127.0.0.1:${rpcPort}` };
+      agents.push(a);
+      await until(
+        () =>
+          serfMembers(a).then(
+            () => true,
+            () => false,
+          ),
+        10_000,
+      );
+    }
+    for (let i = 0; i < 2; i++) {
+      const m = new Memberlist({
+        name: `mo${i}`,
+        bindAddress: '127.0.0.1',
+        bindPort: await freePort(),
+        timings: PROFILES.lan,
+        meta: encodeTags({}),
+        logger,
+      });
+      await m.start();
+      await m.join(agents.map((a) => `127.0.0.1:${a.port}`));
+      ours.push(m);
+    }
+    await until(() => ours.every((m) => m.numAlive() === 4), 10_000);
+    await sleep(1500);
+    // Our crash seen by serf.
+    const t1 = Date.now();
+    await ours[1]!.shutdown();
+    await until(
+      async () => (await serfMembers(agents[0]!)).find((m) => m.name === 'mo1')?.status === 'failed',
+      60_000,
+    );
+    const serfSeesOurCrash = Date.now() - t1;
+    // serf crash seen by us.
+    const t2 = Date.now();
+    agents[1]!.proc.kill('SIGKILL');
+    await until(() => ours[0]!.member('mx1')?.state === 'dead', 60_000);
+    const fail = Date.now() - t2;
+    // Our leave seen by serf as left.
+    const t3 = Date.now();
+    const seen = until(
+      async () => (await serfMembers(agents[0]!)).find((m) => m.name === 'mo0')?.status === 'left',
+      10_000,
+    );
+    await ours[0]!.leave(5000);
+    await seen;
+    return { fail, leave: Date.now() - t3, serfSeesOurCrash };
+  } finally {
+    await Promise.all(ours.map((m) => m.shutdown()));
+    for (const a of agents)
+      if (a.proc.exitCode === null && a.proc.signalCode === null) a.proc.kill('SIGKILL');
+  }
+}
+
 const results: { impl: string; round: number; fail: number; leave: number }[] = [];
 for (let r = 1; r <= ROUNDS; r++) {
   results.push({ impl: 'deepintshield', round: r, ...(await oursRound()) });
@@ -152,4 +221,10 @@ console.table(
     fail: `${(x.fail / 1000).toFixed(2)} s`,
     leave: `${(x.leave / 1000).toFixed(2)} s`,
   })),
+);
+const mixed = await mixedRound();
+console.log(
+  `mixed cluster (2 serf + 2 ours, LAN): serf reports our crash as failed after ${(mixed.serfSeesOurCrash / 1000).toFixed(2)} s; ` +
+    `we report a SIGKILLed serf dead after ${(mixed.fail / 1000).toFixed(2)} s; ` +
+    `serf shows our graceful leave as left after ${(mixed.leave / 1000).toFixed(2)} s`,
 );

@@ -1021,9 +1021,7 @@ export class Memberlist extends EventEmitter {
           this.log.warn({ node: a.node, ip, port: a.port }, 'Conflicting address for node');
           return;
         }
-        n.addr = a.addr;
-        n.ip = ip;
-        n.port = a.port;
+        // Accepted below (new address stored with the new incarnation).
       } else {
         this.log.warn(
           { node: a.node, ip, port: a.port, existing: `${n.ip}:${n.port}` },
@@ -1032,8 +1030,7 @@ export class Memberlist extends EventEmitter {
         return;
       }
     }
-    if (!isNew && !isLocal && a.incarnation <= n.incarnation && n.state !== 'left') return;
-    if (!isNew && !isLocal && n.state === 'left' && a.incarnation <= n.incarnation) return;
+    if (!isNew && !isLocal && a.incarnation <= n.incarnation) return;
     if (isLocal && a.incarnation < n.incarnation) return;
     n.suspicion?.cancel();
     n.suspicion = undefined;

@@ -444,11 +444,11 @@ export class DistributedCounters {
 
   /** Our announced bound for our next claim on `key`. */
   /**
-   * Our announced bound for our next claim on `key`: about 0.5 s of our demand, and at least 5% of the
+   * Our announced bound for our next claim on `key`: about 0.5 s of our demand, and at least 10% of the
    * limit so a burst is served in a few claim rounds. A peer that loses us keeps this much reserved.
    */
   private nextBound(key: string, limit: number): number {
-    return Math.max(this.need(key, 1) * 2, Number.isFinite(limit) ? limit * 0.05 : 0);
+    return Math.max(this.need(key, 1) * 2, Number.isFinite(limit) ? limit * 0.1 : 0);
   }
 
   /** Expected use over the next needHorizonS, from the demand EWMA or a burst since the last update. */
@@ -487,9 +487,9 @@ export class DistributedCounters {
     else {
       // Never more than the bound every required peer holds for us: if it loses us right after this
       // claim, that bound is what it keeps reserved.
-      // The first claim in a window is bounded by the demand share only (peers reserve that for a
-      // peer they lose before seeing any slot of it), so a burst at the start of a window is served at once.
-      let bound = w.lastClaimVer === 0 ? Number.POSITIVE_INFINITY : Math.max(own.nx, want);
+      // Claims stay small (nx: ~0.5 s of demand, at least 10% of the limit): what a node holds unused is
+      // lost for the rest of the window if it dies, since nobody can tell it from a partitioned node.
+      let bound = Math.max(own.nx, want);
       for (const p of required) {
         const e = w.echoNx.get(p.name);
         if (e !== undefined) bound = Math.min(bound, Math.max(e, 1e-9));

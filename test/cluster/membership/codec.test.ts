@@ -235,6 +235,20 @@ describe('captured serf 0.9.4 traffic', () => {
     expect(deads.some((d) => d.from !== d.node)).toBe(true); // failure
   });
 
+  it('fail.pcap push/pull streams (uncompressed) re-encode byte for byte', async () => {
+    const f = fixture('fail');
+    let checked = 0;
+    for (const s of f.tcp) {
+      const buf = Buffer.from(s.hex, 'hex');
+      if (buf[0] !== MsgType.pushPull) continue;
+      const { r } = await readStreamFrame(new StreamReader(buf, buf.length), {}, true);
+      const st = await readPushPull(r);
+      expect(encodePushPull(st.join, st.nodes, st.userState)).toEqual(buf);
+      checked++;
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+
   it('restart2.pcap and ping.pcap decode', async () => {
     const { all } = typesIn(fixture('restart2'));
     const incs = all
