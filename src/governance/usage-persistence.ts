@@ -26,6 +26,8 @@ export class UsagePersistence {
   async restore(): Promise<number> {
     try {
       const since = Date.now() - 400 * 86_400_000;
+      // Nothing older than the longest supported window (a year) can still be current.
+      await this.store.pruneUsage(since).catch(() => 0);
       const rows = await this.store.loadUsage(since);
       this.counters.restoreUsage(rows);
       return rows.length;

@@ -339,6 +339,8 @@ export class DistributedCounters {
     if (this.cluster) {
       for (const m of this.cluster.members()) {
         if (m.name === this.nodeName) continue;
+        // Only members that run DeepIntShield take part (a serf agent in the cluster never answers).
+        if (m.tags && m.tags.http === undefined && !this.peers.has(m.name)) continue;
         listed.add(m.name);
         let p = this.peers.get(m.name);
         // A dead or departed member we do not track (or have forgotten) is not brought back by the list.

@@ -20,6 +20,8 @@ export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
 export interface MemberInfo {
   name: string;
   state: MemberState;
+  /** Gossip tags; DeepIntShield nodes carry `http`. Members without it (e.g. a serf agent) hold no counters. */
+  tags?: Record<string, string>;
 }
 
 /** The part of the Cluster the state layer uses. */

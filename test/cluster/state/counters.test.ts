@@ -140,6 +140,53 @@ describe('distributed counters (3 nodes, in-memory gossip, simulated clock)', ()
     expect(ok).toBeGreaterThanOrEqual(140);
   });
 
+  it('a node joining mid-window does not push the cluster over the limit', () => {
+    const net = new FakeNetwork({ seed: 11 });
+    const W = 60_000;
+    net.now = 1000 * W;
+    const start = net.now;
+    const spec = { key: 'k', limit: L, duration: { kind: 'fixed' as const, ms: W } };
+    const nodes = new Map<string, DistributedCounters>();
+    const add = (n: string) => {
+      const c = new DistributedCounters({ nodeName: n, now: () => net.now, timers: false });
+      c.attachCluster(net.add(n));
+      nodes.set(n, c);
+      net.pushPull();
+    };
+    add('a');
+    add('b');
+    const weights: Record<string, number> = { a: 0.7, b: 0.2, c: 0.1 };
+    const admitted: number[] = [0, 0, 0];
+    for (let step = 0; net.now < start + 3 * W; step++) {
+      if (net.now === start + 90_000) add('c');
+      net.deliver();
+      const wi = Math.floor((net.now - start) / W);
+      for (const [n, c] of nodes) {
+        if (net.random() < ((3 * L) / W) * weights[n]! && c.acquire(spec).ok) admitted[wi]!++;
+        if ((step + n.charCodeAt(0)) % 50 === 0) c.tick();
+      }
+      net.now++;
+    }
+    expectWithin(admitted, [0, 1, 2], L - UNDER, L + OVER);
+  });
+
+  it('members that are not DeepIntShield nodes (a serf agent) take no share', () => {
+    const net = new FakeNetwork({ seed: 5 });
+    net.now = 1000 * 60_000;
+    net.foreignMembers.push({ name: 'a-serf-agent', state: 'alive', tags: { role: 'serf' } });
+    const c = new DistributedCounters({ nodeName: 'z-node', now: () => net.now, timers: false });
+    c.attachCluster(net.add('z-node'));
+    const spec = { key: 'k', limit: 50, duration: { kind: 'fixed' as const, ms: 60_000 } };
+    let ok = 0;
+    for (let t = 0; t < 3000; t++) {
+      if (t % 20 === 0 && c.acquire(spec).ok) ok++;
+      if (t % 50 === 0) c.tick();
+      net.deliver();
+      net.now++;
+    }
+    expect(ok).toBe(50);
+  });
+
   it('persists and restores usage slots', () => {
     let now = 10 * 3_600_000;
     const spec = { key: 'vk:x:usd', limit: 10, duration: { kind: 'fixed' as const, ms: 3_600_000 } };

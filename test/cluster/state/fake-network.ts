@@ -14,6 +14,8 @@ export class FakeNetwork {
   /** Groups that can talk; nodes in different groups cannot. */
   private group = new Map<string, number>();
   readonly killed = new Set<string>();
+  /** Members listed by membership that are not DeepIntShield nodes (e.g. a serf agent). */
+  readonly foreignMembers: MemberInfo[] = [];
   private cutSince = new Map<string, number>();
 
   constructor(
@@ -67,10 +69,10 @@ export class FakeNetwork {
   }
 
   members(self: string): MemberInfo[] {
-    const out: MemberInfo[] = [];
+    const out: MemberInfo[] = [...this.foreignMembers];
     for (const n of this.nodes.keys()) {
       if (n === self) {
-        out.push({ name: n, state: 'alive' });
+        out.push({ name: n, state: 'alive', tags: { http: 'x' } });
         continue;
       }
       const since = this.cutSince.get(`${self}|${n}`);
