@@ -8,6 +8,7 @@ import { createRegistry, type Registry } from './observability/metrics.js';
 import { HttpServer } from './server/http-server.js';
 import { opsRoutes } from './server/ops-routes.js';
 import { Router } from './server/router.js';
+import { uiRoutes } from './server/ui/index.js';
 import { VERSION } from './version.js';
 
 export interface NodeOptions {
@@ -75,6 +76,7 @@ export class DeepIntShieldNode {
       this.governance.attachCluster(this.cluster);
     }
     router.addAll(clusterRoutes({ cluster: this.cluster, config, httpAddress, traffic }));
+    router.addAll(uiRoutes());
   }
 
   async start(): Promise<void> {

@@ -1,4 +1,12 @@
 import { z } from 'zod';
+import {
+  DEFAULT_DRAIN_ACCEPT_SECONDS,
+  DEFAULT_DRAIN_TIMEOUT_SECONDS,
+  DEFAULT_GOSSIP_PORT,
+  DEFAULT_HTTP_PORT,
+  DEFAULT_SERVICE_NAME,
+  DEFAULT_SQLITE_PATH,
+} from './defaults.js';
 import { parseDuration, parseFixedDuration } from './duration.js';
 
 /**
@@ -126,7 +134,7 @@ export const discoverySchema = z
   .strictObject({
     enabled: z.boolean().default(false),
     type: z.enum(discoveryTypes).optional(),
-    service_name: z.string().min(1).default('deepintshield-cluster'),
+    service_name: z.string().min(1).default(DEFAULT_SERVICE_NAME),
     bind_port: port.optional(),
     dial_timeout: fixedDuration.default('10s'),
     allowed_address_space: z.array(cidr).default([]),
@@ -182,7 +190,7 @@ export const gossipTimingsSchema = z.strictObject({
 });
 
 export const gossipSchema = z.strictObject({
-  port: port.default(10101),
+  port: port.default(DEFAULT_GOSSIP_PORT),
   encryption_key: z.string().optional(),
   /** Further keys accepted on receive, for rotation without downtime. The primary encrypts. */
   encryption_keys: z.array(z.string()).default([]),
@@ -222,7 +230,7 @@ export const clusterSchema = z.strictObject({
 export const sqliteStoreSchema = z.strictObject({
   enabled: z.boolean().default(true),
   type: z.literal('sqlite'),
-  config: z.strictObject({ path: z.string().min(1).default('./data/config.db') }).prefault({}),
+  config: z.strictObject({ path: z.string().min(1).default(DEFAULT_SQLITE_PATH) }).prefault({}),
 });
 
 export const postgresStoreSchema = z.strictObject({
@@ -242,11 +250,11 @@ export const configStoreSchema = z.discriminatedUnion('type', [sqliteStoreSchema
 
 export const serverSchema = z.strictObject({
   host: z.string().default('0.0.0.0'),
-  port: port.default(8080),
-  drain_timeout_seconds: z.number().min(0).default(30),
+  port: port.default(DEFAULT_HTTP_PORT),
+  drain_timeout_seconds: z.number().min(0).default(DEFAULT_DRAIN_TIMEOUT_SECONDS),
   /** Seconds at the start of a drain during which the node keeps accepting new requests
    *  while load balancers notice /ready = 503. */
-  drain_accept_seconds: z.number().min(0).default(5),
+  drain_accept_seconds: z.number().min(0).default(DEFAULT_DRAIN_ACCEPT_SECONDS),
   admin_token: z.string().optional(),
   max_body_bytes: z.number().int().positive().default(10 * 1024 * 1024),
   /** Time allowed to receive a request's headers (slowloris guard). */
@@ -269,7 +277,7 @@ export const configSchema = z.strictObject({
   providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'provider names are lowercase letters, digits, "_" and "-"'), providerSchema).default({}),
   governance: governanceSchema.prefault({}),
   cluster_config: clusterSchema.prefault({}),
-  config_store: configStoreSchema.default({ enabled: true, type: 'sqlite', config: { path: './data/config.db' } }),
+  config_store: configStoreSchema.default({ enabled: true, type: 'sqlite', config: { path: DEFAULT_SQLITE_PATH } }),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,258 @@
+import type { MockConfig } from '../config/schema.js';
+import type {
+  Operation,
+  ProviderAdapter,
+  ProviderRuntimeConfig,
+  UpstreamCall,
+  UpstreamResponse,
+} from './types.js';
+import { UpstreamError } from './types.js';
+
+export const MOCK_MODELS = ['mock-model', 'mock-chat', 'mock-embed'];
+
+const DEFAULTS: MockConfig = {
+  latency_ms: 0,
+  chunks: 5,
+  chunk_interval_ms: 0,
+  fail_rate: 0,
+  fail_status: 500,
+  hang_rate: 0,
+};
+const EMBED_DIM = 8;
+
+/** In-process deterministic provider: no network, answers in each operation's native wire format. */
+export class MockProvider implements ProviderAdapter {
+  readonly type = 'mock' as const;
+  private readonly cfg: MockConfig;
+  private seq = 0;
+
+  constructor(cfg: ProviderRuntimeConfig) {
+    this.cfg = cfg.mock ?? DEFAULTS;
+  }
+
+  supports(_op: Operation): boolean {
+    return true;
+  }
+
+  async send(call: UpstreamCall): Promise<UpstreamResponse> {
+    const c = this.cfg;
+    if (c.hang_rate > 0 && Math.random() < c.hang_rate) await hang(call);
+    if (c.latency_ms > 0) await delay(c.latency_ms, call);
+    if (c.fail_rate > 0 && Math.random() < c.fail_rate) {
+      return {
+        status: c.fail_status,
+        body: Buffer.from(
+          JSON.stringify({
+            error: { message: `mock failure ${c.fail_status}`, type: 'api_error', code: null },
+          }),
+        ),
+      };
+    }
+    const model = String(call.body.model);
+    const id = `mock-${(++this.seq).toString(36)}`;
+    const created = Math.floor(Date.now() / 1000);
+    const prompt = promptTokens(call.body);
+    const words = answerWords(c.chunks);
+    if (call.op === 'embeddings') {
+      const input = call.body.input;
+      const inputs = Array.isArray(input) ? input : [input];
+      const data = inputs.map((v, i) => ({ object: 'embedding', index: i, embedding: embed(String(v)) }));
+      return json({ object: 'list', data, model, usage: { prompt_tokens: prompt, total_tokens: prompt } });
+    }
+    const completion = words.length;
+    if (call.op === 'messages') {
+      if (!call.stream)
+        return json({
+          id: `msg_${id}`,
+          type: 'message',
+          role: 'assistant',
+          model,
+          content: [{ type: 'text', text: words.join('') }],
+          stop_reason: 'end_turn',
+          stop_sequence: null,
+          usage: { input_tokens: prompt, output_tokens: completion },
+        });
+      const events: string[] = [
+        sse('message_start', {
+          type: 'message_start',
+          message: {
+            id: `msg_${id}`,
+            type: 'message',
+            role: 'assistant',
+            model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: prompt, output_tokens: 0 },
+          },
+        }),
+        sse('content_block_start', {
+          type: 'content_block_start',
+          index: 0,
+          content_block: { type: 'text', text: '' },
+        }),
+      ];
+      for (const w of words)
+        events.push(
+          sse('content_block_delta', {
+            type: 'content_block_delta',
+            index: 0,
+            delta: { type: 'text_delta', text: w },
+          }),
+        );
+      events.push(
+        sse('content_block_stop', { type: 'content_block_stop', index: 0 }),
+        sse('message_delta', {
+          type: 'message_delta',
+          delta: { stop_reason: 'end_turn', stop_sequence: null },
+          usage: { output_tokens: completion },
+        }),
+        sse('message_stop', { type: 'message_stop' }),
+      );
+      return { status: 200, body: this.emit(events, call) };
+    }
+    const chat = call.op === 'chat';
+    const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+    if (!call.stream) {
+      const text = words.join('');
+      return chat
+        ? json({
+            id: `chatcmpl-${id}`,
+            object: 'chat.completion',
+            created,
+            model,
+            choices: [
+              {
+                index: 0,
+                message: { role: 'assistant', content: text, refusal: null },
+                logprobs: null,
+                finish_reason: 'stop',
+              },
+            ],
+            usage,
+          })
+        : json({
+            id: `cmpl-${id}`,
+            object: 'text_completion',
+            created,
+            model,
+            choices: [{ index: 0, text, logprobs: null, finish_reason: 'stop' }],
+            usage,
+          });
+    }
+    const object = chat ? 'chat.completion.chunk' : 'text_completion';
+    const events: string[] = [];
+    const wantUsage =
+      (call.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    const base = `{"id":"${chat ? 'chatcmpl' : 'cmpl'}-${id}","object":"${object}","created":${created},"model":${JSON.stringify(model)},`;
+    for (let i = 0; i < words.length; i++) {
+      const choice = chat
+        ? {
+            index: 0,
+            delta: i === 0 ? { role: 'assistant', content: words[i] } : { content: words[i] },
+            logprobs: null,
+            finish_reason: null,
+          }
+        : { index: 0, text: words[i], logprobs: null, finish_reason: null };
+      events.push(
+        `data: ${base}"choices":[${JSON.stringify(choice)}]${wantUsage ? ',"usage":null' : ''}}\n\n`,
+      );
+    }
+    const fin = chat
+      ? { index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }
+      : { index: 0, text: '', logprobs: null, finish_reason: 'stop' };
+    events.push(`data: ${base}"choices":[${JSON.stringify(fin)}]${wantUsage ? ',"usage":null' : ''}}\n\n`);
+    if (wantUsage) events.push(`data: ${base}"choices":[],"usage":${JSON.stringify(usage)}}\n\n`);
+    events.push('data: [DONE]\n\n');
+    return { status: 200, body: this.emit(events, call) };
+  }
+
+  private emit(events: string[], call: UpstreamCall): AsyncIterable<Buffer> {
+    const interval = this.cfg.chunk_interval_ms;
+    if (interval <= 0) return one(Buffer.from(events.join('')));
+    return paced(events, interval, call);
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+async function* one(b: Buffer): AsyncGenerator<Buffer> {
+  yield b;
+}
+
+async function* paced(events: string[], interval: number, call: UpstreamCall): AsyncGenerator<Buffer> {
+  for (let i = 0; i < events.length; i++) {
+    if (i > 0) await delay(interval, call);
+    yield Buffer.from(events[i]!);
+  }
+}
+
+function json(v: unknown): UpstreamResponse {
+  return { status: 200, body: Buffer.from(JSON.stringify(v)) };
+}
+
+function sse(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+const WORDS = ['This ', 'is ', 'a ', 'mock ', 'response ', 'from ', 'DeepIntShield. '];
+function answerWords(n: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push(WORDS[i % WORDS.length]!);
+  return out;
+}
+
+/** Rough token estimate (4 characters a token) over the request's text. */
+function promptTokens(body: Record<string, unknown>): number {
+  let chars = 0;
+  const add = (v: unknown): void => {
+    if (typeof v === 'string') chars += v.length;
+    else if (Array.isArray(v)) for (const x of v) add(x);
+    else if (v && typeof v === 'object') {
+      const o = v as Record<string, unknown>;
+      if ('content' in o) add(o.content);
+      else if ('text' in o) add(o.text);
+    }
+  };
+  add(body.messages);
+  add(body.prompt);
+  add(body.input);
+  add(body.system);
+  return Math.max(1, Math.ceil(chars / 4));
+}
+
+function embed(s: string): number[] {
+  const v = new Array<number>(EMBED_DIM).fill(0);
+  for (let i = 0; i < s.length; i++) v[i % EMBED_DIM]! += s.charCodeAt(i) / 1000;
+  const norm = Math.sqrt(v.reduce((a, b) => a + b * b, 0)) || 1;
+  return v.map((x) => Math.round((x / norm) * 1e6) / 1e6);
+}
+
+function delay(ms: number, call: UpstreamCall): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (call.signal.aborted) return reject(abortErr(call.signal));
+    const t = setTimeout(() => {
+      call.signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(abortErr(call.signal));
+    };
+    call.signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Never answers: ends with a timeout after the request's timeout, or when aborted. */
+async function hang(call: UpstreamCall): Promise<never> {
+  await delay(call.timeoutMs, call);
+  throw new UpstreamError('timeout', 'upstream request timed out');
+}
+
+function abortErr(signal: AbortSignal): UpstreamError {
+  return (signal.reason as { name?: string } | undefined)?.name === 'TimeoutError'
+    ? new UpstreamError('timeout', 'upstream request timed out')
+    : new UpstreamError('aborted', 'request aborted');
+}
