@@ -8,7 +8,7 @@ import { ChaosCluster, type LoadResult } from './harness.js';
  * the repo's nginx.conf, a bounded mixed streaming/non-streaming load at
  * 300 req/s through it. Figures go to test-artifacts/chaos-*.json.
  */
-describe('chaos: rolling restart and crash behind nginx', () => {
+describe('chaos: rolling restart, crash and degraded network behind nginx', () => {
   const chaos = new ChaosCluster({ nodes: 3, subnet: 81 });
 
   beforeAll(async () => {
@@ -55,6 +55,25 @@ describe('chaos: rolling restart and crash behind nginx', () => {
     // Only requests in flight on the killed node may fail: at 300 req/s with ~100 ms streams, a few dozen at most.
     expect(result.failed).toBeLessThan(60);
     expect(convergeMs).toBeLessThan(20_000);
+  }, 150_000);
+
+  it('degraded network: 10% loss and 50 ms jitter for 60 s → no node declared dead, no failed request', async () => {
+    await chaos.waitHealthy(3, undefined, 30_000);
+    chaos.seenStates.clear();
+    const seconds = 60;
+    for (let i = 0; i < 3; i++) chaos.net.netem(i + 1, ['loss', '10%', 'delay', '50ms', '50ms']);
+    let result: LoadResult;
+    try {
+      result = await chaos.load({ rate: 300, durationSeconds: seconds, streamShare: 0.3 });
+    } finally {
+      for (let i = 0; i < 3; i++) chaos.net.clearNetem(i + 1);
+    }
+    const seen = Object.fromEntries([...chaos.seenStates].map(([k, v]) => [k, [...v]]));
+    record('degraded-network', { ...result, seen });
+    expect(result.sent).toBeGreaterThan(seconds * 250);
+    expect(result.failed).toBe(0);
+    for (const [name, states] of chaos.seenStates) expect(states.has('dead'), `${name} seen dead`).toBe(false);
+    await chaos.waitHealthy(3, undefined, 30_000);
   }, 150_000);
 });
 
