@@ -6,7 +6,7 @@ declare -A need=(
   [etcd]=etcd-server [etcdctl]=etcd-client [dnsmasq]=dnsmasq
   [/usr/lib/postgresql/15/bin/initdb]=postgresql [avahi-daemon]=avahi-daemon
   [avahi-browse]=avahi-utils [dbus-daemon]=dbus [nginx]=nginx [serf]=serf
-  [chromium]=chromium [ip]=iproute2 [tc]=iproute2 [systemd-analyze]=systemd
+  [chromium]=chromium [ip]=iproute2 [tc]=iproute2 [nft]=nftables [systemd-analyze]=systemd
 )
 missing=()
 for bin in "${!need[@]}"; do

@@ -22,7 +22,8 @@ export const K8S_LABELS = {
   'app.kubernetes.io/component': 'gateway',
 } as const;
 /** The selector the kubernetes discovery method uses to find its peers. */
-export const DEFAULT_K8S_LABEL_SELECTOR = 'app.kubernetes.io/name=deepintshield,app.kubernetes.io/component=gateway';
+export const DEFAULT_K8S_LABEL_SELECTOR =
+  'app.kubernetes.io/name=deepintshield,app.kubernetes.io/component=gateway';
 
 /** Names of the container ports in the manifests. */
 export const K8S_PORT_NAMES = { http: 'http', gossipTcp: 'gossip-tcp', gossipUdp: 'gossip-udp' } as const;

@@ -17,6 +17,7 @@ import {
 } from '../providers/translate/openai-to-anthropic.js';
 import { SseParser } from '../providers/translate/sse.js';
 import {
+  Cancel,
   type KeyEntry,
   type Operation,
   type ProviderAdapter,
@@ -69,6 +70,8 @@ interface Attempted {
   upstreamBody: Obj;
 }
 
+/** Returned when the client went away: nothing is sent. */
+const ABORTED = new HttpError(499, 'client closed the request', 'invalid_request_error', 'client_closed');
 const MOCK_KEY: KeyEntry = { name: 'mock', value: 'mock', models: new Set(), weight: 1 };
 const KEYS_CACHE_MAX = 1000;
 const ROUTES: { path: string; op: Operation; format: WireFormat }[] = [
@@ -192,7 +195,7 @@ export class Gateway {
       return;
     }
     if (admission.headers) for (const k in admission.headers) res.setHeader(k, admission.headers[k]!);
-    const ctrl = new AbortController();
+    const ctrl = new Cancel();
     const onClose = () => {
       if (!res.writableFinished) ctrl.abort();
     };
@@ -213,11 +216,11 @@ export class Gateway {
         this.opts.keyGate?.recordTokens(target.provider.name, key.name, total);
     };
     try {
-      const got = await this.attempt(targets, body, stream === true, ctrl.signal, ctx.requestId, op);
+      const got = await this.attempt(targets, body, stream === true, ctrl, ctx.requestId, op);
       if (got instanceof HttpError) {
         this.count(primary, got.status);
         settle(primary, undefined);
-        if (!ctrl.signal.aborted) sendError(res, got);
+        if (!ctrl.aborted) sendError(res, got);
         return;
       }
       const usage =
@@ -285,16 +288,12 @@ export class Gateway {
     targets: Target[],
     body: Obj,
     stream: boolean,
-    signal: AbortSignal,
+    signal: Cancel,
     requestId: string,
     clientOp: Operation,
   ): Promise<Attempted | HttpError> {
-    let last: HttpError = new HttpError(
-      503,
-      'no usable provider key',
-      'service_unavailable',
-      'no_available_key',
-    );
+    // Created only on failure: an Error captures a stack trace, too costly for every request.
+    let last: HttpError | undefined;
     const gate = this.opts.keyGate;
     const m = this.metrics;
     for (let t = 0; t < targets.length; t++) {
@@ -302,22 +301,23 @@ export class Gateway {
       const p = target.provider;
       if (t > 0) m.fallbacks.inc({ provider: p.name });
       const upstreamBody = upstreamBodyFor(body, target, clientOp, stream);
-      const avoid = new Set<KeyEntry>();
+      let avoid: Set<KeyEntry> | undefined;
       let backoff = false;
       let keySwitches = 0;
       for (let attempt = 0; attempt <= p.maxRetries; attempt++) {
-        if (signal.aborted) return last;
+        if (signal.aborted) return ABORTED;
         if (attempt > 0) {
           m.retries.inc({ provider: p.name });
           if (backoff) {
             const cap = Math.min(p.backoffMaxMs, p.backoffInitialMs * 2 ** (attempt - 1));
             if (cap > 0) await sleep(Math.random() * cap, signal);
-            if (signal.aborted) return last;
+            if (signal.aborted) return ABORTED;
           }
         }
         const key = this.pickKey(p, target.model, avoid);
         if (!key) {
-          last = new HttpError(
+          // Keep an upstream's own answer (a 429, a 5xx) when there was one: it says more.
+          last ??= new HttpError(
             503,
             `no usable key for ${p.name}/${target.model} (all cooling down, rate-limited or not serving this model)`,
             'service_unavailable',
@@ -339,7 +339,7 @@ export class Gateway {
           });
         } catch (err) {
           const e = err instanceof UpstreamError ? err : new UpstreamError('connection', 'upstream error');
-          if (e.kind === 'aborted') return last;
+          if (e.kind === 'aborted') return ABORTED;
           m.upstreamErrors.inc({ provider: p.name, kind: e.kind });
           last = toHttpError(e);
           backoff = true;
@@ -352,6 +352,7 @@ export class Gateway {
         if (s === 429) {
           m.upstreamErrors.inc({ provider: p.name, kind: 'rate_limited' });
           if (key !== MOCK_KEY) gate?.coolDown(p.name, key.name, resp.retryAfterMs || 1000, 'rate_limited');
+          avoid ??= new Set();
           avoid.add(key);
           last = new HttpError(
             429,
@@ -366,6 +367,7 @@ export class Gateway {
         if (s === 401 || s === 403) {
           m.upstreamErrors.inc({ provider: p.name, kind: 'auth_failed' });
           if (key !== MOCK_KEY) gate?.coolDown(p.name, key.name, 60_000, 'auth_failed');
+          avoid ??= new Set();
           avoid.add(key);
           // Never echo the upstream message: it may quote (part of) the provider key.
           last = new HttpError(
@@ -395,12 +397,12 @@ export class Gateway {
         return new HttpError(s, detail.message, typeForStatus(s), detail.code);
       }
     }
-    return last;
+    return last ?? new HttpError(503, 'no usable provider key', 'service_unavailable', 'no_available_key');
   }
 
   /** Weighted random among the keys serving the model, skipping `avoid` and keys the gate refuses. */
-  private pickKey(p: ProviderEntry, model: string, avoid: Set<KeyEntry>): KeyEntry | undefined {
-    if (p.keys.length === 0) return p.type === 'mock' && !avoid.has(MOCK_KEY) ? MOCK_KEY : undefined;
+  private pickKey(p: ProviderEntry, model: string, avoid: Set<KeyEntry> | undefined): KeyEntry | undefined {
+    if (p.keys.length === 0) return p.type === 'mock' && !avoid?.has(MOCK_KEY) ? MOCK_KEY : undefined;
     let cands = p.keysByModel.get(model);
     if (!cands) {
       cands = p.keys.filter((k) => k.models.size === 0 || k.models.has(model));
@@ -410,9 +412,9 @@ export class Gateway {
     const gate = this.opts.keyGate;
     if (cands.length === 1) {
       const k = cands[0]!;
-      return !avoid.has(k) && (!gate || gate.tryAcquire(p.name, k.name)) ? k : undefined;
+      return !avoid?.has(k) && (!gate || gate.tryAcquire(p.name, k.name)) ? k : undefined;
     }
-    const pool = avoid.size ? cands.filter((k) => !avoid.has(k)) : cands.slice();
+    const pool = avoid ? cands.filter((k) => !avoid.has(k)) : cands.slice();
     while (pool.length > 0) {
       let total = 0;
       for (const k of pool) total += k.weight;
@@ -491,7 +493,13 @@ export class Gateway {
         m.ttfc.observe({ provider }, (performance.now() - ctx.startedAt) / 1000);
       }
       if (!res.write(chunk) && !res.destroyed)
-        await new Promise<void>((r) => res.once('drain', r).once('close', r));
+        await new Promise<void>((r) => {
+          const done = () => {
+            res.off('drain', done).off('close', done);
+            r();
+          };
+          res.on('drain', done).on('close', done);
+        });
     };
     try {
       if (upstreamFormat === format) {
@@ -750,7 +758,7 @@ function upstreamMessage(buf: Buffer): { message: string; code: string | null } 
   }
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
+function sleep(ms: number, signal: Cancel): Promise<void> {
   return new Promise((resolve) => {
     const t = setTimeout(done, ms);
     function done() {

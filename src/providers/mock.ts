@@ -6,7 +6,7 @@ import type {
   UpstreamCall,
   UpstreamResponse,
 } from './types.js';
-import { UpstreamError } from './types.js';
+import { type Cancel, UpstreamError } from './types.js';
 
 export const MOCK_MODELS = ['mock-model', 'mock-chat', 'mock-embed'];
 
@@ -251,8 +251,6 @@ async function hang(call: UpstreamCall): Promise<never> {
   throw new UpstreamError('timeout', 'upstream request timed out');
 }
 
-function abortErr(signal: AbortSignal): UpstreamError {
-  return (signal.reason as { name?: string } | undefined)?.name === 'TimeoutError'
-    ? new UpstreamError('timeout', 'upstream request timed out')
-    : new UpstreamError('aborted', 'request aborted');
+function abortErr(_signal: Cancel): UpstreamError {
+  return new UpstreamError('aborted', 'request aborted');
 }

@@ -21,7 +21,7 @@ export interface UpstreamCall {
   body: Record<string, unknown>;
   stream: boolean;
   key: KeyEntry;
-  signal: AbortSignal;
+  signal: Cancel;
   timeoutMs: number;
   requestId: string;
 }
@@ -68,4 +68,35 @@ export function retryAfterMs(h: string | string[] | undefined): number | undefin
   if (Number.isFinite(n)) return Math.max(0, n * 1000);
   const t = Date.parse(v);
   return Number.isFinite(t) ? Math.max(0, t - Date.now()) : undefined;
+}
+
+/**
+ * A cheap cancellation token with the subset of AbortSignal the request path
+ * uses (AbortController/EventTarget cost several microseconds per request).
+ */
+export class Cancel {
+  aborted = false;
+  private fns: (() => void)[] | undefined;
+
+  abort(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    const fns = this.fns;
+    this.fns = undefined;
+    if (fns) for (const fn of fns) fn();
+  }
+
+  /** Called once on abort (not if already aborted: check `aborted` first). */
+  addEventListener(_type: 'abort', fn: () => void, _opts?: { once?: boolean }): void {
+    if (this.aborted) return;
+    if (this.fns) this.fns.push(fn);
+    else this.fns = [fn];
+  }
+
+  removeEventListener(_type: 'abort', fn: () => void): void {
+    const fns = this.fns;
+    if (!fns) return;
+    const i = fns.indexOf(fn);
+    if (i !== -1) fns.splice(i, 1);
+  }
 }

@@ -3,7 +3,10 @@ import { freePorts } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Three real node processes on loopback, static peers, fast gossip timings. */
-export async function startThreeNodes(prefix: string, extra: Record<string, unknown> = {}): Promise<NodeProcess[]> {
+export async function startThreeNodes(
+  prefix: string,
+  extra: Record<string, unknown> = {},
+): Promise<NodeProcess[]> {
   const ports = await freePorts(6);
   const gossip = ports.slice(0, 3);
   const nodes: NodeProcess[] = [];
@@ -11,9 +14,17 @@ export async function startThreeNodes(prefix: string, extra: Record<string, unkn
     nodes.push(
       new NodeProcess({
         config: {
-          server: { host: '127.0.0.1', port: ports[3 + i], drain_accept_seconds: 0, drain_timeout_seconds: 5 },
+          server: {
+            host: '127.0.0.1',
+            port: ports[3 + i],
+            drain_accept_seconds: 0,
+            drain_timeout_seconds: 5,
+          },
           providers: {
-            mock: { keys: [{ name: 'k1', value: 'mock-key-1' }], mock_config: { latency_ms: 2, chunks: 5, chunk_interval_ms: 5 } },
+            mock: {
+              keys: [{ name: 'k1', value: 'mock-key-1' }],
+              mock_config: { latency_ms: 2, chunks: 5, chunk_interval_ms: 5 },
+            },
           },
           cluster_config: {
             enabled: true,
@@ -23,7 +34,12 @@ export async function startThreeNodes(prefix: string, extra: Record<string, unkn
             gossip: {
               port: gossip[i],
               timings: { profile: 'local' },
-              config: { timeout_seconds: 1, interval_seconds: 0.5, success_threshold: 1, failure_threshold: 2 },
+              config: {
+                timeout_seconds: 1,
+                interval_seconds: 0.5,
+                success_threshold: 1,
+                failure_threshold: 2,
+              },
             },
           },
           ...extra,

@@ -14,7 +14,7 @@ import { parse as parseYaml, stringify as toYamlText } from 'yaml';
 type Node =
   | { t: 'text'; v: string }
   | { t: 'action'; expr: string }
-  | { t: 'if'; cond: string; then: Node[]; else: Node[] };
+  | { t: 'if'; cond: string; yes: Node[]; no: Node[] };
 
 interface Ctx {
   Values: Record<string, unknown>;
@@ -70,7 +70,7 @@ function parse(tokens: Token[], defines: Map<string, Node[]>): Node[] {
       if (tag.startsWith('if ')) {
         const a = block(['else', 'end']);
         const b = a.stop === 'else' ? block(['end']) : { nodes: [], stop: 'end' };
-        nodes.push({ t: 'if', cond: tag.slice(3).trim(), then: a.nodes, else: b.nodes });
+        nodes.push({ t: 'if', cond: tag.slice(3).trim(), yes: a.nodes, no: b.nodes });
       } else if (tag.startsWith('define ')) {
         const name = JSON.parse(tag.slice(7).trim()) as string;
         defines.set(name, block(['end']).nodes);
@@ -200,15 +200,21 @@ export class HelmRenderer {
     for (const n of nodes) {
       if (n.t === 'text') out += n.v;
       else if (n.t === 'action') out += toText(this.evalExpr(n.expr, dot));
-      else out += this.renderNodes(truthy(this.evalExpr(n.cond, dot)) ? n.then : n.else, dot);
+      else out += this.renderNodes(truthy(this.evalExpr(n.cond, dot)) ? n.yes : n.no, dot);
     }
     return out;
   }
 
   /** Renders every templates/*.yaml with values.yaml merged with `overrides`; returns the text per file. */
   render(releaseName: string, overrides: Record<string, unknown> = {}): Map<string, string> {
-    const values = deepMerge(parseYaml(readFileSync(join(this.chartDir, 'values.yaml'), 'utf8')) as Record<string, unknown>, overrides);
-    const chart = parseYaml(readFileSync(join(this.chartDir, 'Chart.yaml'), 'utf8')) as Record<string, unknown>;
+    const values = deepMerge(
+      parseYaml(readFileSync(join(this.chartDir, 'values.yaml'), 'utf8')) as Record<string, unknown>,
+      overrides,
+    );
+    const chart = parseYaml(readFileSync(join(this.chartDir, 'Chart.yaml'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     const ctx: Ctx = {
       Values: values,
       Release: { Name: releaseName, Namespace: 'default' },

@@ -47,13 +47,15 @@ function walk(dir: string): string[] {
 
 function yamlDocs(text: string, source: string): Obj[] {
   const docs = parseAllDocuments(text, { merge: true });
-  for (const d of docs) if (d.errors.length) throw new Error(`${source}: ${d.errors.map((e) => e.message).join('; ')}`);
+  for (const d of docs)
+    if (d.errors.length) throw new Error(`${source}: ${d.errors.map((e) => e.message).join('; ')}`);
   return docs.map((d) => d.toJS() as Obj).filter((d) => d != null);
 }
 
 function k8sObjects(files: string[]): Map<string, Obj> {
   const out = new Map<string, Obj>();
-  for (const f of files) for (const o of yamlDocs(readFileSync(f, 'utf8'), f)) out.set(`${o.kind}/${o.metadata.name}`, o);
+  for (const f of files)
+    for (const o of yamlDocs(readFileSync(f, 'utf8'), f)) out.set(`${o.kind}/${o.metadata.name}`, o);
   return out;
 }
 
@@ -79,7 +81,9 @@ const get = (kind: string, name: string): Obj => {
 };
 
 describe('every YAML file under deploy/ parses', () => {
-  const files = walk(join(REPO, 'deploy')).filter((f) => /\.ya?ml$/.test(f) && !f.includes('/helm/deepintshield/templates/'));
+  const files = walk(join(REPO, 'deploy')).filter(
+    (f) => /\.ya?ml$/.test(f) && !f.includes('/helm/deepintshield/templates/'),
+  );
   it.each(files.map((f) => relative(REPO, f)))('%s', (f) => {
     expect(yamlDocs(readFileSync(join(REPO, f), 'utf8'), f).length).toBeGreaterThan(0);
   });
@@ -94,7 +98,12 @@ describe('kubernetes manifests', () => {
   it('ConfigMap config.json passes the real validator and uses kubernetes discovery with the shared selector', () => {
     const d = config.cluster_config.discovery;
     expect(config.cluster_config.enabled).toBe(true);
-    expect(d).toMatchObject({ enabled: true, type: 'kubernetes', k8s_label_selector: DEFAULT_K8S_LABEL_SELECTOR, service_name: DEFAULT_SERVICE_NAME });
+    expect(d).toMatchObject({
+      enabled: true,
+      type: 'kubernetes',
+      k8s_label_selector: DEFAULT_K8S_LABEL_SELECTOR,
+      service_name: DEFAULT_SERVICE_NAME,
+    });
     expect(config.server.port).toBe(DEFAULT_HTTP_PORT);
     expect(config.cluster_config.gossip.port).toBe(DEFAULT_GOSSIP_PORT);
     expect(config.server.drain_timeout_seconds).toBe(DEFAULT_DRAIN_TIMEOUT_SECONDS);
@@ -102,23 +111,33 @@ describe('kubernetes manifests', () => {
   });
 
   it('the label selector matches the pod labels, and every object carries the labels', () => {
-    const selector = Object.fromEntries(DEFAULT_K8S_LABEL_SELECTOR.split(',').map((kv) => kv.split('=') as [string, string]));
+    const selector = Object.fromEntries(
+      DEFAULT_K8S_LABEL_SELECTOR.split(',').map((kv) => kv.split('=') as [string, string]),
+    );
     expect(selector).toEqual(K8S_LABELS);
-    for (const o of [...objects.values(), dep]) expect(o.metadata.labels, `${o.kind}/${o.metadata.name}`).toMatchObject(K8S_LABELS);
+    for (const o of [...objects.values(), dep])
+      expect(o.metadata.labels, `${o.kind}/${o.metadata.name}`).toMatchObject(K8S_LABELS);
     for (const w of [sts, dep]) {
       expect(w.spec.template.metadata.labels).toMatchObject(K8S_LABELS);
       expect(w.spec.selector.matchLabels).toEqual(K8S_LABELS);
     }
     expect(get('Service', DEFAULT_SERVICE_NAME).spec.selector).toEqual(K8S_LABELS);
     expect(get('Service', 'deepintshield').spec.selector).toEqual(K8S_LABELS);
-    expect(get('PodDisruptionBudget', 'deepintshield').spec).toEqual({ minAvailable: 2, selector: { matchLabels: K8S_LABELS } });
+    expect(get('PodDisruptionBudget', 'deepintshield').spec).toEqual({
+      minAvailable: 2,
+      selector: { matchLabels: K8S_LABELS },
+    });
   });
 
   it('RBAC lets the service account get/list/watch pods', () => {
     const role = get('Role', 'deepintshield-discovery');
     expect(role.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'watch'] }]);
     const rb = get('RoleBinding', 'deepintshield-discovery');
-    expect(rb.roleRef).toEqual({ apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'deepintshield-discovery' });
+    expect(rb.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: 'deepintshield-discovery',
+    });
     expect(rb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'deepintshield' }]);
     get('ServiceAccount', 'deepintshield');
     for (const w of [sts, dep]) expect(w.spec.template.spec.serviceAccountName).toBe('deepintshield');
@@ -129,12 +148,24 @@ describe('kubernetes manifests', () => {
     expect(gossip.clusterIP).toBe('None');
     expect(gossip.publishNotReadyAddresses).toBe(true);
     expect(gossip.ports).toEqual([
-      { name: K8S_PORT_NAMES.gossipTcp, port: DEFAULT_GOSSIP_PORT, targetPort: K8S_PORT_NAMES.gossipTcp, protocol: 'TCP' },
-      { name: K8S_PORT_NAMES.gossipUdp, port: DEFAULT_GOSSIP_PORT, targetPort: K8S_PORT_NAMES.gossipUdp, protocol: 'UDP' },
+      {
+        name: K8S_PORT_NAMES.gossipTcp,
+        port: DEFAULT_GOSSIP_PORT,
+        targetPort: K8S_PORT_NAMES.gossipTcp,
+        protocol: 'TCP',
+      },
+      {
+        name: K8S_PORT_NAMES.gossipUdp,
+        port: DEFAULT_GOSSIP_PORT,
+        targetPort: K8S_PORT_NAMES.gossipUdp,
+        protocol: 'UDP',
+      },
     ]);
     const http = get('Service', 'deepintshield').spec;
     expect(http.type).toBe('LoadBalancer');
-    expect(http.ports).toEqual([{ name: 'http', port: 80, targetPort: K8S_PORT_NAMES.http, protocol: 'TCP' }]);
+    expect(http.ports).toEqual([
+      { name: 'http', port: 80, targetPort: K8S_PORT_NAMES.http, protocol: 'TCP' },
+    ]);
     expect(sts.spec.serviceName).toBe(DEFAULT_SERVICE_NAME);
   });
 
@@ -155,22 +186,33 @@ describe('kubernetes manifests', () => {
     expect(preStop[0]).toBe('sleep');
     const preStopSeconds = Number(preStop[1]);
     expect(preStopSeconds).toBeGreaterThan(0);
-    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(preStopSeconds + config.server.drain_timeout_seconds);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(
+      preStopSeconds + config.server.drain_timeout_seconds,
+    );
     expect(c.resources.requests.cpu).toBeTruthy();
     expect(c.resources.requests.memory).toBeTruthy();
     expect(c.resources.limits.memory).toBeTruthy();
     expect(pod.securityContext.runAsNonRoot).toBe(true);
     expect(pod.securityContext.runAsUser).toBeGreaterThan(0);
-    expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+    expect(c.securityContext).toMatchObject({
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
     // env refs in the ConfigMap are all provided by the pod
     const envNames = new Set((c.env as { name: string }[]).map((e) => e.name));
-    for (const ref of cm.data['config.json'].matchAll(/"env\.([A-Z0-9_]+)"/g)) expect(envNames.has(ref[1])).toBe(true);
+    for (const ref of cm.data['config.json'].matchAll(/"env\.([A-Z0-9_]+)"/g))
+      expect(envNames.has(ref[1])).toBe(true);
     expect(c.args).toEqual(['start', '--config', '/etc/deepintshield/config.json']);
-    const mounts = Object.fromEntries((c.volumeMounts as { name: string; mountPath: string }[]).map((m) => [m.mountPath, m.name]));
+    const mounts = Object.fromEntries(
+      (c.volumeMounts as { name: string; mountPath: string }[]).map((m) => [m.mountPath, m.name]),
+    );
     expect(mounts['/etc/deepintshield']).toBe('config');
     expect(mounts['/tmp']).toBeTruthy();
     // the SQLite store is on the writable data volume
-    expect(config.config_store.type === 'sqlite' && config.config_store.config.path.startsWith('/data/')).toBe(true);
+    expect(
+      config.config_store.type === 'sqlite' && config.config_store.config.path.startsWith('/data/'),
+    ).toBe(true);
     expect(mounts['/data']).toBe('data');
   });
 });
@@ -185,7 +227,8 @@ describe('helm chart', () => {
 
   it('renders, with default values, to the same objects as deploy/kubernetes', () => {
     const rendered = new Map<string, Obj>();
-    for (const [f, text] of helm.render('deepintshield')) for (const o of yamlDocs(text, f)) rendered.set(`${o.kind}/${o.metadata.name}`, o);
+    for (const [f, text] of helm.render('deepintshield'))
+      for (const o of yamlDocs(text, f)) rendered.set(`${o.kind}/${o.metadata.name}`, o);
     expect(normalize(rendered)).toEqual(normalize(objects));
   });
 
@@ -216,8 +259,14 @@ describe('helm chart', () => {
     expect(c.resources.requests).toEqual({ cpu: '1', memory: '512Mi' });
     expect(c.env.map((e: { name: string }) => e.name)).toContain('POSTGRES_PASSWORD');
     const cfg = parseConfigText(rendered.get('ConfigMap/prod-config')!.data['config.json'], 'rendered', ENV);
-    expect(cfg.cluster_config.discovery).toMatchObject({ type: 'consul', consul_address: 'consul.service:8500' });
-    expect(cfg.config_store).toMatchObject({ type: 'postgres', config: { host: 'pg.internal', password: ENV.POSTGRES_PASSWORD } });
+    expect(cfg.cluster_config.discovery).toMatchObject({
+      type: 'consul',
+      consul_address: 'consul.service:8500',
+    });
+    expect(cfg.config_store).toMatchObject({
+      type: 'postgres',
+      config: { host: 'pg.internal', password: ENV.POSTGRES_PASSWORD },
+    });
   });
 });
 
@@ -237,7 +286,11 @@ describe('shipped config files pass the real validator', () => {
   });
 
   it('config.example.json uses the mock provider and works without any environment variable', () => {
-    const cfg = parseConfigText(readFileSync(join(REPO, 'config.example.json'), 'utf8'), 'config.example.json', {});
+    const cfg = parseConfigText(
+      readFileSync(join(REPO, 'config.example.json'), 'utf8'),
+      'config.example.json',
+      {},
+    );
     expect(cfg.providers.mock).toBeTruthy();
   });
 
@@ -252,7 +305,9 @@ describe('shipped config files pass the real validator', () => {
         expect(svc.stop_grace_period).toBe('45s');
         const cfg = parseConfigText(readFileSync(join(dir, `${n}.json`), 'utf8'), n, ENV);
         expect(cfg.cluster_config.advertise_address).toBe(svc.networks.cluster.ipv4_address);
-        for (const ref of readFileSync(join(dir, `${n}.json`), 'utf8').replace(/^\s*\/\/.*$/gm, '').matchAll(/"env\.([A-Z0-9_]+)"/g))
+        for (const ref of readFileSync(join(dir, `${n}.json`), 'utf8')
+          .replace(/^\s*\/\/.*$/gm, '')
+          .matchAll(/"env\.([A-Z0-9_]+)"/g))
           expect(envExample).toMatch(new RegExp(`^${ref[1]}=`, 'm'));
       }
       expect(compose.services.nginx.volumes).toContain('../nginx.conf:/etc/nginx/nginx.conf:ro');
@@ -277,7 +332,8 @@ describe('nginx.conf', () => {
     expect(conf).toMatch(/proxy_http_version\s+1\.1;/);
     expect(conf).toMatch(/proxy_set_header\s+Connection\s+"";/);
     for (const loc of ['/v1/', '/anthropic/']) {
-      const block = new RegExp(`location\\s+${loc.replace(/\//g, '\\/')}\\s*\\{([^}]*)\\}`).exec(conf)?.[1] ?? '';
+      const block =
+        new RegExp(`location\\s+${loc.replace(/\//g, '\\/')}\\s*\\{([^}]*)\\}`).exec(conf)?.[1] ?? '';
       expect(block, loc).toMatch(/proxy_buffering\s+off;/);
       expect(block, loc).toMatch(/proxy_request_buffering\s+off;/);
     }
@@ -289,7 +345,11 @@ describe('nginx.conf', () => {
   it('passes `nginx -t` (upstreams and listen port rewritten to loopback)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dis-nginx-t-'));
     dirs.push(dir);
-    const conf = writeNginxConf(dir, ['127.0.0.1:18081', '127.0.0.1:18082', '127.0.0.1:18083'], '127.0.0.1:18080');
+    const conf = writeNginxConf(
+      dir,
+      ['127.0.0.1:18081', '127.0.0.1:18082', '127.0.0.1:18083'],
+      '127.0.0.1:18080',
+    );
     expect(() => nginxTest(dir, conf)).not.toThrow();
   });
 });
@@ -305,8 +365,13 @@ describe('systemd unit', () => {
     const dir = mkdtempSync(join(tmpdir(), 'dis-systemd-'));
     try {
       // Same unit; node's path made to match this machine so verify can check ExecStart.
-      writeFileSync(join(dir, 'deepintshield.service'), unit.replace(/\/usr\/bin\/node\b/g, process.execPath));
-      execFileSync('systemd-analyze', ['verify', join(dir, 'deepintshield.service')], { stdio: ['ignore', 'pipe', 'pipe'] });
+      writeFileSync(
+        join(dir, 'deepintshield.service'),
+        unit.replace(/\/usr\/bin\/node\b/g, process.execPath),
+      );
+      execFileSync('systemd-analyze', ['verify', join(dir, 'deepintshield.service')], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -365,7 +430,9 @@ describe('Dockerfile', () => {
     expect(user).toBeTruthy();
     expect(user).not.toMatch(/^USER\s+(root|0)(:|$)/);
     const expose = runtime.filter((l) => /^EXPOSE\s/.test(l)).flatMap((l) => l.split(/\s+/).slice(1));
-    expect(new Set(expose)).toEqual(new Set([`${DEFAULT_HTTP_PORT}`, `${DEFAULT_GOSSIP_PORT}/tcp`, `${DEFAULT_GOSSIP_PORT}/udp`]));
+    expect(new Set(expose)).toEqual(
+      new Set([`${DEFAULT_HTTP_PORT}`, `${DEFAULT_GOSSIP_PORT}/tcp`, `${DEFAULT_GOSSIP_PORT}/udp`]),
+    );
     const hc = runtime.find((l) => /^HEALTHCHECK\s/.test(l));
     expect(hc).toMatch(new RegExp(`127\\.0\\.0\\.1:${DEFAULT_HTTP_PORT}${HEALTH_PATH}`));
     expect(runtime.some((l) => /^ENTRYPOINT .*dist\/main\.js/.test(l))).toBe(true);
@@ -392,7 +459,8 @@ describe('grafana dashboard', () => {
     const prefixes: string[] = [];
     for (const f of walk(join(REPO, 'src')).filter((x) => x.endsWith('.ts'))) {
       let src = readFileSync(f, 'utf8');
-      for (const m of src.matchAll(/const\s+(\w+)\s*=\s*'(deepintshield_[a-z0-9_]*)'/g)) src = src.replaceAll(`\${${m[1]}}`, m[2]!);
+      for (const m of src.matchAll(/const\s+(\w+)\s*=\s*'(deepintshield_[a-z0-9_]*)'/g))
+        src = src.replaceAll(`\${${m[1]}}`, m[2]!);
       for (const m of src.matchAll(/name:\s*[`'"](deepintshield_[a-z0-9_]+)[`'"]/g)) names.add(m[1]!);
       for (const m of src.matchAll(/prefix:\s*'(deepintshield_[a-z0-9_]+_)'/g)) prefixes.push(m[1]!);
     }
@@ -406,11 +474,23 @@ describe('grafana dashboard', () => {
     const exprs: string[] = dash.panels.flatMap((p: Obj) => (p.targets ?? []).map((t: Obj) => t.expr));
     expect(exprs.length).toBeGreaterThan(10);
     const used = new Set(exprs.flatMap((e) => [...e.matchAll(/deepintshield_[a-z0-9_]+/g)].map((m) => m[0])));
-    for (const prefix of ['deepintshield_http_', 'deepintshield_gossip_', 'deepintshield_discovery_', 'deepintshield_governance_', 'deepintshield_store_'])
-      expect([...used].some((u) => u.startsWith(prefix)), prefix).toBe(true);
+    for (const prefix of [
+      'deepintshield_http_',
+      'deepintshield_gossip_',
+      'deepintshield_discovery_',
+      'deepintshield_governance_',
+      'deepintshield_store_',
+    ])
+      expect(
+        [...used].some((u) => u.startsWith(prefix)),
+        prefix,
+      ).toBe(true);
     for (const u of used) {
       const base = u.replace(/_(bucket|sum|count)$/, '');
-      expect(names.has(u) || names.has(base) || prefixes.some((p) => u.startsWith(p)), `${u} is not defined in src/`).toBe(true);
+      expect(
+        names.has(u) || names.has(base) || prefixes.some((p) => u.startsWith(p)),
+        `${u} is not defined in src/`,
+      ).toBe(true);
     }
   });
 });

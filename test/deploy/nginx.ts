@@ -37,18 +37,26 @@ export function writeNginxConf(dir: string, upstreams: string[], listen: string)
 /** `nginx -t` on a rendered copy; throws with nginx's output on failure. */
 export function nginxTest(dir: string, confPath: string): string {
   requireBinary('nginx');
-  return execFileSync('nginx', ['-t', '-e', join(dir, 'error.log'), '-p', dir, '-c', confPath, '-g', `pid ${dir}/nginx.pid;`], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  return execFileSync(
+    'nginx',
+    ['-t', '-e', join(dir, 'error.log'), '-p', dir, '-c', confPath, '-g', `pid ${dir}/nginx.pid;`],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
 }
 
 /** Starts nginx in the foreground; stop it with stopNginx (by PID). */
 export async function startNginx(dir: string, confPath: string, healthUrl: string): Promise<ChildProcess> {
   requireBinary('nginx');
-  const child = spawn('nginx', ['-e', join(dir, 'error.log'), '-p', dir, '-c', confPath, '-g', `daemon off; pid ${dir}/nginx.pid;`], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child = spawn(
+    'nginx',
+    ['-e', join(dir, 'error.log'), '-p', dir, '-c', confPath, '-g', `daemon off; pid ${dir}/nginx.pid;`],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => {
     stderr += d.toString();

@@ -82,14 +82,23 @@ export class FakeConsul {
         s.criticalSince = now;
         this.bump();
       }
-      if (s.deregisterAfterMs !== undefined && s.status === 'critical' && now - s.criticalSince > s.deregisterAfterMs) {
+      if (
+        s.deregisterAfterMs !== undefined &&
+        s.status === 'critical' &&
+        now - s.criticalSince > s.deregisterAfterMs
+      ) {
         this.services.delete(s.ID);
         this.bump();
       }
     }
   }
 
-  private send(res: ServerResponse, status: number, body?: unknown, headers: Record<string, string> = {}): void {
+  private send(
+    res: ServerResponse,
+    status: number,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): void {
     const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
     res.writeHead(status, {
       'Content-Type': typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json',
@@ -111,12 +120,46 @@ export class FakeConsul {
       .filter((s) => s.Service === name && (!passingOnly || s.status === 'passing'))
       .sort((a, b) => (a.ID < b.ID ? -1 : 1))
       .map((s) => ({
-        Node: { ID: 'fake-node-id', Node: 'fake-agent', Address: '127.0.0.1', Datacenter: 'dc1', TaggedAddresses: null, Meta: {} },
-        Service: { ID: s.ID, Service: s.Service, Tags: s.Tags, Address: s.Address, Meta: s.Meta, Port: s.Port, Weights: { Passing: 1, Warning: 1 } },
+        Node: {
+          ID: 'fake-node-id',
+          Node: 'fake-agent',
+          Address: '127.0.0.1',
+          Datacenter: 'dc1',
+          TaggedAddresses: null,
+          Meta: {},
+        },
+        Service: {
+          ID: s.ID,
+          Service: s.Service,
+          Tags: s.Tags,
+          Address: s.Address,
+          Meta: s.Meta,
+          Port: s.Port,
+          Weights: { Passing: 1, Warning: 1 },
+        },
         Checks: [
-          { Node: 'fake-agent', CheckID: 'serfHealth', Name: 'Serf Health Status', Status: 'passing', Output: 'Agent alive and reachable', ServiceID: '', ServiceName: '' },
+          {
+            Node: 'fake-agent',
+            CheckID: 'serfHealth',
+            Name: 'Serf Health Status',
+            Status: 'passing',
+            Output: 'Agent alive and reachable',
+            ServiceID: '',
+            ServiceName: '',
+          },
           ...(s.checkId
-            ? [{ Node: 'fake-agent', CheckID: s.checkId, Name: `Service '${s.Service}' check`, Status: s.status, Output: s.output, ServiceID: s.ID, ServiceName: s.Service, Type: 'ttl' }]
+            ? [
+                {
+                  Node: 'fake-agent',
+                  CheckID: s.checkId,
+                  Name: `Service '${s.Service}' check`,
+                  Status: s.status,
+                  Output: s.output,
+                  ServiceID: s.ID,
+                  ServiceName: s.Service,
+                  Type: 'ttl',
+                },
+              ]
             : []),
         ],
       }));
@@ -125,14 +168,18 @@ export class FakeConsul {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fake');
     const path = url.pathname;
-    const token = (req.headers['x-consul-token'] as string | undefined) ?? url.searchParams.get('token') ?? undefined;
+    const token =
+      (req.headers['x-consul-token'] as string | undefined) ?? url.searchParams.get('token') ?? undefined;
     this.requests.push({ method: req.method ?? 'GET', path, token });
     try {
       if (this.failing) return this.send(res, 500, 'rpc error: No cluster leader');
       if (this.opts.token && token !== this.opts.token) return this.send(res, 403, 'ACL not found');
       const m = (re: RegExp) => re.exec(path);
-      let r: RegExpExecArray | null;
+      const dereg = m(/^\/v1\/agent\/service\/deregister\/(.+)$/);
+      const passM = m(/^\/v1\/agent\/check\/pass\/(.+)$/);
+      const health = m(/^\/v1\/health\/service\/(.+)$/);
       if (req.method === 'PUT' && path === '/v1/agent/service/register') {
+        // biome-ignore lint/suspicious/noExplicitAny: free-form Consul JSON
         const b = (await this.body(req)) as Record<string, any>;
         if (!b?.Name) return this.send(res, 400, 'Missing service name');
         const id = b.ID || b.Name;
@@ -156,16 +203,26 @@ export class FakeConsul {
         this.bump();
         return this.send(res, 200);
       }
-      if (req.method === 'PUT' && (r = m(/^\/v1\/agent\/service\/deregister\/(.+)$/))) {
-        const id = decodeURIComponent(r[1]!);
-        if (!this.services.delete(id)) return this.send(res, 404, `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`);
+      if (req.method === 'PUT' && dereg) {
+        const id = decodeURIComponent(dereg[1]!);
+        if (!this.services.delete(id))
+          return this.send(
+            res,
+            404,
+            `Unknown service ID "${id}". Ensure that the service ID is passed, not the service name.`,
+          );
         this.bump();
         return this.send(res, 200);
       }
-      if (req.method === 'PUT' && (r = m(/^\/v1\/agent\/check\/pass\/(.+)$/))) {
-        const id = decodeURIComponent(r[1]!);
+      if (req.method === 'PUT' && passM) {
+        const id = decodeURIComponent(passM[1]!);
         const s = [...this.services.values()].find((x) => x.checkId === id);
-        if (!s) return this.send(res, 404, `Unknown check ID "${id}". Ensure that the check ID is passed, not the check name.`);
+        if (!s)
+          return this.send(
+            res,
+            404,
+            `Unknown check ID "${id}". Ensure that the check ID is passed, not the check name.`,
+          );
         if (!s.ttlMs) return this.send(res, 500, `CheckID "${id}" does not have associated TTL`);
         s.lastPass = Date.now();
         s.output = url.searchParams.get('note') ?? '';
@@ -177,18 +234,30 @@ export class FakeConsul {
       }
       if (req.method === 'GET' && path === '/v1/agent/services') {
         const out: Record<string, unknown> = {};
-        for (const s of this.services.values()) out[s.ID] = { ID: s.ID, Service: s.Service, Tags: s.Tags, Meta: s.Meta, Port: s.Port, Address: s.Address, Datacenter: 'dc1' };
+        for (const s of this.services.values())
+          out[s.ID] = {
+            ID: s.ID,
+            Service: s.Service,
+            Tags: s.Tags,
+            Meta: s.Meta,
+            Port: s.Port,
+            Address: s.Address,
+            Datacenter: 'dc1',
+          };
         return this.send(res, 200, out);
       }
       if (req.method === 'GET' && path === '/v1/status/leader') {
         res.writeHead(200, { 'Content-Type': 'application/json' });
         return void res.end(JSON.stringify('127.0.0.1:8300'));
       }
-      if (req.method === 'GET' && (r = m(/^\/v1\/health\/service\/(.+)$/))) {
-        const name = decodeURIComponent(r[1]!);
+      if (req.method === 'GET' && health) {
+        const name = decodeURIComponent(health[1]!);
         const passing = url.searchParams.has('passing') && url.searchParams.get('passing') !== 'false';
         const index = Number(url.searchParams.get('index') ?? '0');
-        const waitMs = Math.min(parseGoDuration(url.searchParams.get('wait') ?? undefined) ?? 300_000, 600_000);
+        const waitMs = Math.min(
+          parseGoDuration(url.searchParams.get('wait') ?? undefined) ?? 300_000,
+          600_000,
+        );
         if (index > 0 && index >= this.index) {
           await new Promise<void>((resolve) => {
             const done = () => {

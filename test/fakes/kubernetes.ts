@@ -24,10 +24,20 @@ export interface FakePodSpec {
   ready?: boolean;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: free-form Kubernetes JSON
 type Pod = Record<string, any>;
 
 function status(code: number, reason: string, message: string) {
-  return { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, details: { kind: 'pods' }, code };
+  return {
+    kind: 'Status',
+    apiVersion: 'v1',
+    metadata: {},
+    status: 'Failure',
+    message,
+    reason,
+    details: { kind: 'pods' },
+    code,
+  };
 }
 
 /** labelSelector subset: a=b, a==b, a!=b, a, !a, a in (x,y), a notin (x,y). */
@@ -37,14 +47,17 @@ export function matchesSelector(labels: Record<string, string>, selector: string
   return parts.every((raw) => {
     const p = raw.trim();
     if (!p) return true;
-    let m: RegExpExecArray | null;
-    if ((m = /^([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(p))) {
+    const set = /^([^\s!=]+)\s+(in|notin)\s+\(([^)]*)\)$/.exec(p);
+    const ne = /^([^!=]+)!=(.*)$/.exec(p);
+    const eq = /^([^!=]+)==?(.*)$/.exec(p);
+    if (set) {
+      const m = set;
       const vals = m[3]!.split(',').map((v) => v.trim());
       const has = m[1]! in labels && vals.includes(labels[m[1]!]!);
       return m[2] === 'in' ? has : !has;
     }
-    if ((m = /^([^!=]+)!=(.*)$/.exec(p))) return labels[m[1]!.trim()] !== m[2]!.trim();
-    if ((m = /^([^!=]+)==?(.*)$/.exec(p))) return labels[m[1]!.trim()] === m[2]!.trim();
+    if (ne) return labels[ne[1]!.trim()] !== ne[2]!.trim();
+    if (eq) return labels[eq[1]!.trim()] === eq[2]!.trim();
     if (p.startsWith('!')) return !(p.slice(1) in labels);
     return p in labels;
   });
@@ -65,12 +78,33 @@ export class FakeKubernetes {
   private readonly watchers = new Set<{ ns: string; selector: string | null; res: ServerResponse }>();
 
   async start(): Promise<number> {
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
-      '-keyout', this.keyFile, '-out', this.certFile, '-days', '1', '-subj', '/CN=fake-kube-apiserver',
-      '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    ], { stdio: 'ignore' });
-    this.server = createServer({ cert: readFileSync(this.certFile), key: readFileSync(this.keyFile) }, (req, res) => this.handle(req, res));
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        this.keyFile,
+        '-out',
+        this.certFile,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=fake-kube-apiserver',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ],
+      { stdio: 'ignore' },
+    );
+    this.server = createServer(
+      { cert: readFileSync(this.certFile), key: readFileSync(this.keyFile) },
+      (req, res) => this.handle(req, res),
+    );
     await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', () => r()));
     return this.port;
   }
@@ -86,7 +120,9 @@ export class FakeKubernetes {
   /** A kubeconfig file for this server (token auth; CA = our cert, or skip-verify). */
   writeKubeconfig(opts: { namespace?: string; insecure?: boolean } = {}): string {
     const file = join(this.dir, `kubeconfig-${Math.random().toString(36).slice(2)}`);
-    const cluster = opts.insecure ? `    insecure-skip-tls-verify: true` : `    certificate-authority: ${this.certFile}`;
+    const cluster = opts.insecure
+      ? `    insecure-skip-tls-verify: true`
+      : `    certificate-authority: ${this.certFile}`;
     writeFileSync(
       file,
       `apiVersion: v1
@@ -136,7 +172,14 @@ ${opts.namespace ? `    namespace: ${opts.namespace}\n` : ''}current-context: fa
     return {
       kind: 'Pod',
       apiVersion: 'v1',
-      metadata: { name: spec.name, namespace: ns, uid, labels: spec.labels ?? {}, resourceVersion: String(++this.rv), creationTimestamp: new Date().toISOString() },
+      metadata: {
+        name: spec.name,
+        namespace: ns,
+        uid,
+        labels: spec.labels ?? {},
+        resourceVersion: String(++this.rv),
+        creationTimestamp: new Date().toISOString(),
+      },
       spec: { containers: [{ name: 'gateway', image: 'deepintshield:test' }] },
       status: {
         phase,
@@ -173,21 +216,27 @@ ${opts.namespace ? `    namespace: ${opts.namespace}\n` : ''}current-context: fa
     this.history.push({ rv, type, object });
     if (this.history.length > 1000) this.history.shift();
     for (const w of this.watchers) {
-      if (w.ns === object.metadata.namespace && matchesSelector(object.metadata.labels, w.selector)) w.res.write(`${JSON.stringify({ type, object })}\n`);
+      if (w.ns === object.metadata.namespace && matchesSelector(object.metadata.labels, w.selector))
+        w.res.write(`${JSON.stringify({ type, object })}\n`);
     }
   }
 
   private json(res: ServerResponse, code: number, body: unknown): void {
-    res.writeHead(code, { 'Content-Type': 'application/json', 'Audit-Id': Math.random().toString(36).slice(2) });
+    res.writeHead(code, {
+      'Content-Type': 'application/json',
+      'Audit-Id': Math.random().toString(36).slice(2),
+    });
     res.end(JSON.stringify(body));
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
+  private handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', this.url);
     this.requests.push({ path: url.pathname, query: url.search, auth: req.headers.authorization });
-    if (req.headers.authorization !== `Bearer ${this.token}`) return this.json(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
+    if (req.headers.authorization !== `Bearer ${this.token}`)
+      return this.json(res, 401, status(401, 'Unauthorized', 'Unauthorized'));
     const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods$/.exec(url.pathname);
-    if (!m || req.method !== 'GET') return this.json(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
+    if (!m || req.method !== 'GET')
+      return this.json(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
     const ns = decodeURIComponent(m[1]!);
     const selector = url.searchParams.get('labelSelector');
     const watch = ['true', '1'].includes(url.searchParams.get('watch') ?? '');
@@ -196,24 +245,46 @@ ${opts.namespace ? `    namespace: ${opts.namespace}\n` : ''}current-context: fa
       return this.json(
         res,
         403,
-        status(403, 'Forbidden', `pods is forbidden: User "system:serviceaccount:${ns}:deepintshield" cannot ${verb} resource "pods" in API group "" in the namespace "${ns}"`),
+        status(
+          403,
+          'Forbidden',
+          `pods is forbidden: User "system:serviceaccount:${ns}:deepintshield" cannot ${verb} resource "pods" in API group "" in the namespace "${ns}"`,
+        ),
       );
     }
-    const items = [...this.pods.values()].filter((p) => p.metadata.namespace === ns && matchesSelector(p.metadata.labels, selector));
+    const items = [...this.pods.values()].filter(
+      (p) => p.metadata.namespace === ns && matchesSelector(p.metadata.labels, selector),
+    );
     if (!watch) {
-      return this.json(res, 200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
+      return this.json(res, 200, {
+        kind: 'PodList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: String(this.rv) },
+        items,
+      });
     }
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Transfer-Encoding': 'chunked',
+      'Cache-Control': 'no-cache, private',
+    });
     res.flushHeaders();
     const fromRv = Number(url.searchParams.get('resourceVersion') ?? '0');
     if (!fromRv) {
       for (const p of items) res.write(`${JSON.stringify({ type: 'ADDED', object: p })}\n`);
     } else if (this.history.length && fromRv < this.history[0]!.rv - 1) {
-      res.write(`${JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${fromRv}`) })}\n`);
+      res.write(
+        `${JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', `too old resource version: ${fromRv}`) })}\n`,
+      );
       return void res.end();
     } else {
       for (const h of this.history) {
-        if (h.rv > fromRv && h.object.metadata.namespace === ns && matchesSelector(h.object.metadata.labels, selector)) res.write(`${JSON.stringify({ type: h.type, object: h.object })}\n`);
+        if (
+          h.rv > fromRv &&
+          h.object.metadata.namespace === ns &&
+          matchesSelector(h.object.metadata.labels, selector)
+        )
+          res.write(`${JSON.stringify({ type: h.type, object: h.object })}\n`);
       }
     }
     const w = { ns, selector, res };

@@ -31,14 +31,46 @@ describe('gateway with the official SDKs against a real upstream', () => {
       {
         server: { host: '127.0.0.1', port, max_body_bytes: 32 * 1024, drain_accept_seconds: 0 },
         providers: {
-          openai: { keys: [{ name: 'k1', value: 'sk-one' }, { name: 'k2', value: 'sk-two' }], network_config: net() },
+          openai: {
+            keys: [
+              { name: 'k1', value: 'sk-one' },
+              { name: 'k2', value: 'sk-two' },
+            ],
+            network_config: net(),
+          },
           anthropic: { keys: [{ name: 'a1', value: 'ak-one' }], network_config: net() },
-          authy: { type: 'openai', keys: [{ name: 'bad', value: 'sk-bad' }, { name: 'good', value: 'sk-good' }], network_config: net({ max_retries: 0 }) },
-          limited: { type: 'openai', keys: [{ name: 'l1', value: 'sk-l1' }, { name: 'l2', value: 'sk-l2' }], network_config: net({ max_retries: 1 }) },
-          flaky: { type: 'openai', keys: [{ value: 'sk-flaky', models: ['flaky-model'] }], network_config: net({ max_retries: 1 }) },
+          authy: {
+            type: 'openai',
+            keys: [
+              { name: 'bad', value: 'sk-bad' },
+              { name: 'good', value: 'sk-good' },
+            ],
+            network_config: net({ max_retries: 0 }),
+          },
+          limited: {
+            type: 'openai',
+            keys: [
+              { name: 'l1', value: 'sk-l1' },
+              { name: 'l2', value: 'sk-l2' },
+            ],
+            network_config: net({ max_retries: 1 }),
+          },
+          flaky: {
+            type: 'openai',
+            keys: [{ value: 'sk-flaky', models: ['flaky-model'] }],
+            network_config: net({ max_retries: 1 }),
+          },
           backup: { type: 'openai', keys: [{ value: 'sk-backup' }], network_config: net({ max_retries: 0 }) },
-          slow: { type: 'openai', keys: [{ value: 'sk-slow' }], network_config: net({ max_retries: 0, default_request_timeout_in_seconds: 0.3 }) },
-          dead: { type: 'openai', keys: [{ value: 'sk-dead' }], network_config: net({ base_url: 'http://127.0.0.1:1', max_retries: 1 }) },
+          slow: {
+            type: 'openai',
+            keys: [{ value: 'sk-slow' }],
+            network_config: net({ max_retries: 0, default_request_timeout_in_seconds: 0.3 }),
+          },
+          dead: {
+            type: 'openai',
+            keys: [{ value: 'sk-dead' }],
+            network_config: net({ base_url: 'http://127.0.0.1:1', max_retries: 1 }),
+          },
           mock: { type: 'mock', keys: [{ value: 'mock-key' }], mock_config: { chunks: 4 } },
         },
         config_store: { type: 'sqlite', config: { path: ':memory:' } },
@@ -58,7 +90,11 @@ describe('gateway with the official SDKs against a real upstream', () => {
   beforeEach(() => up.reset());
 
   it('chat completions JSON: upstream gets the bare model, a provider key and no gateway fields', async () => {
-    const r = await oa.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], fallbacks: ['backup/x'] } as never);
+    const r = await oa.chat.completions.create({
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      fallbacks: ['backup/x'],
+    } as never);
     expect(r.choices[0]!.message.content).toBe('Hello from the mock upstream.');
     expect(r.usage?.total_tokens).toBe(15);
     const sent = up.on('/v1/chat/completions')[0]!;
@@ -68,7 +104,11 @@ describe('gateway with the official SDKs against a real upstream', () => {
   });
 
   it('chat completions stream: chunks pass through, usage chunk only when asked for', async () => {
-    const s = await oa.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true });
+    const s = await oa.chat.completions.create({
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    });
     let text = '';
     let usageChunks = 0;
     for await (const c of s) {
@@ -77,9 +117,16 @@ describe('gateway with the official SDKs against a real upstream', () => {
     }
     expect(text).toBe('Hello from the mock upstream.');
     expect(usageChunks).toBe(0);
-    expect((up.on('/chat/completions')[0]!.body!.stream_options as { include_usage: boolean }).include_usage).toBe(true);
+    expect(
+      (up.on('/chat/completions')[0]!.body!.stream_options as { include_usage: boolean }).include_usage,
+    ).toBe(true);
 
-    const s2 = await oa.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
+    const s2 = await oa.chat.completions.create({
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let usage: OpenAI.CompletionUsage | undefined | null;
     for await (const c of s2) if (c.usage) usage = c.usage;
     expect(usage?.completion_tokens).toBe(6);
@@ -98,13 +145,21 @@ describe('gateway with the official SDKs against a real upstream', () => {
   });
 
   it('anthropic messages, native, JSON and stream', async () => {
-    const m = await an.messages.create({ model: 'anthropic/claude-sonnet-4', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
+    const m = await an.messages.create({
+      model: 'anthropic/claude-sonnet-4',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(m.content[0]).toMatchObject({ type: 'text', text: 'Hello from the mock upstream.' });
     const sent = up.on('/v1/messages')[0]!;
     expect(sent.headers['x-api-key']).toBe('ak-one');
     expect(sent.headers['anthropic-version']).toBe('2023-06-01');
     expect(sent.body!.model).toBe('claude-sonnet-4');
-    const s = an.messages.stream({ model: 'anthropic/claude-sonnet-4', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }] });
+    const s = an.messages.stream({
+      model: 'anthropic/claude-sonnet-4',
+      max_tokens: 100,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     let text = '';
     s.on('text', (t) => {
       text += t;
@@ -127,9 +182,19 @@ describe('gateway with the official SDKs against a real upstream', () => {
     expect(r.choices[0]!.finish_reason).toBe('stop');
     expect(r.usage).toMatchObject({ prompt_tokens: 11, completion_tokens: 6 });
     const sent = up.on('/v1/messages')[0]!;
-    expect(sent.body).toMatchObject({ model: 'claude-sonnet-4', system: 'be brief', max_tokens: 50, messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }] });
+    expect(sent.body).toMatchObject({
+      model: 'claude-sonnet-4',
+      system: 'be brief',
+      max_tokens: 50,
+      messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }],
+    });
 
-    const s = await oa.chat.completions.create({ model: 'anthropic/claude-sonnet-4', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } });
+    const s = await oa.chat.completions.create({
+      model: 'anthropic/claude-sonnet-4',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = '';
     let finish: string | null | undefined;
     let usage: OpenAI.CompletionUsage | undefined | null;
@@ -144,12 +209,28 @@ describe('gateway with the official SDKs against a real upstream', () => {
   });
 
   it('translates Anthropic messages to an OpenAI upstream, JSON and stream', async () => {
-    const m = await an.messages.create({ model: 'openai/gpt-4o', max_tokens: 64, system: 'sys', messages: [{ role: 'user', content: 'hi' }] });
+    const m = await an.messages.create({
+      model: 'openai/gpt-4o',
+      max_tokens: 64,
+      system: 'sys',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(m.content[0]).toMatchObject({ type: 'text', text: 'Hello from the mock upstream.' });
     expect(m.stop_reason).toBe('end_turn');
     expect(m.usage).toMatchObject({ input_tokens: 9, output_tokens: 6 });
-    expect(up.on('/v1/chat/completions')[0]!.body).toMatchObject({ model: 'gpt-4o', max_tokens: 64, messages: [{ role: 'system', content: 'sys' }, { role: 'user', content: 'hi' }] });
-    const s = an.messages.stream({ model: 'openai/gpt-4o', max_tokens: 64, messages: [{ role: 'user', content: 'hi' }] });
+    expect(up.on('/v1/chat/completions')[0]!.body).toMatchObject({
+      model: 'gpt-4o',
+      max_tokens: 64,
+      messages: [
+        { role: 'system', content: 'sys' },
+        { role: 'user', content: 'hi' },
+      ],
+    });
+    const s = an.messages.stream({
+      model: 'openai/gpt-4o',
+      max_tokens: 64,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     let text = '';
     s.on('text', (t) => {
       text += t;
@@ -161,22 +242,117 @@ describe('gateway with the official SDKs against a real upstream', () => {
   });
 
   it('the in-process mock provider answers chat, stream and anthropic messages', async () => {
-    const r = await oa.chat.completions.create({ model: 'mock/mock-model', messages: [{ role: 'user', content: 'hello' }] });
-    expect(r.choices[0]!.message.content).toBe('This is a mock response ');
-    const s = await oa.chat.completions.create({ model: 'mock/mock-model', messages: [{ role: 'user', content: 'hello' }], stream: true });
+    const r = await oa.chat.completions.create({
+      model: 'mock/mock-model',
+      messages: [{ role: 'user', content: 'hello' }],
+    });
+    expect(r.choices[0]!.message.content).toBe('This is a mock ');
+    const s = await oa.chat.completions.create({
+      model: 'mock/mock-model',
+      messages: [{ role: 'user', content: 'hello' }],
+      stream: true,
+    });
     let n = 0;
     for await (const c of s) if (c.choices[0]?.delta?.content) n++;
     expect(n).toBe(4);
-    const m = await an.messages.create({ model: 'mock/mock-model', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] });
+    const m = await an.messages.create({
+      model: 'mock/mock-model',
+      max_tokens: 10,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(m.content[0]).toMatchObject({ type: 'text' });
     expect(up.requests).toHaveLength(0);
   });
 
   it('retries a 5xx and succeeds', async () => {
     up.next({ status: 500 }, { status: 502 });
-    const r = await oa.chat.completions.create({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] });
+    const r = await oa.chat.completions.create({
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     expect(r.choices[0]!.message.content).toBe('Hello from the mock upstream.');
     expect(up.on('/chat/completions')).toHaveLength(3);
+  });
+
+  it('retries a stream that failed before its first byte', async () => {
+    up.next({ status: 503 });
+    const s = await oa.chat.completions.create({
+      model: 'openai/gpt-4o-mini',
+      messages: [{ role: 'user', content: 'hi' }],
+      stream: true,
+    });
+    let text = '';
+    for await (const c of s) text += c.choices[0]?.delta?.content ?? '';
+    expect(text).toBe('Hello from the mock upstream.');
+    expect(up.on('/chat/completions')).toHaveLength(2);
+  });
+
+  it('translates tools both ways in requests', async () => {
+    await oa.chat.completions.create({
+      model: 'anthropic/claude-sonnet-4',
+      messages: [
+        { role: 'user', content: 'weather?' },
+        {
+          role: 'assistant',
+          content: null,
+          tool_calls: [
+            {
+              id: 'call_1',
+              type: 'function',
+              function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+            },
+          ],
+        },
+        { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+      ],
+      tools: [
+        {
+          type: 'function',
+          function: {
+            name: 'get_weather',
+            description: 'w',
+            parameters: { type: 'object', properties: { city: { type: 'string' } } },
+          },
+        },
+      ],
+      tool_choice: 'auto',
+    });
+    expect(up.on('/v1/messages')[0]!.body).toMatchObject({
+      tools: [{ name: 'get_weather', input_schema: { type: 'object' } }],
+      tool_choice: { type: 'auto' },
+      messages: [
+        { role: 'user' },
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: 'call_1', name: 'get_weather', input: { city: 'Paris' } }],
+        },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_1', content: 'sunny' }] },
+      ],
+    });
+    await an.messages.create({
+      model: 'openai/gpt-4o',
+      max_tokens: 20,
+      tools: [{ name: 'get_weather', description: 'w', input_schema: { type: 'object', properties: {} } }],
+      messages: [
+        { role: 'user', content: 'weather?' },
+        {
+          role: 'assistant',
+          content: [{ type: 'tool_use', id: 'tu_1', name: 'get_weather', input: { city: 'Paris' } }],
+        },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'tu_1', content: 'sunny' }] },
+      ],
+    });
+    expect(up.on('/v1/chat/completions')[0]!.body).toMatchObject({
+      tools: [{ type: 'function', function: { name: 'get_weather' } }],
+      messages: [
+        { role: 'user', content: 'weather?' },
+        {
+          role: 'assistant',
+          tool_calls: [{ id: 'tu_1', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+        },
+        { role: 'tool', tool_call_id: 'tu_1', content: 'sunny' },
+      ],
+    });
   });
 
   it('a 429 cools the key down and the retry uses the other key', async () => {
@@ -188,24 +364,51 @@ describe('gateway with the official SDKs against a real upstream', () => {
 
   it('a 401 cools the key down and another key answers; the key never leaks', async () => {
     up.next({ key: 'sk-bad', status: 401, message: 'Incorrect API key provided: sk-bad' });
-    for (let i = 0; i < 3; i++) {
-      const r = await oa.chat.completions.create({ model: 'authy/m', messages: [{ role: 'user', content: 'hi' }] });
+    const usedBad = () =>
+      up.on('/chat/completions').filter((r) => r.headers.authorization === 'Bearer sk-bad').length;
+    // Keys are picked at random by weight: go on until the bad key was hit once, then some more.
+    for (let i = 0; i < 40 && (usedBad() === 0 || i < 5); i++) {
+      const r = await oa.chat.completions.create({
+        model: 'authy/m',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
       expect(r.choices[0]!.message.content).toBe('Hello from the mock upstream.');
+      expect(JSON.stringify(r)).not.toContain('sk-bad');
     }
-    // After the 401 the bad key is cooling down: it was tried at most once.
-    expect(up.on('/chat/completions').filter((r) => r.headers.authorization === 'Bearer sk-bad').length).toBeLessThanOrEqual(1);
+    // After the 401 the bad key is cooling down: it was tried exactly once.
+    expect(usedBad()).toBe(1);
   });
 
   it('falls back to the next provider/model after the retries, and reports a final 5xx as 502', async () => {
     up.next({ key: 'sk-flaky', status: 500 }, { key: 'sk-flaky', status: 503 });
-    const r = await oa.chat.completions.create({ model: 'flaky/flaky-model', messages: [{ role: 'user', content: 'hi' }], fallbacks: ['backup/backup-model'] } as never);
+    const r = await oa.chat.completions.create({
+      model: 'flaky/flaky-model',
+      messages: [{ role: 'user', content: 'hi' }],
+      fallbacks: ['backup/backup-model'],
+    } as never);
     expect(r.choices[0]!.message.content).toBe('Hello from the mock upstream.');
     const reqs = up.on('/chat/completions');
-    expect(reqs.map((q) => q.headers.authorization)).toEqual(['Bearer sk-flaky', 'Bearer sk-flaky', 'Bearer sk-backup']);
+    expect(reqs.map((q) => q.headers.authorization)).toEqual([
+      'Bearer sk-flaky',
+      'Bearer sk-flaky',
+      'Bearer sk-backup',
+    ]);
     expect(reqs[2]!.body!.model).toBe('backup-model');
 
-    up.next({ status: 500, message: 'boom' }, { status: 500, message: 'boom' }, { status: 500, message: 'boom' });
-    const res = await fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'flaky/flaky-model', messages: [{ role: 'user', content: 'x' }], fallbacks: ['backup/b'] }) });
+    up.next(
+      { status: 500, message: 'boom' },
+      { status: 500, message: 'boom' },
+      { status: 500, message: 'boom' },
+    );
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'flaky/flaky-model',
+        messages: [{ role: 'user', content: 'x' }],
+        fallbacks: ['backup/b'],
+      }),
+    });
     expect(res.status).toBe(502);
     const body = (await res.json()) as { error: { message: string; type: string } };
     expect(body.error.message).toMatch(/boom/);
@@ -217,7 +420,9 @@ describe('gateway with the official SDKs against a real upstream', () => {
     up.next({ status: 400, message: 'bad thing in your request' });
     const res2 = await post({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }] });
     expect(res2.status).toBe(400);
-    expect(((await res2.json()) as { error: { message: string } }).error.message).toBe('bad thing in your request');
+    expect(((await res2.json()) as { error: { message: string } }).error.message).toBe(
+      'bad thing in your request',
+    );
     expect(up.requests).toHaveLength(1);
   });
 
@@ -236,21 +441,34 @@ describe('gateway with the official SDKs against a real upstream', () => {
     const res = await fetch(`${base}/v1/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'openai/gpt-4o-mini', messages: [{ role: 'user', content: 'x' }], stream: true }),
+      body: JSON.stringify({
+        model: 'openai/gpt-4o-mini',
+        messages: [{ role: 'user', content: 'x' }],
+        stream: true,
+      }),
       signal: ctrl.signal,
     });
     const reader = res.body!.getReader();
     const first = await reader.read();
     expect(Buffer.from(first.value!).toString()).toMatch(/^data: /);
     ctrl.abort();
-    await waitFor(() => up.on('/chat/completions')[0]?.aborted, { timeoutMs: 5000, what: 'upstream to see the abort' });
+    await waitFor(() => up.on('/chat/completions')[0]?.aborted, {
+      timeoutMs: 5000,
+      what: 'upstream to see the abort',
+    });
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    await waitFor(async () => /deepintshield_streams_open 0/.test(await (await fetch(`${base}/metrics`)).text()), { timeoutMs: 5000, what: 'stream gauge back to 0' });
+    await waitFor(
+      async () => /deepintshield_streams_open 0/.test(await (await fetch(`${base}/metrics`)).text()),
+      { timeoutMs: 5000, what: 'stream gauge back to 0' },
+    );
     expect(metrics).toMatch(/deepintshield_stream_time_to_first_chunk_seconds_count\{provider="openai"\}/);
   });
 
   it('honours x-request-id, generates one otherwise, and forwards it upstream', async () => {
-    const res = await post({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }] }, { 'x-request-id': 'req-abc-123' });
+    const res = await post(
+      { model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }] },
+      { 'x-request-id': 'req-abc-123' },
+    );
     expect(res.headers.get('x-request-id')).toBe('req-abc-123');
     expect(up.requests[0]!.headers['x-request-id']).toBe('req-abc-123');
     const res2 = await post({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }] });
@@ -264,8 +482,14 @@ describe('gateway with the official SDKs against a real upstream', () => {
       [{ model: 'nope/gpt-4o', messages: [{ role: 'user', content: 'x' }] }, /unknown provider/],
       [{ model: 'openai/gpt-4o', messages: 'hi' }, /messages/],
       [{ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }], stream: 'yes' }, /stream/],
-      [{ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }], temperature: 'hot' }, /temperature/],
-      [{ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }], fallbacks: ['nowhere/x'] }, /fallbacks\[0\]/],
+      [
+        { model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }], temperature: 'hot' },
+        /temperature/,
+      ],
+      [
+        { model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }], fallbacks: ['nowhere/x'] },
+        /fallbacks\[0\]/,
+      ],
     ];
     for (const [body, re] of cases) {
       const res = await post(body);
@@ -274,9 +498,16 @@ describe('gateway with the official SDKs against a real upstream', () => {
       expect(err.type).toBe('invalid_request_error');
       expect(err.message).toMatch(re);
     }
-    const embAnthropic = await fetch(`${base}/v1/embeddings`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ model: 'anthropic/claude', input: 'x' }) });
+    const embAnthropic = await fetch(`${base}/v1/embeddings`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'anthropic/claude', input: 'x' }),
+    });
     expect(embAnthropic.status).toBe(400);
-    const big = await post({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(40 * 1024) }] });
+    const big = await post({
+      model: 'openai/gpt-4o',
+      messages: [{ role: 'user', content: 'x'.repeat(40 * 1024) }],
+    });
     expect(big.status).toBe(413);
     expect(up.requests).toHaveLength(0);
   });
@@ -284,7 +515,9 @@ describe('gateway with the official SDKs against a real upstream', () => {
   it('exports gateway metrics with bounded labels', async () => {
     await post({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }] });
     const text = await (await fetch(`${base}/metrics`)).text();
-    expect(text).toMatch(/deepintshield_gateway_requests_total\{provider="openai",model="gpt-4o",status="200"\}/);
+    expect(text).toMatch(
+      /deepintshield_gateway_requests_total\{provider="openai",model="gpt-4o",status="200"\}/,
+    );
     expect(text).toMatch(/deepintshield_upstream_latency_seconds_bucket/);
     expect(text).toMatch(/deepintshield_upstream_retries_total\{provider="openai"\}/);
     expect(text).toMatch(/deepintshield_fallbacks_total\{provider="backup"\}/);
@@ -292,6 +525,10 @@ describe('gateway with the official SDKs against a real upstream', () => {
   });
 
   function post(body: unknown, headers: Record<string, string> = {}): Promise<Response> {
-    return fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+    return fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    });
   }
 });

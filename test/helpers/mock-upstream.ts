@@ -103,7 +103,14 @@ export class MockUpstream {
       body = undefined;
     }
     const path = (req.url ?? '/').split('?')[0]!;
-    const rec: RecordedRequest = { method: req.method ?? 'GET', path, headers: req.headers, body, aborted: false, finished: false };
+    const rec: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path,
+      headers: req.headers,
+      body,
+      aborted: false,
+      finished: false,
+    };
     this.requests.push(rec);
     res.once('close', () => {
       if (!res.writableFinished) rec.aborted = true;
@@ -112,7 +119,12 @@ export class MockUpstream {
       rec.finished = true;
     });
     const auth = req.headers.authorization;
-    const key = typeof req.headers['x-api-key'] === 'string' ? req.headers['x-api-key'] : auth?.startsWith('Bearer ') ? auth.slice(7) : undefined;
+    const key =
+      typeof req.headers['x-api-key'] === 'string'
+        ? req.headers['x-api-key']
+        : auth?.startsWith('Bearer ')
+          ? auth.slice(7)
+          : undefined;
     const b: MockBehavior = this.take(path, key) ?? {};
     const forced = Number(req.headers['x-mock-status']);
     const status = b.status ?? (Number.isFinite(forced) && forced > 0 ? forced : 200);
@@ -121,7 +133,9 @@ export class MockUpstream {
     const anthropic = path.endsWith('/messages');
     if (status !== 200) {
       const message = b.message ?? `mock error ${status}`;
-      const payload = anthropic ? { type: 'error', error: { type: status === 429 ? 'rate_limit_error' : 'api_error', message } } : { error: { message, type: 'mock_error', code: `mock_${status}` } };
+      const payload = anthropic
+        ? { type: 'error', error: { type: status === 429 ? 'rate_limit_error' : 'api_error', message } }
+        : { error: { message, type: 'mock_error', code: `mock_${status}` } };
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (b.retryAfter !== undefined) headers['retry-after'] = String(b.retryAfter);
       res.writeHead(status, headers);
@@ -129,11 +143,24 @@ export class MockUpstream {
       return;
     }
     const model = String(body?.model ?? 'unknown');
-    if (req.method === 'GET' && path.endsWith('/models')) return json(res, { object: 'list', data: [{ id: 'mock-model', object: 'model', created: 0, owned_by: 'mock' }] });
+    if (req.method === 'GET' && path.endsWith('/models'))
+      return json(res, {
+        object: 'list',
+        data: [{ id: 'mock-model', object: 'model', created: 0, owned_by: 'mock' }],
+      });
     if (path.endsWith('/embeddings')) {
       const input = body?.input;
       const n = Array.isArray(input) ? input.length : 1;
-      return json(res, { object: 'list', model, data: Array.from({ length: n }, (_, i) => ({ object: 'embedding', index: i, embedding: [0.1, 0.2, 0.3] })), usage: { prompt_tokens: 3 * n, total_tokens: 3 * n } });
+      return json(res, {
+        object: 'list',
+        model,
+        data: Array.from({ length: n }, (_, i) => ({
+          object: 'embedding',
+          index: i,
+          embedding: [0.1, 0.2, 0.3],
+        })),
+        usage: { prompt_tokens: 3 * n, total_tokens: 3 * n },
+      });
     }
     const stream = body?.stream === true;
     if (anthropic) {
@@ -150,11 +177,37 @@ export class MockUpstream {
         });
       const ev = (event: string, data: unknown) => `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
       const events = [
-        ev('message_start', { type: 'message_start', message: { id: 'msg_mock1', type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 11, output_tokens: 1 } } }),
-        ev('content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } }),
-        ...WORDS.map((w) => ev('content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: w } })),
+        ev('message_start', {
+          type: 'message_start',
+          message: {
+            id: 'msg_mock1',
+            type: 'message',
+            role: 'assistant',
+            model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: 11, output_tokens: 1 },
+          },
+        }),
+        ev('content_block_start', {
+          type: 'content_block_start',
+          index: 0,
+          content_block: { type: 'text', text: '' },
+        }),
+        ...WORDS.map((w) =>
+          ev('content_block_delta', {
+            type: 'content_block_delta',
+            index: 0,
+            delta: { type: 'text_delta', text: w },
+          }),
+        ),
         ev('content_block_stop', { type: 'content_block_stop', index: 0 }),
-        ev('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: WORDS.length } }),
+        ev('message_delta', {
+          type: 'message_delta',
+          delta: { stop_reason: 'end_turn', stop_sequence: null },
+          usage: { output_tokens: WORDS.length },
+        }),
         ev('message_stop', { type: 'message_stop' }),
       ];
       return this.stream(res, events, b);
@@ -166,15 +219,42 @@ export class MockUpstream {
       return json(
         res,
         chat
-          ? { id: 'chatcmpl-mock1', object: 'chat.completion', created: 1, model, choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }], usage }
-          : { id: 'cmpl-mock1', object: 'text_completion', created: 1, model, choices: [{ index: 0, text, logprobs: null, finish_reason: 'stop' }], usage },
+          ? {
+              id: 'chatcmpl-mock1',
+              object: 'chat.completion',
+              created: 1,
+              model,
+              choices: [
+                {
+                  index: 0,
+                  message: { role: 'assistant', content: text, refusal: null },
+                  logprobs: null,
+                  finish_reason: 'stop',
+                },
+              ],
+              usage,
+            }
+          : {
+              id: 'cmpl-mock1',
+              object: 'text_completion',
+              created: 1,
+              model,
+              choices: [{ index: 0, text, logprobs: null, finish_reason: 'stop' }],
+              usage,
+            },
       );
     }
-    const includeUsage = (body?.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    const includeUsage =
+      (body?.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     const u = includeUsage ? ',"usage":null' : '';
     const head = `{"id":"chatcmpl-mock1","object":"${chat ? 'chat.completion.chunk' : 'text_completion'}","created":1,"model":${JSON.stringify(model)},`;
-    const events = WORDS.map((w, i) => `data: ${head}"choices":[${JSON.stringify(chat ? { index: 0, delta: i === 0 ? { role: 'assistant', content: w } : { content: w }, finish_reason: null } : { index: 0, text: w, finish_reason: null })}]${u}}\n\n`);
-    events.push(`data: ${head}"choices":[${JSON.stringify(chat ? { index: 0, delta: {}, finish_reason: 'stop' } : { index: 0, text: '', finish_reason: 'stop' })}]${u}}\n\n`);
+    const events = WORDS.map(
+      (w, i) =>
+        `data: ${head}"choices":[${JSON.stringify(chat ? { index: 0, delta: i === 0 ? { role: 'assistant', content: w } : { content: w }, finish_reason: null } : { index: 0, text: w, finish_reason: null })}]${u}}\n\n`,
+    );
+    events.push(
+      `data: ${head}"choices":[${JSON.stringify(chat ? { index: 0, delta: {}, finish_reason: 'stop' } : { index: 0, text: '', finish_reason: 'stop' })}]${u}}\n\n`,
+    );
     if (includeUsage) events.push(`data: ${head}"choices":[],"usage":${JSON.stringify(usage)}}\n\n`);
     events.push('data: [DONE]\n\n');
     return this.stream(res, events, b);
@@ -185,10 +265,11 @@ export class MockUpstream {
     for (let i = 0; i < events.length; i++) {
       if (res.destroyed) return;
       res.write(events[i]);
-      if (i === 0 && b.holdStream) await new Promise<void>((r) => {
-        this.held.push(r);
-        res.once('close', r);
-      });
+      if (i === 0 && b.holdStream)
+        await new Promise<void>((r) => {
+          this.held.push(r);
+          res.once('close', r);
+        });
       else if (b.chunkIntervalMs) await new Promise((r) => setTimeout(r, b.chunkIntervalMs));
     }
     if (!res.destroyed) res.end();

@@ -66,6 +66,25 @@ export class TestNetwork {
     execFileSync('ip', ['netns', 'exec', this.hosts[i - 1]!.ns, 'tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'netem', ...spec]);
   }
 
+  /**
+   * Drops `percent`% of the packets a host sends, at random (nftables
+   * numgen). This kernel has no netem (CONFIG_NET_SCH_NETEM is not set), so
+   * loss is what can be emulated; delay and jitter cannot.
+   */
+  loss(i: number, percent: number): void {
+    const ns = this.hosts[i - 1]!.ns;
+    const rules = `table inet dis_chaos {\n chain out {\n type filter hook output priority 0; policy accept;\n numgen random mod 100 < ${percent} drop\n }\n}\n`;
+    execFileSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: rules });
+  }
+
+  clearLoss(i: number): void {
+    try {
+      execFileSync('ip', ['netns', 'exec', this.hosts[i - 1]!.ns, 'nft', 'delete', 'table', 'inet', 'dis_chaos'], { stdio: 'ignore' });
+    } catch {
+      /* none set */
+    }
+  }
+
   clearNetem(i: number): void {
     try {
       execFileSync('ip', ['netns', 'exec', this.hosts[i - 1]!.ns, 'tc', 'qdisc', 'del', 'dev', 'eth0', 'root'], { stdio: 'ignore' });

@@ -95,6 +95,16 @@ describe('cluster dashboard /ui', () => {
     page.on('request', (r) => {
       if (!r.url().startsWith(nodes[0]!.url)) external.push(r.url());
     });
+    // usage of virtual keys, in the shape the page reads (the endpoint is optional on the server)
+    await page.route('**/api/governance/usage', (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({
+          virtual_keys: [{ id: 'team-ui', requests: 40, tokens: 1200, spend_usd: 4.5 }],
+        }),
+      }),
+    );
     await page.goto(`${nodes[0]!.url}${UI_PATH}`);
     const rows = page.locator('#members tbody tr');
     await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(3);
@@ -108,13 +118,19 @@ describe('cluster dashboard /ui', () => {
     expect(cells[4]).toBe(`127.0.0.1:${nodes[1]!.port}`);
     // virtual keys section (the admin API answers 200 without a token here)
     await expect.poll(() => page.locator('#vk-section').isVisible(), { timeout: 10_000 }).toBe(true);
-    expect(await page.locator('#vks tbody tr[data-vk="team-ui"]').count()).toBe(1);
+    const vkCells = page.locator('#vks tbody tr[data-vk="team-ui"] td');
+    await expect.poll(() => vkCells.nth(3).textContent(), { timeout: 10_000 }).toBe('40 / 100');
+    expect(await vkCells.nth(4).textContent()).toBe('1200 / no limit');
+    expect(await vkCells.nth(5).textContent()).toBe('4.5 / 5');
 
     // live update without reload: kill -9 a node, the page shows it suspect or dead
     const before = await page.evaluate(() => performance.timeOrigin);
     nodes[2]!.signal('SIGKILL');
     await expect
-      .poll(() => page.locator('#members tbody tr[data-node="ui-3"]').getAttribute('data-state'), { timeout: 20_000, interval: 250 })
+      .poll(() => page.locator('#members tbody tr[data-node="ui-3"]').getAttribute('data-state'), {
+        timeout: 20_000,
+        interval: 250,
+      })
       .toMatch(/^(suspect|dead)$/);
     expect(await page.evaluate(() => performance.timeOrigin)).toBe(before);
     // (cluster health is not asserted here: NOT HEALTHY while ui-3 is suspect, HEALTHY again once it is dead)
@@ -125,5 +141,32 @@ describe('cluster dashboard /ui', () => {
     expect(errors).toEqual([]);
     expect(external).toEqual([]);
     await page.close();
+  });
+
+  it('on a node whose admin API needs a token, hides the virtual keys section and still shows members', async () => {
+    const { NodeProcess } = await import('../helpers/node-process.js');
+    const { freePort } = await import('../helpers/ports.js');
+    const solo = new NodeProcess({
+      config: {
+        server: { host: '127.0.0.1', port: await freePort(), admin_token: 'admin-token-0123456789' },
+      },
+    }).start();
+    try {
+      await solo.waitReady();
+      const page = await context!.newPage();
+      const keysAnswer = page.waitForResponse((r) => r.url().endsWith('/api/governance/virtual-keys'), {
+        timeout: 10_000,
+      });
+      await page.goto(`${solo.url}${UI_PATH}`);
+      await expect.poll(() => page.locator('#members tbody tr').count(), { timeout: 10_000 }).toBe(1);
+      await expect.poll(() => page.locator('#health').textContent(), { timeout: 10_000 }).toBe('HEALTHY');
+      // the keys list answered 401 (admin token required): the section is hidden, nothing broke
+      expect((await keysAnswer).status()).toBe(401);
+      await expect.poll(() => page.locator('#err').textContent(), { timeout: 5000 }).toBe('');
+      expect(await page.locator('#vk-section').isVisible()).toBe(false);
+      await page.close();
+    } finally {
+      await solo.destroy();
+    }
   });
 });

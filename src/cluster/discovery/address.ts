@@ -27,8 +27,10 @@ export function parseHostPort(addr: string): HostPort | null {
   if (port < 1 || port > 65535) return null;
   if (!ipaddr.isValid(host)) return null;
   let parsed = ipaddr.parse(host);
-  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress()) parsed = (parsed as ipaddr.IPv6).toIPv4Address();
-  if (parsed.kind() === 'ipv4' && !ipaddr.IPv4.isValidFourPartDecimal(host) && !host.includes(':')) return null;
+  if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress())
+    parsed = (parsed as ipaddr.IPv6).toIPv4Address();
+  if (parsed.kind() === 'ipv4' && !ipaddr.IPv4.isValidFourPartDecimal(host) && !host.includes(':'))
+    return null;
   return { host: parsed.toString(), port };
 }
 
@@ -54,7 +56,8 @@ export class AddressSpace {
     if (this.ranges.length === 0) return true;
     if (!ipaddr.isValid(host)) return false;
     let ip = ipaddr.parse(host);
-    if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress()) ip = (ip as ipaddr.IPv6).toIPv4Address();
+    if (ip.kind() === 'ipv6' && (ip as ipaddr.IPv6).isIPv4MappedAddress())
+      ip = (ip as ipaddr.IPv6).toIPv4Address();
     return this.ranges.some(([net, bits]) => net.kind() === ip.kind() && ip.match([net, bits] as never));
   }
 }

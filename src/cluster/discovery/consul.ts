@@ -42,7 +42,13 @@ export class ConsulDiscovery implements DiscoveryMethod {
     this.listener = cb;
   }
 
-  private async call(method: string, path: string, body?: unknown, timeoutMs = this.timeoutMs, signal?: AbortSignal): Promise<Response> {
+  private async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs = this.timeoutMs,
+    signal?: AbortSignal,
+  ): Promise<Response> {
     const headers: Record<string, string> = {};
     if (this.ctx.config.consul_token) headers['X-Consul-Token'] = this.ctx.config.consul_token;
     if (body !== undefined) headers['Content-Type'] = 'application/json';
@@ -88,7 +94,10 @@ export class ConsulDiscovery implements DiscoveryMethod {
       await this.pass();
     } catch (err) {
       this.registered = false;
-      this.ctx.logger.warn({ err: errText(err), consul: this.base }, 'failed to register service with Consul');
+      this.ctx.logger.warn(
+        { err: errText(err), consul: this.base },
+        'failed to register service with Consul',
+      );
     }
   }
 
@@ -127,7 +136,13 @@ export class ConsulDiscovery implements DiscoveryMethod {
     let failures = 0;
     for (let i = 0; !this.stopped && i < 1e9; i++) {
       try {
-        const res = await this.call('GET', this.healthPath(this.index || undefined, this.index ? `${waitS}s` : undefined), undefined, waitS * 1000 + this.timeoutMs, this.watchAbort.signal);
+        const res = await this.call(
+          'GET',
+          this.healthPath(this.index || undefined, this.index ? `${waitS}s` : undefined),
+          undefined,
+          waitS * 1000 + this.timeoutMs,
+          this.watchAbort.signal,
+        );
         const idx = res.headers.get('x-consul-index') ?? '';
         const entries = (await res.json()) as HealthEntry[];
         const seen = ConsulDiscovery.addresses(entries).sort().join(',');
@@ -157,8 +172,8 @@ export class ConsulDiscovery implements DiscoveryMethod {
     clearInterval(this.passTimer);
     this.watchAbort.abort();
     if (graceful && this.registered) {
-      await this.call('PUT', `/v1/agent/service/deregister/${encodeURIComponent(this.ctx.nodeName)}`).catch((err) =>
-        this.ctx.logger.warn({ err: errText(err) }, 'failed to deregister service from Consul'),
+      await this.call('PUT', `/v1/agent/service/deregister/${encodeURIComponent(this.ctx.nodeName)}`).catch(
+        (err) => this.ctx.logger.warn({ err: errText(err) }, 'failed to deregister service from Consul'),
       );
     }
   }

@@ -90,7 +90,10 @@ export class DnsDiscovery implements DiscoveryMethod {
         }
         if (found === 0) {
           if (signal.aborted) throw signal.reason;
-          this.ctx.logger.warn({ name, err: [...new Set(errors)].join(', ') || 'no records' }, 'dns lookup error');
+          this.ctx.logger.warn(
+            { name, err: [...new Set(errors)].join(', ') || 'no records' },
+            'dns lookup error',
+          );
         }
       }),
     );
@@ -113,7 +116,11 @@ export class DnsDiscovery implements DiscoveryMethod {
       }
     }
     if (ips.length === 0) {
-      throw v4.status === 'rejected' ? v4.reason : v6.status === 'rejected' ? v6.reason : Object.assign(new Error('no records'), { code: 'ENODATA' });
+      throw v4.status === 'rejected'
+        ? v4.reason
+        : v6.status === 'rejected'
+          ? v6.reason
+          : Object.assign(new Error('no records'), { code: 'ENODATA' });
     }
     return ips;
   }

@@ -70,12 +70,17 @@ export class EtcdDiscovery implements DiscoveryMethod {
       this.ctx.logger.info({ key: this.key }, 'etcd lease lost; registering again');
       this.scheduleRegister(true);
     });
-    lease.on('keepaliveFailed', (err) => this.ctx.logger.debug({ err: errText(err) }, 'etcd keep-alive failed'));
+    lease.on('keepaliveFailed', (err) =>
+      this.ctx.logger.debug({ err: errText(err) }, 'etcd keep-alive failed'),
+    );
     this.lease = lease;
     try {
       await withTimeout(lease.put(this.key).value(this.value).exec(), this.timeoutMs, 'etcd put');
       this.retries = 0;
-      this.ctx.logger.info({ key: this.key, address: this.value, ttl_seconds: this.ttl }, 'registered with etcd');
+      this.ctx.logger.info(
+        { key: this.key, address: this.value, ttl_seconds: this.ttl },
+        'registered with etcd',
+      );
     } catch (err) {
       this.ctx.logger.warn({ err: errText(err), key: this.key }, 'failed to register with etcd');
       this.scheduleRegister(false);
@@ -129,7 +134,9 @@ export class EtcdDiscovery implements DiscoveryMethod {
     this.lease = undefined;
     if (lease) {
       if (graceful) {
-        await withTimeout(this.client.delete().key(this.key).exec(), this.timeoutMs, 'etcd delete').catch(() => {});
+        await withTimeout(this.client.delete().key(this.key).exec(), this.timeoutMs, 'etcd delete').catch(
+          () => {},
+        );
         await withTimeout(lease.revoke(), this.timeoutMs, 'etcd revoke').catch(() => {});
       } else {
         lease.release(); // key stays until the lease TTL expires

@@ -22,7 +22,8 @@ export function loadKubeConfig(rootPrefix = ''): KubeConfig {
   const file = process.env.KUBECONFIG || join(homedir(), '.kube', 'config');
   const files = file.split(':').filter(Boolean);
   const present = files.filter((f) => existsSync(f));
-  if (present.length === 0) throw new Error(`no in-cluster service account and no kubeconfig at ${files.join(', ')}`);
+  if (present.length === 0)
+    throw new Error(`no in-cluster service account and no kubeconfig at ${files.join(', ')}`);
   kc.loadFromFile(present[0]!);
   if (!kc.getCurrentCluster()) throw new Error(`kubeconfig ${present[0]} has no current cluster`);
   return kc;
@@ -119,7 +120,14 @@ export class KubernetesDiscovery implements DiscoveryMethod {
     const api = this.client();
     let list: Awaited<ReturnType<CoreV1Api['listNamespacedPod']>>;
     try {
-      list = await abortable(api.listNamespacedPod({ namespace: this.namespace, labelSelector: this.selector, timeoutSeconds: Math.max(1, Math.ceil(this.timeoutMs / 1000)) }), signal);
+      list = await abortable(
+        api.listNamespacedPod({
+          namespace: this.namespace,
+          labelSelector: this.selector,
+          timeoutSeconds: Math.max(1, Math.ceil(this.timeoutMs / 1000)),
+        }),
+        signal,
+      );
     } catch (err) {
       throw this.explain(err);
     }
@@ -139,13 +147,18 @@ export class KubernetesDiscovery implements DiscoveryMethod {
         watch
           .watch(
             `/api/v1/namespaces/${encodeURIComponent(this.namespace)}/pods`,
-            { labelSelector: this.selector, resourceVersion: this.resourceVersion, allowWatchBookmarks: true },
+            {
+              labelSelector: this.selector,
+              resourceVersion: this.resourceVersion,
+              allowWatchBookmarks: true,
+            },
             (phase, obj: V1Pod) => {
               if (obj?.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
               if (phase === 'ADDED' || phase === 'MODIFIED' || phase === 'DELETED') this.listener?.();
             },
             (err) => {
-              if (err && !this.stopped) this.ctx.logger.debug({ err: errText(err) }, 'kubernetes watch ended');
+              if (err && !this.stopped)
+                this.ctx.logger.debug({ err: errText(err) }, 'kubernetes watch ended');
               if (err && (err as { code?: number }).code === 410) this.resourceVersion = undefined;
               resolve();
             },

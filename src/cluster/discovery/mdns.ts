@@ -22,7 +22,8 @@ export function mdnsInterfaces(spec?: string): string[] {
     return addrs;
   }
   const out: string[] = [];
-  for (const addrs of Object.values(all)) for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) out.push(a.address);
+  for (const addrs of Object.values(all))
+    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) out.push(a.address);
   return out.length ? out : ['127.0.0.1'];
 }
 
@@ -65,11 +66,19 @@ export class MdnsDiscovery implements DiscoveryMethod {
     const ifaces = mdnsInterfaces(this.ctx.config.mdns_interface);
     for (const iface of ifaces) {
       const m = makeMdns({ interface: iface, bind: '0.0.0.0', reuseAddr: true, loopback: true });
-      await new Promise<void>((resolve, reject) => {
-        m.once('ready', () => resolve());
-        m.once('error', reject);
-      });
-      m.on('error', (err: Error) => this.ctx.logger.warn({ err: errText(err), interface: iface }, 'failed to broadcast'));
+      try {
+        await new Promise<void>((resolve, reject) => {
+          m.once('ready', () => resolve());
+          m.once('error', reject);
+        });
+      } catch (err) {
+        // undo the sockets opened so far so a retried start() does not duplicate them
+        for (const x of [m, ...this.sockets.splice(0)]) x.destroy();
+        throw new Error(`mdns on ${iface}: ${errText(err)}`);
+      }
+      m.on('error', (err: Error) =>
+        this.ctx.logger.warn({ err: errText(err), interface: iface }, 'failed to broadcast'),
+      );
       m.on('warning', () => {});
       m.on('query', (q: AnyRecord) => this.onQuery(m, q));
       m.on('response', (r: AnyRecord) => this.onResponse(r.answers ?? [], r.additionals ?? []));
@@ -87,8 +96,20 @@ export class MdnsDiscovery implements DiscoveryMethod {
     return {
       answers: [{ name: this.service, type: 'PTR', ttl, data: this.instance }],
       additionals: [
-        { name: this.instance, type: 'SRV', ttl, flush: true, data: { priority: 0, weight: 0, port: this.ctx.gossipPort, target: this.host } },
-        { name: this.instance, type: 'TXT', ttl, flush: true, data: [`node=${this.ctx.nodeName}`, `service=${name}`, 'v=1'] },
+        {
+          name: this.instance,
+          type: 'SRV',
+          ttl,
+          flush: true,
+          data: { priority: 0, weight: 0, port: this.ctx.gossipPort, target: this.host },
+        },
+        {
+          name: this.instance,
+          type: 'TXT',
+          ttl,
+          flush: true,
+          data: [`node=${this.ctx.nodeName}`, `service=${name}`, 'v=1'],
+        },
         { name: this.host, type: 'A', ttl, flush: true, data: this.ctx.selfAddress },
       ],
     };
@@ -129,7 +150,8 @@ export class MdnsDiscovery implements DiscoveryMethod {
         continue;
       }
       for (const rec of all) {
-        if (rec.name.toLowerCase() === qn && (question.type === rec.type || question.type === 'ANY')) out.push(rec);
+        if (rec.name.toLowerCase() === qn && (question.type === rec.type || question.type === 'ANY'))
+          out.push(rec);
       }
     }
     if (out.length === 0) return;
@@ -185,7 +207,10 @@ export class MdnsDiscovery implements DiscoveryMethod {
 
   async discover(signal: AbortSignal): Promise<string[]> {
     this.browse();
-    await Promise.race([sleep(this.windowMs), new Promise((r) => signal.addEventListener('abort', r, { once: true }))]);
+    await Promise.race([
+      sleep(this.windowMs),
+      new Promise((r) => signal.addEventListener('abort', r, { once: true })),
+    ]);
     const now = Date.now();
     const out: string[] = [];
     const missing: string[] = [];
@@ -209,7 +234,10 @@ export class MdnsDiscovery implements DiscoveryMethod {
       for (const m of this.sockets) {
         try {
           m.query({
-            questions: missing.map((n) => ({ name: n, type: n.endsWith(this.service.toLowerCase()) ? 'SRV' : 'A' })) as AnyRecord,
+            questions: missing.map((n) => ({
+              name: n,
+              type: n.endsWith(this.service.toLowerCase()) ? 'SRV' : 'A',
+            })) as AnyRecord,
           });
         } catch {
           /* next round */

@@ -71,7 +71,11 @@ export class DiscoveryRunner {
     this.inflight?.abort(new Error('discovery stopped'));
     await this.running?.catch(() => {});
     if (this.methodStarted || this.started) {
-      await this.method.stop(graceful).catch((err) => this.opts.logger.warn({ err: errText(err), method: this.method.type }, 'discovery stop failed'));
+      await this.method
+        .stop(graceful)
+        .catch((err) =>
+          this.opts.logger.warn({ err: errText(err), method: this.method.type }, 'discovery stop failed'),
+        );
     }
   }
 
@@ -94,7 +98,10 @@ export class DiscoveryRunner {
   private schedule(): void {
     if (this.stopped) return;
     clearTimeout(this.timer);
-    const delay = this.failures > 0 ? Math.min(this.intervalMs, MIN_BACKOFF_MS * 2 ** Math.min(this.failures - 1, 10)) : this.intervalMs;
+    const delay =
+      this.failures > 0
+        ? Math.min(this.intervalMs, MIN_BACKOFF_MS * 2 ** Math.min(this.failures - 1, 10))
+        : this.intervalMs;
     this.timer = setTimeout(() => void this.runRound(false).then(() => this.schedule()), delay);
     this.timer.unref?.();
   }
@@ -142,18 +149,26 @@ export class DiscoveryRunner {
     }
     const ac = new AbortController();
     this.inflight = ac;
-    const timer = setTimeout(() => ac.abort(new Error(`discovery round timed out after ${this.dialTimeoutMs} ms`)), this.dialTimeoutMs);
+    const timer = setTimeout(
+      () => ac.abort(new Error(`discovery round timed out after ${this.dialTimeoutMs} ms`)),
+      this.dialTimeoutMs,
+    );
     let raw: string[];
     try {
       raw = await Promise.race([
         this.method.discover(ac.signal),
-        new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true })),
+        new Promise<never>((_, reject) =>
+          ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true }),
+        ),
       ]);
     } catch (err) {
       if (this.stopped) return;
       this.failures++;
       this.metrics.failures.inc({ method: type });
-      this.opts.logger.warn({ err: errText(err), method: type, retry_in_ms: this.nextDelay() }, 'discovery failed');
+      this.opts.logger.warn(
+        { err: errText(err), method: type, retry_in_ms: this.nextDelay() },
+        'discovery failed',
+      );
       return;
     } finally {
       clearTimeout(timer);
@@ -168,7 +183,10 @@ export class DiscoveryRunner {
       await sleep(this.stableMarginMs);
       if (this.stopped) return;
       try {
-        const again = await withTimeout(this.method.discover(AbortSignal.timeout(this.dialTimeoutMs)), this.dialTimeoutMs);
+        const again = await withTimeout(
+          this.method.discover(AbortSignal.timeout(this.dialTimeoutMs)),
+          this.dialTimeoutMs,
+        );
         peers = this.filter.filter([...peers, ...again]);
       } catch {
         /* keep the first answer */
@@ -180,7 +198,8 @@ export class DiscoveryRunner {
     const fresh = peers.filter((a) => !this.opts.isMember(a));
     if (fresh.length === 0) {
       const key = `none:${peers.length}`;
-      if (first || this.lastLogged !== key) this.opts.logger.info({ method: type, peers: peers.length }, 'no new nodes discovered');
+      if (first || this.lastLogged !== key)
+        this.opts.logger.info({ method: type, peers: peers.length }, 'no new nodes discovered');
       else this.opts.logger.debug({ method: type, peers: peers.length }, 'no new nodes discovered');
       this.lastLogged = key;
       return;
@@ -192,7 +211,10 @@ export class DiscoveryRunner {
       const n = await this.opts.join(fresh);
       this.opts.logger.debug({ method: type, joined: n }, 'discovery join done');
     } catch (err) {
-      this.opts.logger.warn({ err: errText(err), method: type, peers: fresh }, 'failed to join discovered nodes');
+      this.opts.logger.warn(
+        { err: errText(err), method: type, peers: fresh },
+        'failed to join discovered nodes',
+      );
     }
   }
 
@@ -200,4 +222,3 @@ export class DiscoveryRunner {
     return Math.min(this.intervalMs, MIN_BACKOFF_MS * 2 ** Math.min(this.failures - 1, 10));
   }
 }
-

@@ -33,10 +33,13 @@ export function encodeAnnouncement(a: Announcement, key?: Buffer): Buffer {
   return Buffer.concat([msg, createHmac('sha256', key).update(msg).digest()]);
 }
 
-export type DecodeResult = { ok: true; ann: Announcement } | { ok: false; reason: 'malformed' | 'unauthenticated' | 'bad-mac' | 'stale' };
+export type DecodeResult =
+  | { ok: true; ann: Announcement }
+  | { ok: false; reason: 'malformed' | 'unauthenticated' | 'bad-mac' | 'stale' };
 
 export function decodeAnnouncement(buf: Buffer, key?: Buffer, now = Date.now()): DecodeResult {
-  if (buf.length < 7 || buf.length > 2048 || !buf.subarray(0, 4).equals(MAGIC) || buf[4] !== VERSION) return { ok: false, reason: 'malformed' };
+  if (buf.length < 7 || buf.length > 2048 || !buf.subarray(0, 4).equals(MAGIC) || buf[4] !== VERSION)
+    return { ok: false, reason: 'malformed' };
   const signed = (buf[5]! & FLAG_HMAC) !== 0;
   let body = buf.subarray(6);
   if (key) {
@@ -52,7 +55,12 @@ export function decodeAnnouncement(buf: Buffer, key?: Buffer, now = Date.now()):
   }
   try {
     const a = JSON.parse(body.toString('utf8')) as Announcement;
-    if (typeof a.service !== 'string' || typeof a.node !== 'string' || typeof a.addr !== 'string' || typeof a.ts !== 'number') {
+    if (
+      typeof a.service !== 'string' ||
+      typeof a.node !== 'string' ||
+      typeof a.addr !== 'string' ||
+      typeof a.ts !== 'number'
+    ) {
       return { ok: false, reason: 'malformed' };
     }
     if (key && Math.abs(now - a.ts) > MAX_SKEW_MS) return { ok: false, reason: 'stale' };
@@ -120,13 +128,18 @@ export class UdpDiscovery implements DiscoveryMethod {
 
   async start(): Promise<void> {
     const s = createSocket({ type: 'udp4', reuseAddr: true });
-    await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.bind(this.port, '0.0.0.0', () => {
-        s.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.bind(this.port, '0.0.0.0', () => {
+          s.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (err) {
+      s.close();
+      throw new Error(`cannot listen on udp_broadcast_port ${this.port}: ${errText(err)}`);
+    }
     s.setBroadcast(true);
     s.on('error', (err) => this.ctx.logger.warn({ err: errText(err) }, 'failed to broadcast'));
     s.on('message', (msg, rinfo) => this.onMessage(msg, rinfo.address, rinfo.port));
@@ -139,7 +152,14 @@ export class UdpDiscovery implements DiscoveryMethod {
 
   private packet(hello: boolean): Buffer {
     return encodeAnnouncement(
-      { service: this.ctx.config.service_name, node: this.ctx.nodeName, addr: this.selfAddr, ts: Date.now(), nonce: randomBytes(6).toString('hex'), hello },
+      {
+        service: this.ctx.config.service_name,
+        node: this.ctx.nodeName,
+        addr: this.selfAddr,
+        ts: Date.now(),
+        nonce: randomBytes(6).toString('hex'),
+        hello,
+      },
       this.ctx.encryptionKey,
     );
   }
@@ -178,10 +198,16 @@ export class UdpDiscovery implements DiscoveryMethod {
     const a = res.ann;
     if (a.service !== this.ctx.config.service_name) return;
     if (a.node === this.ctx.nodeName || a.addr === this.selfAddr) return;
-    if (!this.space.allows(fromIp)) return this.outside(fromIp);
+    if (!this.space.allows(fromIp)) {
+      this.outside(fromIp);
+      return;
+    }
     const hp = parseHostPort(a.addr);
     if (!hp) return;
-    if (!this.space.allows(hp.host)) return this.outside(a.addr);
+    if (!this.space.allows(hp.host)) {
+      this.outside(a.addr);
+      return;
+    }
     const prev = this.peers.get(a.node);
     this.peers.set(a.node, { addr: a.addr, seen: Date.now() });
     if (a.hello && this.socket) this.socket.send(this.packet(false), fromPort, fromIp); // answer newcomers directly
@@ -190,7 +216,10 @@ export class UdpDiscovery implements DiscoveryMethod {
 
   async discover(signal: AbortSignal): Promise<string[]> {
     this.announce(this.peers.size === 0);
-    await Promise.race([sleep(this.windowMs), new Promise((r) => signal.addEventListener('abort', r, { once: true }))]);
+    await Promise.race([
+      sleep(this.windowMs),
+      new Promise((r) => signal.addEventListener('abort', r, { once: true })),
+    ]);
     const now = Date.now();
     for (const [node, p] of this.peers) if (now - p.seen > this.expireMs) this.peers.delete(node);
     return [...this.peers.values()].map((p) => p.addr);

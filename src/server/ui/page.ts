@@ -73,8 +73,12 @@ function usageCell(used, limit) {
   td.appendChild(document.createTextNode((Math.round(u * 100) / 100) + ' / ' + limit));
   return td;
 }
+const denied = new Set();
 async function getJson(path) {
+  if (denied.has(path)) return undefined;
   const r = await fetch(path, { cache: 'no-store', headers: { accept: 'application/json' } });
+  // 401/403 (admin token required) and 404 (not on this version) do not change: stop asking
+  if (r.status === 401 || r.status === 403 || r.status === 404) denied.add(path);
   if (r.status !== 200) return undefined;
   return r.json();
 }
@@ -126,10 +130,14 @@ function renderKeys(keys, usage) {
   document.querySelector('#vks tbody').replaceChildren(...rows);
   sec.hidden = false;
 }
+async function fetchStatus() {
+  const r = await fetch('/cluster/status', { cache: 'no-store', headers: { accept: 'application/json' } });
+  return r.status === 200 ? r.json() : undefined;
+}
 let tick = 0;
 async function poll() {
   try {
-    const s = await getJson('/cluster/status');
+    const s = await fetchStatus();
     if (!s) throw new Error('/cluster/status did not answer 200');
     renderStatus(s);
     $('err').textContent = '';

@@ -1,8 +1,8 @@
 import Consul from 'consul';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsulDiscovery } from '../../../src/cluster/discovery/consul.js';
-import { waitFor } from '../../helpers/wait.js';
 import { FakeConsul } from '../../fakes/consul.js';
+import { waitFor } from '../../helpers/wait.js';
 import { fakeRunner, makeCtx } from './helpers.js';
 
 const TOKEN = 'secret-acl-token';
@@ -17,31 +17,49 @@ describe('Consul fake answers what the official client expects', () => {
 
   it('register, pass, health (blocking), deregister via the consul npm client', async () => {
     const consul = new Consul({ host: '127.0.0.1', port, defaults: { token: TOKEN } });
-    await consul.agent.service.register({ name: 'web', id: 'web-1', address: '127.0.0.5', port: 9000, check: { ttl: '10s', deregistercriticalserviceafter: '1m' } } as never);
+    await consul.agent.service.register({
+      name: 'web',
+      id: 'web-1',
+      address: '127.0.0.5',
+      port: 9000,
+      check: { ttl: '10s', deregistercriticalserviceafter: '1m' },
+    } as never);
     expect(Object.keys(await consul.agent.service.list())).toEqual(['web-1']);
     // TTL checks start critical
     expect(await consul.health.service({ service: 'web', passing: true })).toEqual([]);
     await consul.agent.check.pass({ id: 'service:web-1' });
-    const [entries, meta] = (await consul.health.service({ service: 'web', passing: true, extra: { includeResponse: true } } as never)) as unknown as [never, never];
-    void entries;
-    void meta;
-    const list = (await consul.health.service({ service: 'web', passing: true })) as Array<{ Service: { ID: string; Address: string; Port: number } }>;
-    expect(list.map((e) => [e.Service.ID, e.Service.Address, e.Service.Port])).toEqual([['web-1', '127.0.0.5', 9000]]);
+    const list = (await consul.health.service({ service: 'web', passing: true })) as Array<{
+      Service: { ID: string; Address: string; Port: number };
+    }>;
+    expect(list.map((e) => [e.Service.ID, e.Service.Address, e.Service.Port])).toEqual([
+      ['web-1', '127.0.0.5', 9000],
+    ]);
 
     // blocking query via the client's watch: wakes on change with a new X-Consul-Index
-    const watch = consul.watch({ method: consul.health.service, options: { service: 'web', passing: true, wait: '5s' } as never });
+    const watch = consul.watch({
+      method: consul.health.service,
+      options: { service: 'web', passing: true, wait: '5s' } as never,
+    });
     const changes: number[] = [];
     watch.on('change', (data: unknown[]) => changes.push(data.length));
     watch.on('error', () => {});
     await waitFor(() => changes.length === 1, { timeoutMs: 3000 });
-    await consul.agent.service.register({ name: 'web', id: 'web-2', address: '127.0.0.6', port: 9000, check: { ttl: '10s' } } as never);
+    await consul.agent.service.register({
+      name: 'web',
+      id: 'web-2',
+      address: '127.0.0.6',
+      port: 9000,
+      check: { ttl: '10s' },
+    } as never);
     await consul.agent.check.pass({ id: 'service:web-2' });
     await waitFor(() => changes.at(-1) === 2, { timeoutMs: 3000, what: 'watch saw web-2' });
     watch.end();
 
     await consul.agent.service.deregister('web-2');
     await expect(consul.agent.service.deregister('nope')).rejects.toThrow();
-    await expect(new Consul({ host: '127.0.0.1', port }).agent.service.list()).rejects.toThrow(/ACL not found|forbidden|403/i);
+    await expect(new Consul({ host: '127.0.0.1', port }).agent.service.list()).rejects.toThrow(
+      /ACL not found|forbidden|403/i,
+    );
   });
 });
 
@@ -56,7 +74,15 @@ describe('consul discovery (against the fake)', () => {
 
   function node(i: number, over: Record<string, unknown> = {}) {
     const { ctx, log } = makeCtx(
-      { type: 'consul', consul_address: fake.address, consul_token: TOKEN, service_name: 'dis', dial_timeout: '1s', interval: '5s', ...over },
+      {
+        type: 'consul',
+        consul_address: fake.address,
+        consul_token: TOKEN,
+        service_name: 'dis',
+        dial_timeout: '1s',
+        interval: '5s',
+        ...over,
+      },
       { name: `c${i}`, ip: `127.0.0.${10 + i}`, port: 10101 },
     );
     const method = new ConsulDiscovery(ctx, { ttlSeconds: 1 });
@@ -76,7 +102,11 @@ describe('consul discovery (against the fake)', () => {
     // a third node appears: the blocking query wakes the others long before the 5 s interval
     const c3 = node(3);
     await c3.runner.start();
-    for (const n of nodes) await waitFor(() => n.runner.lastPeers().includes('127.0.0.13:10101'), { timeoutMs: 3000, what: 'watch wake-up' });
+    for (const n of nodes)
+      await waitFor(() => n.runner.lastPeers().includes('127.0.0.13:10101'), {
+        timeoutMs: 3000,
+        what: 'watch wake-up',
+      });
     expect(c3.runner.lastPeers()).toEqual(['127.0.0.11:10101', '127.0.0.12:10101']);
 
     // TTL is kept passing well past its 1 s
@@ -93,14 +123,17 @@ describe('consul discovery (against the fake)', () => {
     expect(fake.services.has('c2')).toBe(false);
   });
 
-  it('agent errors: "failed to register service with Consul", then recovery without losing members', async () => {
+  it('agent errors: "failed to register service with Consul", then re-registration once the agent answers again', async () => {
     fake.failing = true;
     const n = node(7);
     await n.runner.start();
     expect(n.log.has('failed to register service with Consul')).toBe(true);
     expect(n.log.has('discovery failed')).toBe(true);
     fake.failing = false;
-    await waitFor(() => fake.services.get('c7')?.status === 'passing', { timeoutMs: 5000, what: 're-registered' });
+    await waitFor(() => fake.services.get('c7')?.status === 'passing', {
+      timeoutMs: 5000,
+      what: 're-registered',
+    });
     await waitFor(() => n.runner.lastPeers().length > 0, { timeoutMs: 5000 });
   });
 

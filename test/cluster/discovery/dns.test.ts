@@ -78,8 +78,14 @@ describe('dns discovery (real dnsmasq)', () => {
   it('picks up records changed at run time', async () => {
     const a = node('b', '127.0.0.11');
     await a.runner.start();
-    writeFileSync(join(dir, 'hosts.d', 'nodes'), '127.0.0.11 nodes.cluster.test\n127.0.0.12 nodes.cluster.test\n127.0.0.13 nodes.cluster.test\n');
-    await waitFor(() => a.runner.lastPeers().includes('127.0.0.13:10101'), { timeoutMs: 10_000, what: 'new A record found' });
+    writeFileSync(
+      join(dir, 'hosts.d', 'nodes'),
+      '127.0.0.11 nodes.cluster.test\n127.0.0.12 nodes.cluster.test\n127.0.0.13 nodes.cluster.test\n',
+    );
+    await waitFor(() => a.runner.lastPeers().includes('127.0.0.13:10101'), {
+      timeoutMs: 10_000,
+      what: 'new A record found',
+    });
     await a.log.waitFor('discovered 1 nodes', 5000);
   });
 
@@ -94,7 +100,10 @@ describe('dns discovery (real dnsmasq)', () => {
     expect(a.runner.lastPeers()).toEqual(['127.0.0.12:10101']);
     expect(a.log.count('not in allowed address space')).toBeGreaterThan(0);
     const warnings = a.log.count('not in allowed address space');
-    await waitFor(() => a.log.lines.filter((l) => l.msg === 'no new nodes discovered' || l.level === 20).length > 2, { timeoutMs: 5000 });
+    await waitFor(
+      () => a.log.lines.filter((l) => l.msg === 'no new nodes discovered' || l.level === 20).length > 2,
+      { timeoutMs: 5000 },
+    );
     expect(a.log.count('not in allowed address space')).toBe(warnings); // once per address, not every round
   });
 });

@@ -47,7 +47,14 @@ async function healthy(): Promise<void> {
 
 function node(i: number, ttl = 2) {
   const { ctx, log } = makeCtx(
-    { type: 'etcd', etcd_endpoints: [clientUrl], etcd_prefix: '/test', dial_timeout: '2s', interval: '500ms', service_name: 'svc' },
+    {
+      type: 'etcd',
+      etcd_endpoints: [clientUrl],
+      etcd_prefix: '/test',
+      dial_timeout: '2s',
+      interval: '500ms',
+      service_name: 'svc',
+    },
     { name: `n${i}`, port: 20000 + i },
   );
   const method = new EtcdDiscovery(ctx, { leaseTtlSeconds: ttl });
@@ -85,7 +92,10 @@ describe('etcd discovery (real etcd)', () => {
     expect(await keys()).toEqual(['/test/svc/n1', '/test/svc/n2', '/test/svc/n3']);
     expect(await probe.get('/test/svc/n1').string()).toBe('127.0.0.1:20001');
     for (const n of [a, b, c]) {
-      await waitFor(() => n.runner.lastPeers().length === 2, { timeoutMs: 5000, what: `${n.ctx.nodeName} sees 2 peers` });
+      await waitFor(() => n.runner.lastPeers().length === 2, {
+        timeoutMs: 5000,
+        what: `${n.ctx.nodeName} sees 2 peers`,
+      });
     }
     expect(a.runner.lastPeers()).toEqual(['127.0.0.1:20002', '127.0.0.1:20003']);
     expect(a.members.has('127.0.0.1:20002')).toBe(true);
@@ -93,7 +103,10 @@ describe('etcd discovery (real etcd)', () => {
 
     // crash: no revoke, the key goes when the 2 s lease runs out
     await c.runner.stop(false);
-    await waitFor(async () => !(await keys()).includes('/test/svc/n3'), { timeoutMs: 8000, what: 'crashed key expired' });
+    await waitFor(async () => !(await keys()).includes('/test/svc/n3'), {
+      timeoutMs: 8000,
+      what: 'crashed key expired',
+    });
     await waitFor(() => a.runner.lastPeers().length === 1, { timeoutMs: 5000, what: 'n1 drops n3' });
 
     // graceful: key removed at once
@@ -105,7 +118,10 @@ describe('etcd discovery (real etcd)', () => {
     const a = node(4, 3);
     const b = node(5, 3);
     await Promise.all([a.runner.start(), b.runner.start()]);
-    await waitFor(() => a.runner.lastPeers().includes('127.0.0.1:20005'), { timeoutMs: 5000, what: 'n4 sees n5' });
+    await waitFor(() => a.runner.lastPeers().includes('127.0.0.1:20005'), {
+      timeoutMs: 5000,
+      what: 'n4 sees n5',
+    });
 
     await etcd.stop('SIGKILL');
     await a.log.waitFor('discovery failed', 10_000);
@@ -116,13 +132,19 @@ describe('etcd discovery (real etcd)', () => {
     etcd = etcdServer();
     await healthy();
     const failedBefore = a.log.count('discovery failed');
-    await waitFor(async () => (await keys()).includes('/test/svc/n4') && (await keys()).includes('/test/svc/n5'), {
-      timeoutMs: 20_000,
-      what: 'keys present after restart',
-    });
+    await waitFor(
+      async () => (await keys()).includes('/test/svc/n4') && (await keys()).includes('/test/svc/n5'),
+      {
+        timeoutMs: 20_000,
+        what: 'keys present after restart',
+      },
+    );
     const d = node(6, 3);
     await d.runner.start();
-    await waitFor(() => a.runner.lastPeers().includes('127.0.0.1:20006'), { timeoutMs: 15_000, what: 'n4 finds n6 after restart' });
+    await waitFor(() => a.runner.lastPeers().includes('127.0.0.1:20006'), {
+      timeoutMs: 15_000,
+      what: 'n4 finds n6 after restart',
+    });
     expect(a.log.count('discovery failed')).toBeGreaterThanOrEqual(failedBefore);
   });
 

@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { type DiscoveryConfig, discoverySchema } from '../../../src/config/schema.js';
 import { DiscoveryRunner } from '../../../src/cluster/discovery/runner.js';
 import type { DiscoveryContext, DiscoveryMethod } from '../../../src/cluster/discovery/types.js';
+import { type DiscoveryConfig, discoverySchema } from '../../../src/config/schema.js';
 import { sleep, waitFor } from '../../helpers/wait.js';
 
 export interface CapturedLog {
@@ -23,13 +23,15 @@ export function captureLogger(name = 'test') {
       },
     },
   );
-  const count = (frag: string | RegExp) => lines.filter((l) => (typeof frag === 'string' ? l.msg.includes(frag) : frag.test(l.msg))).length;
+  const count = (frag: string | RegExp) =>
+    lines.filter((l) => (typeof frag === 'string' ? l.msg.includes(frag) : frag.test(l.msg))).length;
   return {
     logger,
     lines,
     count,
     has: (frag: string | RegExp) => count(frag) > 0,
-    waitFor: (frag: string | RegExp, timeoutMs = 10_000) => waitFor(() => count(frag) > 0, { timeoutMs, what: `log "${frag}"` }),
+    waitFor: (frag: string | RegExp, timeoutMs = 10_000) =>
+      waitFor(() => count(frag) > 0, { timeoutMs, what: `log "${frag}"` }),
   };
 }
 
@@ -37,7 +39,10 @@ export function discoveryConfig(over: Record<string, unknown>): DiscoveryConfig 
   return discoverySchema.parse({ enabled: true, ...over });
 }
 
-export function makeCtx(over: Record<string, unknown>, node: { name: string; ip?: string; port: number; key?: Buffer }) {
+export function makeCtx(
+  over: Record<string, unknown>,
+  node: { name: string; ip?: string; port: number; key?: Buffer },
+) {
   const log = captureLogger(node.name);
   const ctx: DiscoveryContext = {
     config: discoveryConfig(over),
@@ -108,7 +113,8 @@ export class ServerProcess {
   }
 
   count(frag: string | RegExp): number {
-    return this.json.filter((l) => (typeof frag === 'string' ? l.msg?.includes(frag) : frag.test(l.msg))).length;
+    return this.json.filter((l) => (typeof frag === 'string' ? l.msg?.includes(frag) : frag.test(l.msg)))
+      .length;
   }
 
   /** Last `{"msg":"peers"}` line of a udp-agent. */

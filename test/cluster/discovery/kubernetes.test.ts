@@ -1,9 +1,9 @@
 import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubernetesDiscovery } from '../../../src/cluster/discovery/kubernetes.js';
+import { FakeKubernetes } from '../../fakes/kubernetes.js';
 import { requireBinary } from '../../helpers/system.js';
 import { waitFor } from '../../helpers/wait.js';
-import { FakeKubernetes } from '../../fakes/kubernetes.js';
 import { fakeRunner, makeCtx } from './helpers.js';
 
 const fake = new FakeKubernetes();
@@ -16,7 +16,13 @@ beforeAll(async () => {
   fake.upsertPod({ name: 'gw-1', namespace: 'gw', labels: { app: 'gw' }, ip: '10.1.0.11' });
   fake.upsertPod({ name: 'gw-2', namespace: 'gw', labels: { app: 'gw' }, ip: '10.1.0.12' });
   fake.upsertPod({ name: 'gw-pending', namespace: 'gw', labels: { app: 'gw' }, phase: 'Pending' });
-  fake.upsertPod({ name: 'gw-notready', namespace: 'gw', labels: { app: 'gw' }, ip: '10.1.0.19', ready: false });
+  fake.upsertPod({
+    name: 'gw-notready',
+    namespace: 'gw',
+    labels: { app: 'gw' },
+    ip: '10.1.0.19',
+    ready: false,
+  });
   fake.upsertPod({ name: 'other', namespace: 'gw', labels: { app: 'db' }, ip: '10.1.0.50' });
 });
 
@@ -32,7 +38,13 @@ describe('Kubernetes fake answers what @kubernetes/client-node expects', () => {
       kc.loadFromFile(fake.writeKubeconfig({ insecure }));
       const api = kc.makeApiClient(CoreV1Api);
       const list = await api.listNamespacedPod({ namespace: 'gw', labelSelector: 'app=gw' });
-      expect(list.items.map((p) => p.metadata?.name).sort()).toEqual(['gw-0', 'gw-1', 'gw-2', 'gw-notready', 'gw-pending']);
+      expect(list.items.map((p) => p.metadata?.name).sort()).toEqual([
+        'gw-0',
+        'gw-1',
+        'gw-2',
+        'gw-notready',
+        'gw-pending',
+      ]);
       expect(list.metadata?.resourceVersion).toMatch(/^\d+$/);
       expect(list.items[0]!.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
 
@@ -62,14 +74,21 @@ describe('Kubernetes fake answers what @kubernetes/client-node expects', () => {
 });
 
 describe('kubernetes discovery (against the fake)', () => {
-  function node(i: number, over: Record<string, unknown> = {}, opts: { kubeconfig?: string; rootPrefix?: string } = {}) {
+  function node(
+    i: number,
+    over: Record<string, unknown> = {},
+    opts: { kubeconfig?: string; rootPrefix?: string } = {},
+  ) {
     const { ctx, log } = makeCtx(
       { type: 'kubernetes', k8s_label_selector: 'app=gw', dial_timeout: '2s', interval: '30s', ...over },
       { name: `gw-${i}`, ip: `10.1.0.${10 + i}`, port: 7946 },
     );
     const kc = new KubeConfig();
     if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-    const method = new KubernetesDiscovery(ctx, { kubeConfig: opts.kubeconfig ? kc : undefined, rootPrefix: opts.rootPrefix });
+    const method = new KubernetesDiscovery(ctx, {
+      kubeConfig: opts.kubeconfig ? kc : undefined,
+      rootPrefix: opts.rootPrefix,
+    });
     const r = fakeRunner(ctx, method);
     cleanups.push(() => r.runner.stop(false));
     return { ...r, ctx, log };
@@ -83,8 +102,18 @@ describe('kubernetes discovery (against the fake)', () => {
     expect(nodes[2]!.runner.lastPeers()).toEqual(['10.1.0.10:7946', '10.1.0.11:7946']);
     // the not-ready pod becomes ready: the watch triggers a round long before the 30 s interval
     await waitFor(() => fake.requests.some((r) => r.query.includes('watch=true')), { timeoutMs: 3000 });
-    fake.upsertPod({ name: 'gw-notready', namespace: 'gw', labels: { app: 'gw' }, ip: '10.1.0.19', ready: true });
-    for (const n of nodes) await waitFor(() => n.runner.lastPeers().includes('10.1.0.19:7946'), { timeoutMs: 5000, what: 'watch-driven round' });
+    fake.upsertPod({
+      name: 'gw-notready',
+      namespace: 'gw',
+      labels: { app: 'gw' },
+      ip: '10.1.0.19',
+      ready: true,
+    });
+    for (const n of nodes)
+      await waitFor(() => n.runner.lastPeers().includes('10.1.0.19:7946'), {
+        timeoutMs: 5000,
+        what: 'watch-driven round',
+      });
     fake.deletePod('gw-notready', 'gw');
     await waitFor(() => !nodes[0]!.runner.lastPeers().includes('10.1.0.19:7946'), { timeoutMs: 5000 });
   });

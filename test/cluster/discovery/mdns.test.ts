@@ -20,7 +20,13 @@ describe('mdns discovery on loopback (interface 127.0.0.1)', () => {
 
   function node(i: number, service = '_distest._tcp') {
     const { ctx, log } = makeCtx(
-      { type: 'mdns', mdns_service: service, mdns_interface: '127.0.0.1', dial_timeout: '2s', interval: '1s' },
+      {
+        type: 'mdns',
+        mdns_service: service,
+        mdns_interface: '127.0.0.1',
+        dial_timeout: '2s',
+        interval: '1s',
+      },
       { name: `m${i}`, ip: `127.0.0.${20 + i}`, port: 10101 },
     );
     const r = fakeRunner(ctx, new MdnsDiscovery(ctx));
@@ -32,11 +38,18 @@ describe('mdns discovery on loopback (interface 127.0.0.1)', () => {
     const stranger = node(9, '_other._tcp');
     for (const n of [...nodes, stranger]) cleanups.push(() => n.runner.stop(false));
     await Promise.all([...nodes, stranger].map((n) => n.runner.start()));
-    for (const n of nodes) await waitFor(() => n.runner.lastPeers().length === 2, { timeoutMs: 8000, what: `${n.ctx.nodeName} peers` });
+    for (const n of nodes)
+      await waitFor(() => n.runner.lastPeers().length === 2, {
+        timeoutMs: 8000,
+        what: `${n.ctx.nodeName} peers`,
+      });
     expect(nodes[0]!.runner.lastPeers()).toEqual(['127.0.0.22:10101', '127.0.0.23:10101']);
     expect(stranger.runner.lastPeers()).toEqual([]);
     await nodes[2]!.runner.stop(true); // goodbye (TTL 0)
-    await waitFor(() => nodes[0]!.runner.lastPeers().length === 1, { timeoutMs: 5000, what: 'goodbye honoured' });
+    await waitFor(() => nodes[0]!.runner.lastPeers().length === 1, {
+      timeoutMs: 5000,
+      what: 'goodbye honoured',
+    });
   });
 });
 
@@ -47,7 +60,7 @@ describe('mdns interop with a real avahi-daemon (inside network namespaces)', ()
   const procs: ServerProcess[] = [];
   let avahi: ServerProcess;
   let agent: ServerProcess;
-  const agentPath = resolve(import.meta.dirname, 'agent.ts');
+  const agentPath = resolve(import.meta.dirname, 'agent.mjs');
 
   beforeAll(async () => {
     for (const b of ['avahi-daemon', 'avahi-browse', 'avahi-publish', 'dbus-daemon', 'ip']) requireBinary(b);
@@ -61,7 +74,12 @@ describe('mdns interop with a real avahi-daemon (inside network namespaces)', ()
 <busconfig><type>system</type><listen>${bus}</listen><auth>EXTERNAL</auth>
 <policy context="default"><allow user="*"/><allow own="*"/><allow send_destination="*"/><allow receive_sender="*"/></policy></busconfig>`,
     );
-    const dbus = new ServerProcess('dbus-daemon', ['--config-file', join(dir, 'bus.conf'), '--nofork', '--nopidfile']).start();
+    const dbus = new ServerProcess('dbus-daemon', [
+      '--config-file',
+      join(dir, 'bus.conf'),
+      '--nofork',
+      '--nopidfile',
+    ]).start();
     procs.push(dbus);
     await waitFor(() => existsSync(join(dir, 'bus')), { timeoutMs: 5000, what: 'dbus socket' });
     writeFileSync(
@@ -79,21 +97,41 @@ describe('mdns interop with a real avahi-daemon (inside network namespaces)', ()
       } catch {
         /* dead */
       }
-      if (alive) throw new Error(`another avahi-daemon (pid ${pid}) is running; this test needs its pid file`);
+      if (alive)
+        throw new Error(`another avahi-daemon (pid ${pid}) is running; this test needs its pid file`);
       unlinkSync(pidFile);
     }
-    avahi = new ServerProcess('ip', ['netns', 'exec', net.hosts[0]!.ns, 'env', `DBUS_SYSTEM_BUS_ADDRESS=${bus}`, 'avahi-daemon', '-f', join(dir, 'avahi.conf'), '--no-drop-root', '--no-chroot', '--no-rlimits', '--no-proc-title']).start();
+    avahi = new ServerProcess('ip', [
+      'netns',
+      'exec',
+      net.hosts[0]!.ns,
+      'env',
+      `DBUS_SYSTEM_BUS_ADDRESS=${bus}`,
+      'avahi-daemon',
+      '-f',
+      join(dir, 'avahi.conf'),
+      '--no-drop-root',
+      '--no-chroot',
+      '--no-rlimits',
+      '--no-proc-title',
+    ]).start();
     procs.push(avahi);
-    await waitFor(() => avahi.output.join('').includes('Server startup complete'), { timeoutMs: 15_000, what: `avahi startup (${avahi.output.join('')})` });
+    await waitFor(() => avahi.output.join('').includes('Server startup complete'), {
+      timeoutMs: 15_000,
+      what: `avahi startup (${avahi.output.join('')})`,
+    });
     agent = new ServerProcess('ip', [
       'netns',
       'exec',
       net.hosts[1]!.ns,
       process.execPath,
-      '--import',
-      'tsx',
       agentPath,
-      JSON.stringify({ name: 'dis-node-2', ip: net.hosts[1]!.ip, port: 10101, config: { type: 'mdns', mdns_interface: 'eth0', interval: '1s', dial_timeout: '2s' } }),
+      JSON.stringify({
+        name: 'dis-node-2',
+        ip: net.hosts[1]!.ip,
+        port: 10101,
+        config: { type: 'mdns', mdns_interface: 'eth0', interval: '1s', dial_timeout: '2s' },
+      }),
     ]).start();
     procs.push(agent);
   });
@@ -107,9 +145,24 @@ describe('mdns interop with a real avahi-daemon (inside network namespaces)', ()
   it('avahi-browse resolves our advertised service', async () => {
     const line = await waitFor(
       async () => {
-        const { stdout } = await run('ip', ['netns', 'exec', net.hosts[0]!.ns, 'env', `DBUS_SYSTEM_BUS_ADDRESS=${bus}`, 'timeout', '4', 'avahi-browse', '-prt', '_bifrost._tcp'], {
-          timeout: 6000,
-        }).catch((e) => ({ stdout: String(e.stdout ?? '') }));
+        const { stdout } = await run(
+          'ip',
+          [
+            'netns',
+            'exec',
+            net.hosts[0]!.ns,
+            'env',
+            `DBUS_SYSTEM_BUS_ADDRESS=${bus}`,
+            'timeout',
+            '4',
+            'avahi-browse',
+            '-prt',
+            '_bifrost._tcp',
+          ],
+          {
+            timeout: 6000,
+          },
+        ).catch((e) => ({ stdout: String(e.stdout ?? '') }));
         return stdout.split('\n').find((l) => l.startsWith('=') && l.includes('dis-node-2'));
       },
       { timeoutMs: 20_000, what: 'avahi-browse sees dis-node-2' },
@@ -122,7 +175,19 @@ describe('mdns interop with a real avahi-daemon (inside network namespaces)', ()
   });
 
   it('we discover a service published by avahi-publish', async () => {
-    const pub = new ServerProcess('ip', ['netns', 'exec', net.hosts[0]!.ns, 'env', `DBUS_SYSTEM_BUS_ADDRESS=${bus}`, 'avahi-publish', '-s', 'avahi-node', '_bifrost._tcp', '10101', 'node=avahi-node']).start();
+    const pub = new ServerProcess('ip', [
+      'netns',
+      'exec',
+      net.hosts[0]!.ns,
+      'env',
+      `DBUS_SYSTEM_BUS_ADDRESS=${bus}`,
+      'avahi-publish',
+      '-s',
+      'avahi-node',
+      '_bifrost._tcp',
+      '10101',
+      'node=avahi-node',
+    ]).start();
     procs.push(pub);
     await waitFor(() => agent.peers().includes(`${net.hosts[0]!.ip}:10101`), {
       timeoutMs: 20_000,

@@ -1,7 +1,12 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../../../src/cluster/cluster.js';
-import { AddressFilter, AddressSpace, compareAddresses, parseHostPort } from '../../../src/cluster/discovery/address.js';
+import {
+  AddressFilter,
+  AddressSpace,
+  compareAddresses,
+  parseHostPort,
+} from '../../../src/cluster/discovery/address.js';
 import { createDiscoveryMethod, DiscoveryRunner } from '../../../src/cluster/discovery/runner.js';
 import type { DiscoveryMethod } from '../../../src/cluster/discovery/types.js';
 import { UdpDiscovery } from '../../../src/cluster/discovery/udp.js';
@@ -45,13 +50,38 @@ describe('addresses', () => {
     expect(parseHostPort('10.0.0.1:10101')).toEqual({ host: '10.0.0.1', port: 10101 });
     expect(parseHostPort('[fd00::1]:7946')).toEqual({ host: 'fd00::1', port: 7946 });
     expect(parseHostPort('[::ffff:10.0.0.1]:1')).toEqual({ host: '10.0.0.1', port: 1 });
-    for (const bad of ['host.example:1', '10.0.0.1', '10.0.0.1:0', '10.0.0.1:70000', '10.1:5', 'fd00::1:5', '']) expect(parseHostPort(bad)).toBeNull();
+    for (const bad of [
+      'host.example:1',
+      '10.0.0.1',
+      '10.0.0.1:0',
+      '10.0.0.1:70000',
+      '10.1:5',
+      'fd00::1:5',
+      '',
+    ])
+      expect(parseHostPort(bad)).toBeNull();
     const space = new AddressSpace(['10.0.0.0/8', 'fd00::/8']);
-    expect([space.allows('10.2.3.4'), space.allows('192.168.1.1'), space.allows('fd00::5'), space.allows('fe80::1')]).toEqual([true, false, true, false]);
-    expect(['10.0.0.10:1', '10.0.0.9:2', '10.0.0.9:1'].sort(compareAddresses)).toEqual(['10.0.0.9:1', '10.0.0.9:2', '10.0.0.10:1']);
+    expect([
+      space.allows('10.2.3.4'),
+      space.allows('192.168.1.1'),
+      space.allows('fd00::5'),
+      space.allows('fe80::1'),
+    ]).toEqual([true, false, true, false]);
+    expect(['10.0.0.10:1', '10.0.0.9:2', '10.0.0.9:1'].sort(compareAddresses)).toEqual([
+      '10.0.0.9:1',
+      '10.0.0.9:2',
+      '10.0.0.10:1',
+    ]);
     const log = captureLogger();
     const f = new AddressFilter(['10.0.0.0/8'], ['10.0.0.1:10101'], log.logger);
-    const raw = ['10.0.0.3:10101', '10.0.0.1:10101', '192.168.0.1:10101', 'nonsense', '10.0.0.2:10101', '10.0.0.2:10101'];
+    const raw = [
+      '10.0.0.3:10101',
+      '10.0.0.1:10101',
+      '192.168.0.1:10101',
+      'nonsense',
+      '10.0.0.2:10101',
+      '10.0.0.2:10101',
+    ];
     expect(f.filter(raw)).toEqual(['10.0.0.2:10101', '10.0.0.3:10101']);
     f.filter(raw);
     expect(log.count('not in allowed address space')).toBe(1);
@@ -63,7 +93,10 @@ describe('DiscoveryRunner', () => {
   it('joins only non-members, logs the phrases, retries failures with backoff, and never tears down', async () => {
     const m = new ScriptedMethod();
     m.answer = ['127.0.0.1:20001', '127.0.0.1:20002', '127.0.0.1:30000'];
-    const { ctx, log } = makeCtx({ type: 'dns', dns_names: ['x'], interval: '300ms', dial_timeout: '1s' }, { name: 'me', port: 30000 });
+    const { ctx, log } = makeCtx(
+      { type: 'dns', dns_names: ['x'], interval: '300ms', dial_timeout: '1s' },
+      { name: 'me', port: 30000 },
+    );
     const r = fakeRunner(ctx, m);
     stops.push(() => r.runner.stop(true));
     await r.runner.start();
@@ -95,7 +128,10 @@ describe('DiscoveryRunner', () => {
 
   it('a watch event starts an early round; a hung backend is cut off by dial_timeout', async () => {
     const m = new ScriptedMethod();
-    const { ctx, log } = makeCtx({ type: 'dns', dns_names: ['x'], interval: '1h', dial_timeout: '300ms' }, { name: 'me', port: 30000 });
+    const { ctx, log } = makeCtx(
+      { type: 'dns', dns_names: ['x'], interval: '1h', dial_timeout: '300ms' },
+      { name: 'me', port: 30000 },
+    );
     const r = fakeRunner(ctx, m);
     stops.push(() => r.runner.stop(false));
     await r.runner.start();
@@ -117,7 +153,11 @@ describe('DiscoveryRunner', () => {
       consul: {},
       etcd: { etcd_endpoints: ['http://127.0.0.1:1'] },
       dns: { dns_names: ['a.test'] },
-      udp: { udp_broadcast_port: 9, allowed_address_space: ['127.0.0.0/8'], udp_broadcast_address: '127.255.255.255' },
+      udp: {
+        udp_broadcast_port: 9,
+        allowed_address_space: ['127.0.0.0/8'],
+        udp_broadcast_address: '127.255.255.255',
+      },
       mdns: { mdns_interface: '127.0.0.1' },
     };
     for (const [type, extra] of Object.entries(cfgs)) {
@@ -142,18 +182,35 @@ describe('bootstrap without split brain (real gossip, in-process)', () => {
         enabled: true,
         node_name: `boot-${i}`,
         bind_address: '127.0.0.1',
-        gossip: { port, config: { timeout_seconds: 1, success_threshold: 1, failure_threshold: 2, interval_seconds: 0.2 } },
+        gossip: {
+          port,
+          config: { timeout_seconds: 1, success_threshold: 1, failure_threshold: 2, interval_seconds: 0.2 },
+        },
       });
-      const cluster = new Cluster({ config, httpAddress: `127.0.0.1:${(http.address() as { port: number }).port}`, version: 't', logger: log.logger, timings: FAST });
+      const cluster = new Cluster({
+        config,
+        httpAddress: `127.0.0.1:${(http.address() as { port: number }).port}`,
+        version: 't',
+        logger: log.logger,
+        timings: FAST,
+      });
       const { ctx } = makeCtx(
-        { type: 'udp', udp_broadcast_port: bcast, udp_broadcast_address: '127.255.255.255', allowed_address_space: ['127.0.0.0/8'], interval: '1s', dial_timeout: '2s' },
+        {
+          type: 'udp',
+          udp_broadcast_port: bcast,
+          udp_broadcast_address: '127.255.255.255',
+          allowed_address_space: ['127.0.0.0/8'],
+          interval: '1s',
+          dial_timeout: '2s',
+        },
         { name: `boot-${i}`, port },
       );
       const runner = new DiscoveryRunner({
         ...ctx,
         method: new UdpDiscovery(ctx),
         join: (addrs) => cluster.join(addrs),
-        isMember: (a) => cluster.members().some((m) => m.address === a && (m.state === 'alive' || m.state === 'suspect')),
+        isMember: (a) =>
+          cluster.members().some((m) => m.address === a && (m.state === 'alive' || m.state === 'suspect')),
       });
       stops.push(() => cluster.shutdown());
       stops.push(() => runner.stop(true));
@@ -165,7 +222,12 @@ describe('bootstrap without split brain (real gossip, in-process)', () => {
       timeoutMs: 15_000,
       what: `one cluster of 5 (have ${nodes.map((n) => n.cluster.status().members)})`,
     });
-    const views = nodes.map((n) => n.cluster.status().nodes.map((x) => x.name).join(','));
+    const views = nodes.map((n) =>
+      n.cluster
+        .status()
+        .nodes.map((x) => x.name)
+        .join(','),
+    );
     expect(new Set(views).size).toBe(1);
   });
 });

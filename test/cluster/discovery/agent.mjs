@@ -1,17 +1,19 @@
 /**
  * A small discovery agent for the network-namespace tests: runs the real
- * method (config.type, default udp) + DiscoveryRunner and prints its log lines (JSON) plus a
- * `{"msg":"peers","peers":[...]}` line whenever its peer list changes.
- * Usage: node --import tsx agent.ts '<json>'
+ * method (config.type, default udp) + DiscoveryRunner from the built dist/
+ * (global setup builds it; plain node starts in well under a second) and
+ * prints its log lines (JSON) plus a `{"msg":"peers","peers":[...]}` line
+ * whenever its peer list changes.
+ * Usage: node agent.mjs '<json>'
  */
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { DiscoveryRunner } from '../../../src/cluster/discovery/runner.js';
-import { discoverySchema } from '../../../src/config/schema.js';
+import { DiscoveryRunner } from '../../../dist/cluster/discovery/runner.js';
+import { discoverySchema } from '../../../dist/config/schema.js';
 
-const opts = JSON.parse(process.argv[2]!) as { config: Record<string, unknown>; name: string; ip: string; port: number; key?: string };
+const opts = JSON.parse(process.argv[2]);
 const logger = pino({ level: 'info', base: { node: opts.name } });
-const members = new Set<string>();
+const members = new Set();
 const runner = new DiscoveryRunner({
   config: discoverySchema.parse({ enabled: true, type: 'udp', ...opts.config }),
   nodeName: opts.name,

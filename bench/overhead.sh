@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Gateway overhead vs direct-to-mock, with the shared kit (/work/shared/bench).
+# Builds dist/, starts the shared mock upstream on 18080 and the gateway with
+# bench/gateway.json on 8080 (logging level info, as shipped), runs the shared
+# overhead.sh, and stops both by PID.
+#   env: passed through to overhead.sh (RATES, DURATION, ROUNDS, CONNS, STREAM);
+#        LOG_LEVEL overrides the gateway's logging level; GW_NODE_ARGS adds node flags (e.g. --cpu-prof).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+kit=${BENCH_KIT:-/work/shared/bench}
+cd "$root"
+command -v go >/dev/null || { apt-get update -qq && apt-get install -y -qq golang-go >/dev/null; }
+npx tsc -p tsconfig.build.json
+tmp=$(mktemp -d)
+cfg="$tmp/gateway.json"
+if [ -n "${LOG_LEVEL:-}" ]; then sed "s/\"level\": \"info\"/\"level\": \"$LOG_LEVEL\"/" bench/gateway.json >"$cfg"; else cp bench/gateway.json "$cfg"; fi
+node "$kit/mock-upstream.mjs" --port 18080 >"$tmp/mock.log" 2>&1 &
+mock_pid=$!
+# shellcheck disable=SC2086
+node ${GW_NODE_ARGS:-} dist/main.js start --config "$cfg" >"$tmp/gateway.log" 2>&1 &
+gw_pid=$!
+cleanup() {
+  kill "$gw_pid" 2>/dev/null || true
+  kill "$mock_pid" 2>/dev/null || true
+  wait "$gw_pid" "$mock_pid" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do
+  curl -fsS http://127.0.0.1:8080/ready >/dev/null 2>&1 && curl -fsS http://127.0.0.1:18080/v1/models >/dev/null 2>&1 && break
+  sleep 0.1
+done
+curl -fsS http://127.0.0.1:8080/ready >/dev/null || { echo "gateway did not become ready"; tail -20 "$tmp/gateway.log"; exit 1; }
+echo "# $(date -u +%FT%TZ) $(nproc) cores, node $(node --version), logging ${LOG_LEVEL:-info}, STREAM=${STREAM:-0}"
+bash "$kit/overhead.sh" http://127.0.0.1:8080 openai/mock-model "$@"
