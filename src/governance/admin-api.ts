@@ -16,6 +16,8 @@ export interface AdminApiOptions {
   adminToken?: string;
   logger: Logger;
   maxBodyBytes?: number;
+  /** Current-window usage of one virtual key, cluster-wide estimate (GET /api/governance/usage). */
+  usage?: (id: string) => Record<string, { used: number; limit: number }> | undefined;
 }
 
 const providerName = z
@@ -75,6 +77,26 @@ export function adminRoutes(o: AdminApiOptions): Route[] {
   };
 
   return [
+    {
+      method: 'GET',
+      path: '/api/governance/usage',
+      name: '/api/governance/usage',
+      handler: guard(async (_req, res) => {
+        const keys = o.sync.live().virtualKeys.map((vk) => {
+          const u = o.usage?.(vk.id) ?? {};
+          return {
+            id: vk.id,
+            requests: u.requests?.used,
+            request_limit: u.requests?.limit,
+            tokens: u.tokens?.used,
+            token_limit: u.tokens?.limit,
+            spend_usd: u.budget_usd?.used,
+            budget_usd: u.budget_usd?.limit,
+          };
+        });
+        sendJson(res, 200, { virtual_keys: keys });
+      }),
+    },
     {
       method: 'GET',
       path: '/api/governance/virtual-keys',

@@ -110,6 +110,7 @@ export class GovernanceRuntime {
       adminToken: this.o.config.server.admin_token,
       logger: this.o.logger,
       maxBodyBytes: this.o.config.server.max_body_bytes,
+      usage: (id) => this.governance.usage(id),
     });
   }
 
