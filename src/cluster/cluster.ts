@@ -36,6 +36,8 @@ export interface ClusterOptions {
   timings?: Timings;
   /** Startup join retries (after the first attempt). Default 10 attempts, 1 s doubling to 30 s. */
   joinRetry?: { attempts: number; initialMs: number; maxMs: number };
+  /** How often to try to rejoin failed peers (serf's reconnect); default 10 s. */
+  reconnectIntervalMs?: number;
   /** Replaces the /ready probe of peers (tests). */
   healthCheck?: (httpAddress: string, timeoutMs: number) => Promise<boolean>;
 }
@@ -92,6 +94,9 @@ export class Cluster extends EventEmitter {
   private readonly remoteTraffic = new Map<string, { t: TrafficSnapshot; at: number }>();
   private trafficTimer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  /** Peers that failed (not left), remembered after memberlist drops them, so a healed partition re-merges. */
+  private readonly failedPeers = new Map<string, { address: string; since: number }>();
   private lastHealth: 'HEALTHY' | 'NOT HEALTHY' | undefined;
   private stopped = false;
   private left = false;
@@ -137,6 +142,10 @@ export class Cluster extends EventEmitter {
     });
     for (const ev of ['join', 'update', 'leave'] as const) {
       this.ml.on(ev, (n: NodeInfo) => {
+        if (n.name !== this.localName) {
+          if (n.state === 'dead') this.failedPeers.set(n.name, { address: formatHostPort(n.ip, n.port), since: Date.now() });
+          else this.failedPeers.delete(n.name);
+        }
         this.syncHealthPeers();
         if (n.name !== this.localName) this.emit('member', { type: ev, member: this.toMember(n) });
       });
@@ -172,6 +181,35 @@ export class Cluster extends EventEmitter {
       this.trafficTimer.unref?.();
     }
     this.joinedPromise = this.startupJoin();
+    const every = this.opts.reconnectIntervalMs ?? 10_000;
+    this.reconnectTimer = setInterval(() => void this.reconnect(), every);
+    this.reconnectTimer.unref?.();
+  }
+
+  /**
+   * Like serf's reconnect: every interval, try a push-pull join to one failed
+   * peer, and to the static seeds when none of them is a live member. After a
+   * partition heals, this merges the two sides even once gossip to the dead
+   * has given up. Failed peers are forgotten after 15 minutes.
+   */
+  private async reconnect(): Promise<void> {
+    if (this.stopped || this.left) return;
+    const now = Date.now();
+    for (const [name, p] of this.failedPeers) if (now - p.since > 15 * 60_000) this.failedPeers.delete(name);
+    const live = new Set(
+      this.ml
+        .members()
+        .filter((n) => n.state === 'alive' || n.state === 'suspect')
+        .map((n) => formatHostPort(n.ip, n.port)),
+    );
+    const failed = [...this.failedPeers.values()].map((p) => p.address).filter((a) => !live.has(a));
+    const seeds = this.opts.config.peers.filter((p) => !live.has(p));
+    const targets: string[] = [];
+    if (failed.length > 0) targets.push(failed[Math.floor(Math.random() * failed.length)]!);
+    if (seeds.length > 0 && seeds.length === this.opts.config.peers.length) targets.push(...seeds);
+    if (targets.length === 0) return;
+    const { contacted } = await this.ml.join([...new Set(targets)]).catch(() => ({ contacted: 0 }));
+    if (contacted > 0) this.log.info({ peers: targets }, 'reconnected to failed peers');
   }
 
   /** Resolves once the first startup join attempt finished. */
@@ -354,6 +392,7 @@ export class Cluster extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     if (this.trafficTimer) clearInterval(this.trafficTimer);
+    if (this.reconnectTimer) clearInterval(this.reconnectTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.health.stop();
     await this.ml.shutdown();

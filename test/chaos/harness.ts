@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -30,6 +30,8 @@ export interface ChaosOptions {
   subnet: number;
   extraConfig?: (i: number) => Record<string, unknown>;
   mockLatencyMs?: number;
+  /** Runs after the network exists (root leg at <prefix>.1) and before the nodes start. */
+  beforeNodes?: (rootIp: string) => Promise<void>;
 }
 
 /**
@@ -81,7 +83,8 @@ export class ChaosCluster {
 
   async start(): Promise<void> {
     this.net.create(this.opts.nodes + 1);
-    this.net.attachRoot();
+    const rootIp = this.net.attachRoot();
+    await this.opts.beforeNodes?.(rootIp);
     for (let i = 0; i < this.opts.nodes; i++) {
       this.nodes.push(new NodeProcess({ config: this.nodeConfig(i), netns: this.net.hosts[i]!.ns, httpHost: this.net.hosts[i]!.ip }).start());
     }
@@ -104,6 +107,30 @@ export class ChaosCluster {
     this.nginx = spawn('ip', ['netns', 'exec', this.lb.ns, 'nginx', '-p', this.tmp, '-c', join(this.tmp, 'nginx.conf'), '-g', `daemon off; pid ${this.tmp}/nginx.pid;`], {
       stdio: 'ignore',
     });
+  }
+
+  /** Cuts gossip and HTTP between two groups of nodes (1-based host numbers); nginx and the root leg still reach all. */
+  partition(a: number[], b: number[]): void {
+    this.routes(a, b, 'add');
+  }
+
+  heal(a: number[], b: number[]): void {
+    this.routes(a, b, 'del');
+  }
+
+  private routes(a: number[], b: number[], op: 'add' | 'del'): void {
+    for (const [from, to] of [
+      [a, b],
+      [b, a],
+    ] as const)
+      for (const i of from)
+        for (const j of to) {
+          try {
+            execFileSync('ip', ['-n', this.net.hosts[i - 1]!.ns, 'route', op, 'blackhole', `${this.net.hosts[j - 1]!.ip}/32`], { stdio: 'ignore' });
+          } catch (err) {
+            if (op === 'add') throw err;
+          }
+        }
   }
 
   async restartNode(i: number): Promise<void> {

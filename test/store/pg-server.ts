@@ -25,7 +25,8 @@ export class PgServer {
   readonly database = 'deepintshield';
   readonly user = 'postgres';
 
-  constructor() {
+  /** `listen` is the address to serve on (a test network's root leg for nodes in namespaces). */
+  constructor(readonly listen = '127.0.0.1') {
     requireBinary(join(BIN, 'initdb'));
     this.dir = mkdtempSync(join(tmpdir(), 'dis-pg-'));
     chmodSync(this.dir, 0o755);
@@ -37,6 +38,8 @@ export class PgServer {
 
   async init(): Promise<this> {
     asPostgres('initdb', ['-D', this.dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
+    // test networks (test/helpers/netns.ts) live in 10.77.0.0/16
+    execFileSync('runuser', ['-u', 'postgres', '--', 'sh', '-c', `echo 'host all all 10.77.0.0/16 trust' >> ${join(this.dataDir, 'pg_hba.conf')}`]);
     this.port = await freePort();
     await this.start();
     const c = new pg.Client(this.clientConfig('postgres'));
@@ -53,7 +56,7 @@ export class PgServer {
       '-l',
       join(this.dir, 'sock', 'log.txt'),
       '-o',
-      `-p ${this.port} -k ${this.sockDir} -c fsync=off -c listen_addresses=127.0.0.1 -c max_connections=50`,
+      `-p ${this.port} -k ${this.sockDir} -c fsync=off -c listen_addresses=${this.listen} -c max_connections=50`,
       '-w',
       '-t',
       '30',
@@ -93,7 +96,7 @@ export class PgServer {
   }
 
   clientConfig(database = this.database): pg.ClientConfig {
-    return { host: '127.0.0.1', port: this.port, user: this.user, database };
+    return { host: this.listen, port: this.port, user: this.user, database };
   }
 
   /** The `config_store` block for a node config. */
@@ -102,7 +105,7 @@ export class PgServer {
       enabled: true,
       type: 'postgres',
       config: {
-        host: '127.0.0.1',
+        host: this.listen,
         port: String(this.port),
         user: this.user,
         password: '',
