@@ -110,4 +110,30 @@ describe('chaos: partition {1,2} | {3}', () => {
     // the limit was never spent twice
     expect(admitted).toBeLessThanOrEqual(Math.floor(LIMIT * 1.01));
   }, 180_000);
+
+  it('config store outage: PostgreSQL down for 30 s under load → 0 failed requests; back → admin changes work', async () => {
+    const load = chaos.load({ rate: 200, durationSeconds: 40, streamShare: 0.3 });
+    await new Promise((r) => setTimeout(r, 3000));
+    pgServer.stop();
+    const downAt = Date.now();
+    await new Promise((r) => setTimeout(r, 5000));
+    for (let i = 1; i <= 3; i++) expect((await fetch(`${url(i)}/ready`)).status).toBe(200);
+    const refused = await admin(1, 'POST', '/api/governance/virtual-keys', { id: 'during-outage', value: 'vk-during-outage-1234' });
+    expect(refused.status).toBeGreaterThanOrEqual(500);
+    await new Promise((r) => setTimeout(r, Math.max(0, 30_000 - (Date.now() - downAt))));
+    await pgServer.start();
+    const result = await load;
+    const created = await waitFor(
+      async () => (await admin(2, 'POST', '/api/governance/virtual-keys', { id: 'after-outage', value: 'vk-after-outage-12345' })).status === 201,
+      { timeoutMs: 30_000, intervalMs: 500, what: 'admin API to work again' },
+    );
+    for (const i of [1, 2, 3])
+      await waitFor(async () => (await admin(i, 'GET', '/api/governance/virtual-keys/after-outage')).status === 200, {
+        timeoutMs: 5000,
+        what: `after-outage on node ${i}`,
+      });
+    writeFileSync('test-artifacts/chaos-store-outage.json', JSON.stringify({ ...result, timeline: undefined, created }, null, 2));
+    console.log(`store outage: sent ${result.sent}, failed ${result.failed}, broken streams ${result.brokenStreams}`);
+    expect(result.failed).toBe(0);
+  }, 120_000);
 });
