@@ -31,5 +31,11 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 curl -fsS http://127.0.0.1:8080/ready >/dev/null || { echo "gateway did not become ready"; tail -20 "$tmp/gateway.log"; exit 1; }
+# Warm-up (JIT, connection pools) so the first measured rate is steady state, as the later ones are.
+lg=${LOADGEN:-/tmp/deepintshield-loadgen}
+if [ -x "$lg" ]; then
+  printf '{"model":"openai/mock-model","stream":false,"messages":[{"role":"user","content":"warm up"}]}' >"$tmp/warm.json"
+  "$lg" -url http://127.0.0.1:8080/v1/chat/completions -body "$tmp/warm.json" -rate 1000 -duration 3s -conns 64 -label warmup >/dev/null || true
+fi
 echo "# $(date -u +%FT%TZ) $(nproc) cores, node $(node --version), logging ${LOG_LEVEL:-info}, STREAM=${STREAM:-0}"
 bash "$kit/overhead.sh" http://127.0.0.1:8080 openai/mock-model "$@"

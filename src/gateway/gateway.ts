@@ -47,6 +47,8 @@ interface ProviderEntry {
   name: string;
   type: ProviderType;
   adapter: ProviderAdapter;
+  /** The provider's config as JSON: an unchanged provider keeps its entry (and warm connections) across updates. */
+  signature: string;
   keys: KeyEntry[];
   timeoutMs: number;
   maxRetries: number;
@@ -74,6 +76,7 @@ interface Attempted {
 const ABORTED = new HttpError(499, 'client closed the request', 'invalid_request_error', 'client_closed');
 const MOCK_KEY: KeyEntry = { name: 'mock', value: 'mock', models: new Set(), weight: 1 };
 const KEYS_CACHE_MAX = 1000;
+const MAX_PENDING_EVENT = 1024 * 1024;
 const ROUTES: { path: string; op: Operation; format: WireFormat }[] = [
   { path: '/v1/chat/completions', op: 'chat', format: 'openai' },
   { path: '/v1/completions', op: 'completions', format: 'openai' },
@@ -128,8 +131,11 @@ export class Gateway {
   updateProviders(providers: Config['providers']): void {
     const next = new Map<string, ProviderEntry>();
     const models: { id: string; object: 'model'; created: number; owned_by: string }[] = [];
+    const old = this.table;
     for (const [name, p] of Object.entries(providers)) {
-      const entry = buildEntry(name, p);
+      const signature = JSON.stringify(p);
+      const prev = old.get(name);
+      const entry = prev && prev.signature === signature ? prev : buildEntry(name, p, signature);
       if (!entry) {
         this.opts.logger.warn(
           { provider: name },
@@ -143,10 +149,10 @@ export class Gateway {
       for (const k of p.keys) for (const m of k.models) ids.add(m);
       for (const id of ids) models.push({ id: `${name}/${id}`, object: 'model', created: 0, owned_by: name });
     }
-    const old = this.table;
     this.table = next;
     this.modelsBody = JSON.stringify({ object: 'list', data: models });
-    for (const e of old.values()) void e.adapter.close();
+    // In-flight requests hold their entry; a closing pool lets them finish.
+    for (const [name, e] of old) if (next.get(name) !== e) void e.adapter.close();
   }
 
   async close(): Promise<void> {
@@ -212,6 +218,10 @@ export class Gateway {
         completionTokens: usage.completion,
       });
       const total = usage.prompt + usage.completion;
+      if (usage.prompt > 0)
+        this.metrics.tokens.inc({ provider: target.provider.name, kind: 'prompt' }, usage.prompt);
+      if (usage.completion > 0)
+        this.metrics.tokens.inc({ provider: target.provider.name, kind: 'completion' }, usage.completion);
       if (key && key !== MOCK_KEY && total > 0)
         this.opts.keyGate?.recordTokens(target.provider.name, key.name, total);
     };
@@ -570,6 +580,11 @@ class PassThroughFilter {
     const b = data.lastIndexOf('\r\n\r\n');
     const cut = Math.max(a === -1 ? -1 : a + 2, b === -1 ? -1 : b + 4);
     if (cut === -1) {
+      // No event boundary yet; an upstream that never sends one is passed through rather than buffered without bound.
+      if (data.length > MAX_PENDING_EVENT) {
+        this.pending = undefined;
+        return data;
+      }
       this.pending = data;
       return undefined;
     }
@@ -624,7 +639,7 @@ class PassThroughFilter {
   }
 }
 
-function buildEntry(name: string, p: ProviderConfig): ProviderEntry | undefined {
+function buildEntry(name: string, p: ProviderConfig, signature: string): ProviderEntry | undefined {
   const type = providerTypeOf(name, p);
   if (!type) return undefined;
   const runtime = { name, network: p.network_config, keys: p.keys, mock: p.mock_config };
@@ -639,6 +654,7 @@ function buildEntry(name: string, p: ProviderConfig): ProviderEntry | undefined 
     name,
     type,
     adapter,
+    signature,
     keys: p.keys.map((k, i) => ({
       name: k.name ?? String(i),
       value: k.value,

@@ -118,7 +118,10 @@ class ResponseHandler {
 
   onComplete(): void {
     this.call.signal.removeEventListener('abort', this.onSignal);
-    if (this.stream) return this.stream.end();
+    if (this.stream) {
+      this.stream.end();
+      return;
+    }
     if (this.settled) return;
     this.settled = true;
     const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
@@ -128,7 +131,10 @@ class ResponseHandler {
   onError(err: Error): void {
     this.call.signal.removeEventListener('abort', this.onSignal);
     const e = mapError(err, this.call.signal);
-    if (this.stream) return this.stream.fail(e);
+    if (this.stream) {
+      this.stream.fail(e);
+      return;
+    }
     if (this.settled) return;
     this.settled = true;
     this.reject(e);

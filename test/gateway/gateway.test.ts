@@ -15,6 +15,7 @@ describe('gateway with the official SDKs against a real upstream', () => {
   let base: string;
   let oa: OpenAI;
   let an: Anthropic;
+  let originalProviders: ReturnType<typeof validateConfig>['providers'];
 
   beforeAll(async () => {
     await up.start();
@@ -72,11 +73,22 @@ describe('gateway with the official SDKs against a real upstream', () => {
             network_config: net({ base_url: 'http://127.0.0.1:1', max_retries: 1 }),
           },
           mock: { type: 'mock', keys: [{ value: 'mock-key' }], mock_config: { chunks: 4 } },
+          mockfail: {
+            type: 'mock',
+            mock_config: { fail_rate: 1, fail_status: 500 },
+            network_config: { max_retries: 1, retry_backoff_initial_ms: 1 },
+          },
+          mockhang: {
+            type: 'mock',
+            mock_config: { hang_rate: 1 },
+            network_config: { max_retries: 0, default_request_timeout_in_seconds: 0.2 },
+          },
         },
         config_store: { type: 'sqlite', config: { path: ':memory:' } },
       },
       'test',
     );
+    originalProviders = config.providers;
     node = new DeepIntShieldNode({ config, logger: silentLogger(), configSource: 'test' });
     await node.start();
     base = `http://127.0.0.1:${port}`;
@@ -519,9 +531,42 @@ describe('gateway with the official SDKs against a real upstream', () => {
       /deepintshield_gateway_requests_total\{provider="openai",model="gpt-4o",status="200"\}/,
     );
     expect(text).toMatch(/deepintshield_upstream_latency_seconds_bucket/);
+    expect(text).toMatch(/deepintshield_tokens_total\{provider="openai",kind="completion"\} [1-9]/);
     expect(text).toMatch(/deepintshield_upstream_retries_total\{provider="openai"\}/);
     expect(text).toMatch(/deepintshield_fallbacks_total\{provider="backup"\}/);
     expect(text).toMatch(/deepintshield_upstream_errors_total\{provider="authy",kind="auth_failed"\}/);
+  });
+
+  it('the mock provider fails and hangs on request, as configured', async () => {
+    const fail = await post({ model: 'mockfail/m', messages: [{ role: 'user', content: 'x' }] });
+    expect(fail.status).toBe(502);
+    const hang = await post({ model: 'mockhang/m', messages: [{ role: 'user', content: 'x' }] });
+    expect(hang.status).toBe(504);
+  });
+
+  it('an update that leaves a provider unchanged keeps its warm connections', async () => {
+    await post({ model: 'backup/m', messages: [{ role: 'user', content: 'x' }] });
+    node.gateway.updateProviders(originalProviders);
+    await post({ model: 'backup/m', messages: [{ role: 'user', content: 'x' }] });
+    const [a, b] = up.on('/chat/completions');
+    expect(a!.remotePort).toBeDefined();
+    expect(b!.remotePort).toBe(a!.remotePort);
+  });
+
+  it('updateProviders swaps the provider table at once', async () => {
+    const before = node.gateway;
+    const next = validateConfig({ providers: { fresh: { type: 'mock' } } }, 'swap').providers;
+    before.updateProviders(next);
+    try {
+      const ok = await post({ model: 'fresh/mock-model', messages: [{ role: 'user', content: 'x' }] });
+      expect(ok.status).toBe(200);
+      const gone = await post({ model: 'openai/gpt-4o', messages: [{ role: 'user', content: 'x' }] });
+      expect(gone.status).toBe(400);
+      const models = (await (await fetch(`${base}/v1/models`)).json()) as { data: { id: string }[] };
+      expect(models.data.map((m) => m.id)).toContain('fresh/mock-model');
+    } finally {
+      before.updateProviders(originalProviders);
+    }
   });
 
   function post(body: unknown, headers: Record<string, string> = {}): Promise<Response> {

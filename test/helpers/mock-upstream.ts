@@ -28,6 +28,8 @@ export interface RecordedRequest {
   /** Set when the client closed the connection before the answer ended. */
   aborted: boolean;
   finished: boolean;
+  /** Client port of the connection, to tell reused keep-alive connections from new ones. */
+  remotePort: number | undefined;
 }
 
 const WORDS = ['Hello', ' from', ' the', ' mock', ' upstream', '.'];
@@ -110,6 +112,7 @@ export class MockUpstream {
       body,
       aborted: false,
       finished: false,
+      remotePort: req.socket.remotePort,
     };
     this.requests.push(rec);
     res.once('close', () => {
