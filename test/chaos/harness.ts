@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TestNetwork } from '../helpers/netns.js';
@@ -207,13 +207,40 @@ export class ChaosCluster {
     this.watching = false;
     await this.watcher;
     await Promise.all(this.nodes.map((n) => n.destroy()));
-    if (this.nginx?.pid && this.nginx.exitCode === null) {
-      this.nginx.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 200));
-      if (this.nginx.exitCode === null) this.nginx.kill('SIGKILL');
-    }
+    if (this.nginx?.pid && this.nginx.exitCode === null) await stopNginx(this.nginx);
     this.net.destroy();
     rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Stops nginx by PID: SIGTERM to the master, which stops its workers; if it
+ * does not exit within 5 s, SIGKILL the master and its workers (known from
+ * /proc before the signal), so no worker outlives a test.
+ */
+async function stopNginx(master: ChildProcess): Promise<void> {
+  const pid = master.pid!;
+  const workers = readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((d) => {
+      try {
+        return Number(readFileSync(`/proc/${d}/stat`, 'utf8').split(') ')[1]!.split(' ')[1]) === pid;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+  const exited = new Promise((r) => master.once('exit', r));
+  master.kill('SIGTERM');
+  await Promise.race([exited, sleep(5000)]);
+  for (const w of [pid, ...workers]) {
+    try {
+      // only if the PID still belongs to an nginx process (never a reused PID)
+      if (!readFileSync(`/proc/${w}/cmdline`, 'utf8').startsWith('nginx')) continue;
+      process.kill(w, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
   }
 }
 
