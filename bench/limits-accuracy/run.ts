@@ -4,7 +4,7 @@
  * windows. Scenarios: leased (the shared counters), naive (per-node limit/N),
  * kill (node 1 — the 70% node — gets SIGKILL in the middle of a window).
  *
- *   npx tsx bench/limits-accuracy/run.ts [--scenario leased|naive|kill|all] [--limit 200] [--window 5] [--windows 6]
+ *   npx tsx bench/limits-accuracy/run.ts [--scenario leased|naive|naive-full|kill|all] [--limit 200] [--window 5] [--windows 6]
  *
  * Every loop is bounded in count and time; only the processes started here are stopped, by PID.
  */
@@ -39,7 +39,11 @@ interface BenchNode {
   url: string;
 }
 
-async function startCluster(naive: boolean, dir: string): Promise<BenchNode[]> {
+/** leased = the shared counters; split = naive limit/3 per node; full = naive full limit per node (as per-replica limiters do). */
+type Mode = 'leased' | 'split' | 'full';
+
+async function startCluster(mode: Mode, dir: string): Promise<BenchNode[]> {
+  const naive = mode !== 'leased';
   const ports = await freePorts(6);
   const nodes: BenchNode[] = [];
   for (let i = 0; i < 3; i++) {
@@ -53,7 +57,7 @@ async function startCluster(naive: boolean, dir: string): Promise<BenchNode[]> {
             id: 'bench',
             value: KEY,
             rate_limit: {
-              request_max_limit: naive ? Math.floor(LIMIT / 3) : LIMIT,
+              request_max_limit: mode === 'split' ? Math.floor(LIMIT / 3) : LIMIT,
               request_reset_duration: `${WINDOW_S}s`,
             },
           },
@@ -205,9 +209,9 @@ function report(name: string, r: Result): { over: number; under: number } {
   return { over: worstOver, under: -worstUnder };
 }
 
-async function scenario(name: string, naive: boolean, killAt?: number): Promise<void> {
+async function scenario(name: string, mode: Mode, killAt?: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'dis-bench-'));
-  const nodes = await startCluster(naive, dir);
+  const nodes = await startCluster(mode, dir);
   try {
     const r = await load(nodes, { killAt });
     report(name, r);
@@ -222,8 +226,9 @@ const hardStop = setTimeout(() => {
   console.error('bench exceeded its time budget');
   process.exit(2);
 }, 5 * 60_000);
-if (which === 'leased' || which === 'all') await scenario('leased shares (cluster counters)', false);
-if (which === 'naive' || which === 'all') await scenario('naive per-node limiter (limit/3 each)', true);
+if (which === 'leased' || which === 'all') await scenario('leased shares (cluster counters)', 'leased');
+if (which === 'naive' || which === 'all') await scenario('naive per-node limiter (limit/3 each)', 'split');
+if (which === 'naive-full' || which === 'all') await scenario('naive per-node limiter (full limit on each node)', 'full');
 if (which === 'kill' || which === 'all')
-  await scenario('kill -9 of node1 (70% of the load) 20% into window 3', false, 2.2 * WINDOW_S * 1000);
+  await scenario('kill -9 of node1 (70% of the load) 20% into window 3', 'leased', 2.2 * WINDOW_S * 1000);
 clearTimeout(hardStop);
