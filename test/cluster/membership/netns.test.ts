@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestNetwork } from '../../helpers/netns.js';
+import { NodeProcess } from '../../helpers/node-process.js';
+import { sleep, waitFor } from '../../helpers/wait.js';
+
+/**
+ * Five real node processes, each in its own network namespace on one bridge,
+ * LAN gossip timings. One node's link is cut → every other node declares it
+ * dead within the suspicion timeout; the link comes back → it rejoins. Then
+ * 10% packet loss on every node → nobody is declared dead (Lifeguard).
+ */
+const N = 5;
+const GOSSIP = 10101;
+const HTTP = 8080;
+
+describe('membership across network namespaces (LAN timings)', () => {
+  const net = new TestNetwork(83);
+  const nodes: NodeProcess[] = [];
+
+  beforeAll(async () => {
+    net.create(N);
+    net.attachRoot();
+    for (let i = 0; i < N; i++) {
+      const host = net.hosts[i]!;
+      nodes.push(
+        new NodeProcess({
+          netns: host.ns,
+          httpHost: host.ip,
+          config: {
+            server: { host: '0.0.0.0', port: HTTP, drain_accept_seconds: 0 },
+            cluster_config: {
+              enabled: true,
+              node_name: `ns-${i + 1}`,
+              bind_address: host.ip,
+              peers: net.hosts.filter((h) => h !== host).map((h) => `${h.ip}:${GOSSIP}`),
+              gossip: { port: GOSSIP, config: { timeout_seconds: 1, interval_seconds: 0.5, success_threshold: 2, failure_threshold: 2 } },
+            },
+          },
+        }).start(),
+      );
+    }
+    await Promise.all(nodes.map((n) => n.waitReady(30_000)));
+    await healthy(nodes, N);
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.destroy()));
+    net.destroy();
+  });
+
+  async function healthy(on: NodeProcess[], n: number, timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      async () => (await Promise.all(on.map((x) => x.status()))).every((s) => s.members === n && s.healthy_members === n),
+      { timeoutMs, intervalMs: 200, what: `${n} healthy members` },
+    );
+  }
+
+  it('a cut link: dead on all others within the suspicion timeout; restored: rejoins', async () => {
+    const others = nodes.slice(0, N - 1);
+    net.setLink(N, false);
+    const cutAt = Date.now();
+    const seenDead: number[] = [];
+    await waitFor(
+      async () => {
+        const all = await Promise.all(others.map((x) => x.status()));
+        all.forEach((s, i) => {
+          if (seenDead[i] === undefined && s.nodes.find((n) => n.name === `ns-${N}`)?.state === 'dead') seenDead[i] = Date.now() - cutAt;
+        });
+        return seenDead.filter((x) => x !== undefined).length === others.length;
+      },
+      { timeoutMs: 40_000, intervalMs: 100, what: 'the cut node dead on every other node' },
+    );
+    // LAN: probe 1 s, suspicion min 4 s × log10(5)→1 … max 24 s; with ≥2 confirmations ≈ 4–6 s after the
+    // first failed probe. Bound: one probe round per member to reach it + the suspicion timeout.
+    const worst = Math.max(...seenDead);
+    console.log(`link cut: dead on all ${others.length} others after ${seenDead.join(', ')} ms`);
+    expect(worst).toBeLessThan(5 * 1000 + 24_000);
+    net.setLink(N, true);
+    const restoredAt = Date.now();
+    await healthy(nodes, N, 45_000);
+    console.log(`link restored: ${N} HEALTHY again after ${Date.now() - restoredAt} ms`);
+    const inc = (await nodes[0]!.status()).nodes.find((n) => n.name === `ns-${N}`)!.incarnation;
+    expect(inc).toBeGreaterThan(1);
+  }, 120_000);
+
+  it('10% packet loss on every node: nobody declared dead', async () => {
+    const seconds = Number(process.env.DIS_LOSS_SECONDS ?? 30);
+    for (let i = 1; i <= N; i++) net.loss(i, 10);
+    const states = new Map<string, Set<string>>();
+    try {
+      const until = Date.now() + seconds * 1000;
+      while (Date.now() < until) {
+        for (const s of await Promise.all(nodes.map((x) => x.status().catch(() => undefined)))) {
+          for (const n of s?.nodes ?? []) {
+            const set = states.get(n.name) ?? new Set<string>();
+            set.add(n.state);
+            states.set(n.name, set);
+          }
+        }
+        await sleep(250);
+      }
+    } finally {
+      for (let i = 1; i <= N; i++) net.clearLoss(i);
+    }
+    console.log(`loss ${seconds}s: states seen ${JSON.stringify(Object.fromEntries([...states].map(([k, v]) => [k, [...v]])))}`);
+    for (const [name, set] of states) expect(set.has('dead'), `${name} declared dead`).toBe(false);
+    await healthy(nodes, N);
+  }, 120_000);
+});
