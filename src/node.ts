@@ -1,4 +1,5 @@
 import { Cluster } from './cluster/cluster.js';
+import { DiscoveryRunner } from './cluster/discovery/runner.js';
 import { advertisedHttpAddress, clusterRoutes } from './cluster/routes.js';
 import type { Config } from './config/schema.js';
 import { Gateway } from './gateway/gateway.js';
@@ -28,6 +29,8 @@ export class DeepIntShieldNode {
   readonly http: HttpServer;
   readonly gateway: Gateway;
   readonly cluster: Cluster | undefined;
+  private discovery: DiscoveryRunner | undefined;
+  private discoveryFirstRoundDone = false;
   /** Config store, config sync, governance, cluster-wide counters, admin API. */
   readonly governance: GovernanceRuntime;
   private stopping?: Promise<void>;
@@ -56,6 +59,8 @@ export class DeepIntShieldNode {
           () => (this.http.isDraining ? 'draining' : undefined),
           () => this.governance.readiness(),
           () => (this.cluster && !this.cluster.firstJoinDone ? 'cluster join in progress' : undefined),
+          () =>
+            this.discovery && !this.discoveryFirstRoundDone ? 'first discovery round in progress' : undefined,
         ],
       }),
     );
@@ -87,6 +92,7 @@ export class DeepIntShieldNode {
     const addr = this.http.address();
     // HTTP first so peers can health-check us as soon as gossip announces us.
     await this.cluster?.start();
+    if (this.cluster && config.cluster_config.discovery.enabled) await this.startDiscovery(this.cluster);
     logger.info(
       {
         version: VERSION,
@@ -96,6 +102,30 @@ export class DeepIntShieldNode {
       },
       'deepintshield node started',
     );
+  }
+
+  /** Discovery feeds the membership layer's join; its first round counts as part of the first join attempt. */
+  private async startDiscovery(cluster: Cluster): Promise<void> {
+    const { config, logger } = this.opts;
+    const c = config.cluster_config;
+    const live = () =>
+      new Set(cluster.members().filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.address));
+    this.discovery = new DiscoveryRunner({
+      config: c.discovery,
+      nodeName: cluster.localName,
+      gossipPort: c.gossip.port,
+      selfAddress: cluster.memberlist.address.ip,
+      encryptionKey: c.gossip.encryption_key ? Buffer.from(c.gossip.encryption_key, 'base64') : undefined,
+      logger,
+      registry: this.registry,
+      join: (addrs) => cluster.join(addrs),
+      isMember: (addr) => live().has(addr),
+    });
+    try {
+      await this.discovery.start();
+    } finally {
+      this.discoveryFirstRoundDone = true;
+    }
   }
 
   /** Graceful drain per the contract, then release everything. */
@@ -108,6 +138,8 @@ export class DeepIntShieldNode {
         config.server.drain_accept_seconds * 1000,
         config.server.drain_timeout_seconds * 1000,
       );
+      // Deregister first (Consul, etcd, mDNS goodbye, UDP leaving) so no peer joins us again mid-drain.
+      await this.discovery?.stop(true).catch((err) => logger.warn({ err: (err as Error).message }, 'error stopping discovery'));
       const left = this.cluster
         ?.leave()
         .catch((err) => logger.warn({ err: (err as Error).message }, 'error leaving the cluster'));
