@@ -109,7 +109,12 @@ export class DeepIntShieldNode {
     const { config, logger } = this.opts;
     const c = config.cluster_config;
     const live = () =>
-      new Set(cluster.members().filter((m) => m.state === 'alive' || m.state === 'suspect').map((m) => m.address));
+      new Set(
+        cluster
+          .members()
+          .filter((m) => m.state === 'alive' || m.state === 'suspect')
+          .map((m) => m.address),
+      );
     this.discovery = new DiscoveryRunner({
       config: c.discovery,
       nodeName: cluster.localName,
@@ -139,7 +144,9 @@ export class DeepIntShieldNode {
         config.server.drain_timeout_seconds * 1000,
       );
       // Deregister first (Consul, etcd, mDNS goodbye, UDP leaving) so no peer joins us again mid-drain.
-      await this.discovery?.stop(true).catch((err) => logger.warn({ err: (err as Error).message }, 'error stopping discovery'));
+      await this.discovery
+        ?.stop(true)
+        .catch((err) => logger.warn({ err: (err as Error).message }, 'error stopping discovery'));
       const left = this.cluster
         ?.leave()
         .catch((err) => logger.warn({ err: (err as Error).message }, 'error leaving the cluster'));

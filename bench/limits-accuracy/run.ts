@@ -228,7 +228,8 @@ const hardStop = setTimeout(() => {
 }, 5 * 60_000);
 if (which === 'leased' || which === 'all') await scenario('leased shares (cluster counters)', 'leased');
 if (which === 'naive' || which === 'all') await scenario('naive per-node limiter (limit/3 each)', 'split');
-if (which === 'naive-full' || which === 'all') await scenario('naive per-node limiter (full limit on each node)', 'full');
+if (which === 'naive-full' || which === 'all')
+  await scenario('naive per-node limiter (full limit on each node)', 'full');
 if (which === 'kill' || which === 'all')
   await scenario('kill -9 of node1 (70% of the load) 20% into window 3', 'leased', 2.2 * WINDOW_S * 1000);
 clearTimeout(hardStop);

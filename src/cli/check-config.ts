@@ -11,7 +11,9 @@ export function runCheckConfig(opts: { config?: string }): void {
   } catch (err) {
     if (err instanceof ConfigError) {
       const tty = process.stderr.isTTY;
-      process.stderr.write(`${tty ? '\x1b[31m✖\x1b[0m ' : ''}invalid configuration (${err.source}): ${err.problems.length} problem(s)\n`);
+      process.stderr.write(
+        `${tty ? '\x1b[31m✖\x1b[0m ' : ''}invalid configuration (${err.source}): ${err.problems.length} problem(s)\n`,
+      );
       for (const p of err.problems) process.stdout.write(`${p}\n`);
       process.exit(2);
     }

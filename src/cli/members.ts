@@ -11,7 +11,13 @@ interface StatusNode {
 
 export async function runMembers(opts: { url: string; json?: boolean }): Promise<void> {
   const base = opts.url.replace(/\/+$/, '');
-  let status: { local_node: string; members: number; healthy_members: number; cluster_health: string; nodes: StatusNode[] };
+  let status: {
+    local_node: string;
+    members: number;
+    healthy_members: number;
+    cluster_health: string;
+    nodes: StatusNode[];
+  };
   try {
     const res = await fetch(`${base}/cluster/status`, { signal: AbortSignal.timeout(5000) });
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
@@ -40,12 +46,21 @@ export async function runMembers(opts: { url: string; json?: boolean }): Promise
   ]);
   const header = ['NAME', 'GOSSIP', 'HTTP', 'STATE', 'HEALTHY', 'INC', 'VERSION', 'RPS', 'IN-FLIGHT'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   process.stdout.write(`${colour('1', line(header))}\n`);
   for (const r of rows) {
     const text = line(r);
     process.stdout.write(`${tty ? text.replace(r[3]!, colour(stateColour[r[3]!] ?? '0', r[3]!)) : text}\n`);
   }
-  const health = status.cluster_health === 'HEALTHY' ? colour('32', status.cluster_health) : colour('31', status.cluster_health);
-  process.stdout.write(`\n${status.members} members, ${status.healthy_members} healthy — cluster ${health}\n`);
+  const health =
+    status.cluster_health === 'HEALTHY'
+      ? colour('32', status.cluster_health)
+      : colour('31', status.cluster_health);
+  process.stdout.write(
+    `\n${status.members} members, ${status.healthy_members} healthy — cluster ${health}\n`,
+  );
 }

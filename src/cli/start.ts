@@ -2,8 +2,12 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { DeepIntShieldNode } from '../node.js';
 import { createLogger } from '../observability/logger.js';
 
-export async function runStart(opts: { config?: string; logFormat?: string; logLevel?: string }): Promise<void> {
-  let loaded;
+export async function runStart(opts: {
+  config?: string;
+  logFormat?: string;
+  logLevel?: string;
+}): Promise<void> {
+  let loaded: ReturnType<typeof loadConfig>;
   try {
     loaded = loadConfig(opts.config);
   } catch (err) {

@@ -143,7 +143,8 @@ export class Cluster extends EventEmitter {
     for (const ev of ['join', 'update', 'leave'] as const) {
       this.ml.on(ev, (n: NodeInfo) => {
         if (n.name !== this.localName) {
-          if (n.state === 'dead') this.failedPeers.set(n.name, { address: formatHostPort(n.ip, n.port), since: Date.now() });
+          if (n.state === 'dead')
+            this.failedPeers.set(n.name, { address: formatHostPort(n.ip, n.port), since: Date.now() });
           else this.failedPeers.delete(n.name);
         }
         this.syncHealthPeers();

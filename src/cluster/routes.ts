@@ -1,22 +1,38 @@
 import { randomBytes } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
 import type { Config } from '../config/schema.js';
-import type { TrafficSnapshot } from '../server/http-server.js';
 import { sendJson } from '../server/errors.js';
+import type { TrafficSnapshot } from '../server/http-server.js';
 import type { Route } from '../server/router.js';
 import { VERSION } from '../version.js';
 import type { Cluster, ClusterStatus } from './cluster.js';
 
 /** `GET /cluster/status`: the cluster's view, or a one-node view when clustering is off. */
-export function clusterRoutes(opts: { cluster: Cluster | undefined; config: Config; httpAddress: string; traffic: () => TrafficSnapshot }): Route[] {
-  const soloName = opts.config.cluster_config.node_name ?? `deepintshield-${hostname()}-${opts.config.cluster_config.gossip.port}-${randomBytes(3).toString('hex')}`;
+export function clusterRoutes(opts: {
+  cluster: Cluster | undefined;
+  config: Config;
+  httpAddress: string;
+  traffic: () => TrafficSnapshot;
+}): Route[] {
+  const soloName =
+    opts.config.cluster_config.node_name ??
+    `deepintshield-${hostname()}-${opts.config.cluster_config.gossip.port}-${randomBytes(3).toString('hex')}`;
   const solo = (): ClusterStatus => ({
     local_node: soloName,
     members: 1,
     healthy_members: 1,
     cluster_health: 'HEALTHY',
     nodes: [
-      { name: soloName, address: '', http_address: opts.httpAddress, state: 'alive', healthy: true, incarnation: 1, version: VERSION, traffic: opts.traffic() },
+      {
+        name: soloName,
+        address: '',
+        http_address: opts.httpAddress,
+        state: 'alive',
+        healthy: true,
+        incarnation: 1,
+        version: VERSION,
+        traffic: opts.traffic(),
+      },
     ],
   });
   return [

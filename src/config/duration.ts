@@ -47,7 +47,8 @@ export function parseDuration(input: string | number): Duration {
     throw new Error('is not a duration (use forms like "500ms", "10s", "1m", "1h", "1d", "1w", "1M", "1Y")');
   }
   if (months > 0) {
-    if (fixedMs > 0 || !Number.isInteger(months)) throw new Error('cannot mix calendar units (M, Y) with others');
+    if (fixedMs > 0 || !Number.isInteger(months))
+      throw new Error('cannot mix calendar units (M, Y) with others');
     return { kind: 'calendar', months };
   }
   return { kind: 'fixed', ms: fixedMs };
@@ -56,7 +57,8 @@ export function parseDuration(input: string | number): Duration {
 /** Parses a duration that must have a fixed length (timeouts, intervals). */
 export function parseFixedDuration(input: string | number): number {
   const d = parseDuration(input);
-  if (d.kind !== 'fixed') throw new Error('must be a fixed duration (calendar units M and Y are not allowed here)');
+  if (d.kind !== 'fixed')
+    throw new Error('must be a fixed duration (calendar units M and Y are not allowed here)');
   return d.ms;
 }
 

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type ParseError, parse as parseJsonc, printParseErrorCode } from 'jsonc-parser';
 import type { z } from 'zod';
-import { isSecretPath, MASK } from './secrets.js';
 import { type Config, configSchema, providerTypeOf } from './schema.js';
+import { isSecretPath, MASK } from './secrets.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -20,7 +20,10 @@ export interface LoadedConfig {
 }
 
 /** Precedence from the contract: --config, DEEPINTSHIELD_CONFIG, ./config.json, built-in defaults. */
-export function resolveConfigPath(cliPath: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function resolveConfigPath(
+  cliPath: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): string | undefined {
   if (cliPath) return cliPath;
   if (env.DEEPINTSHIELD_CONFIG) return env.DEEPINTSHIELD_CONFIG;
   if (existsSync('config.json')) return 'config.json';
@@ -72,7 +75,8 @@ export function validateConfig(raw: unknown, source: string, env: NodeJS.Process
 export function defaultConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const providers: Record<string, unknown> = { mock: { keys: [{ name: 'default', value: 'mock-key' }] } };
   if (env.OPENAI_API_KEY) providers.openai = { keys: [{ name: 'env', value: 'env.OPENAI_API_KEY' }] };
-  if (env.ANTHROPIC_API_KEY) providers.anthropic = { keys: [{ name: 'env', value: 'env.ANTHROPIC_API_KEY' }] };
+  if (env.ANTHROPIC_API_KEY)
+    providers.anthropic = { keys: [{ name: 'env', value: 'env.ANTHROPIC_API_KEY' }] };
   return validateConfig({ providers }, 'built-in defaults', env);
 }
 
@@ -106,7 +110,9 @@ function crossFieldProblems(c: Config): string[] {
   const problems: string[] = [];
   for (const [name, p] of Object.entries(c.providers)) {
     if (!providerTypeOf(name, p))
-      problems.push(`providers.${name}.type: is required for a provider not named openai, anthropic or mock (got undefined)`);
+      problems.push(
+        `providers.${name}.type: is required for a provider not named openai, anthropic or mock (got undefined)`,
+      );
   }
   const g = c.cluster_config.gossip;
   const keys = [
@@ -116,13 +122,16 @@ function crossFieldProblems(c: Config): string[] {
   for (const [field, key] of keys) {
     const len = Buffer.from(key, 'base64').length;
     if (![16, 24, 32].includes(len) || !/^[A-Za-z0-9+/]+=*$/.test(key))
-      problems.push(`cluster_config.gossip.${field}: must be base64 of 16, 24 or 32 bytes (got ${len} bytes)`);
+      problems.push(
+        `cluster_config.gossip.${field}: must be base64 of 16, 24 or 32 bytes (got ${len} bytes)`,
+      );
   }
   const ids = new Set<string>();
   const values = new Set<string>();
   c.governance.virtual_keys.forEach((vk, i) => {
     if (ids.has(vk.id)) problems.push(`governance.virtual_keys.${i}.id: duplicate id (got "${vk.id}")`);
-    if (values.has(vk.value)) problems.push(`governance.virtual_keys.${i}.value: duplicate key value (got ${MASK})`);
+    if (values.has(vk.value))
+      problems.push(`governance.virtual_keys.${i}.value: duplicate key value (got ${MASK})`);
     ids.add(vk.id);
     values.add(vk.value);
   });
@@ -151,7 +160,12 @@ function formatIssues(issues: z.core.$ZodIssue[], input: unknown): string[] {
       // discriminated unions: report the branch's own problems, not "invalid input"
       const nested = issue.errors.flat() as z.core.$ZodIssue[];
       if (nested.length > 0 && nested.every((n) => n.code !== 'invalid_union')) {
-        out.push(...formatIssues(nested.map((n) => ({ ...n, path: [...issue.path, ...n.path] })), input));
+        out.push(
+          ...formatIssues(
+            nested.map((n) => ({ ...n, path: [...issue.path, ...n.path] })),
+            input,
+          ),
+        );
         continue;
       }
     }
@@ -166,7 +180,10 @@ function humanMessage(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type') return `must be ${issue.expected}`;
   if (issue.code === 'invalid_value' && 'values' in issue)
     return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
-  return m.replace(/^Invalid input: /, '').replace(/^Too small: expected/, 'must be').replace(/^Too big: expected/, 'must be');
+  return m
+    .replace(/^Invalid input: /, '')
+    .replace(/^Too small: expected/, 'must be')
+    .replace(/^Too big: expected/, 'must be');
 }
 
 function describe(value: unknown, path: (string | number)[]): string {
@@ -235,10 +252,11 @@ const KNOWN_FIELD_NAMES: string[] = (() => {
     const def = (schema as { _zod?: { def?: Record<string, unknown> } })._zod?.def;
     if (!def) return;
     const shape = def.shape as Record<string, unknown> | undefined;
-    if (shape) for (const [k, v] of Object.entries(shape)) {
-      names.add(k);
-      walk(v, depth + 1);
-    }
+    if (shape)
+      for (const [k, v] of Object.entries(shape)) {
+        names.add(k);
+        walk(v, depth + 1);
+      }
     for (const key of ['innerType', 'in', 'out', 'element', 'valueType', 'schema'])
       if (def[key]) walk(def[key], depth + 1);
     for (const key of ['options', 'left', 'right'])

@@ -15,33 +15,29 @@ import { parseDuration, parseFixedDuration } from './duration.js';
  * instead of silently ignored. Defaults live here and nowhere else.
  */
 
-const duration = z
-  .union([z.string(), z.number()])
-  .refine(
-    (v) => {
-      try {
-        parseDuration(v);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { message: 'is not a duration (use "500ms", "10s", "1m", "1h", "1d", "1w", "1M", "1Y" or seconds)' },
-  );
+const duration = z.union([z.string(), z.number()]).refine(
+  (v) => {
+    try {
+      parseDuration(v);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'is not a duration (use "500ms", "10s", "1m", "1h", "1d", "1w", "1M", "1Y" or seconds)' },
+);
 
-const fixedDuration = z
-  .union([z.string(), z.number()])
-  .refine(
-    (v) => {
-      try {
-        parseFixedDuration(v);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { message: 'is not a fixed duration (use "500ms", "10s", "1m", "1h" or seconds)' },
-  );
+const fixedDuration = z.union([z.string(), z.number()]).refine(
+  (v) => {
+    try {
+      parseFixedDuration(v);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  { message: 'is not a fixed duration (use "500ms", "10s", "1m", "1h" or seconds)' },
+);
 
 const port = z.number().int().min(0).max(65535);
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/, 'must be host:port');
@@ -256,13 +252,21 @@ export const serverSchema = z.strictObject({
    *  while load balancers notice /ready = 503. */
   drain_accept_seconds: z.number().min(0).default(DEFAULT_DRAIN_ACCEPT_SECONDS),
   admin_token: z.string().optional(),
-  max_body_bytes: z.number().int().positive().default(10 * 1024 * 1024),
+  max_body_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(10 * 1024 * 1024),
   /** Time allowed to receive a request's headers (slowloris guard). */
   headers_timeout_seconds: z.number().positive().default(10),
   /** Time allowed to receive a whole request body. */
   request_timeout_seconds: z.number().positive().default(60),
   keep_alive_timeout_seconds: z.number().positive().default(65),
-  max_header_bytes: z.number().int().positive().default(32 * 1024),
+  max_header_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(32 * 1024),
 });
 
 export const loggingSchema = z.strictObject({
@@ -274,10 +278,21 @@ export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   server: serverSchema.prefault({}),
   logging: loggingSchema.prefault({}),
-  providers: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'provider names are lowercase letters, digits, "_" and "-"'), providerSchema).default({}),
+  providers: z
+    .record(
+      z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'provider names are lowercase letters, digits, "_" and "-"'),
+      providerSchema,
+    )
+    .default({}),
   governance: governanceSchema.prefault({}),
   cluster_config: clusterSchema.prefault({}),
-  config_store: configStoreSchema.default({ enabled: true, type: 'sqlite', config: { path: DEFAULT_SQLITE_PATH } }),
+  config_store: configStoreSchema.default({
+    enabled: true,
+    type: 'sqlite',
+    config: { path: DEFAULT_SQLITE_PATH },
+  }),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -45,7 +45,14 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
 /** A dependency-free human format: "12:00:01 INFO  msg key=value". */
 function prettyStream(): pino.DestinationStream {
   const colour = process.stdout.isTTY;
-  const paint: Record<string, string> = { info: '32', warn: '33', error: '31', fatal: '35', debug: '90', trace: '90' };
+  const paint: Record<string, string> = {
+    info: '32',
+    warn: '33',
+    error: '31',
+    fatal: '35',
+    debug: '90',
+    trace: '90',
+  };
   return {
     write(line: string) {
       try {

@@ -7,7 +7,8 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
  */
 export function createRegistry(opts: { defaultMetrics?: boolean } = {}): Registry {
   const registry = new Registry();
-  if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: registry, prefix: 'deepintshield_process_' });
+  if (opts.defaultMetrics !== false)
+    collectDefaultMetrics({ register: registry, prefix: 'deepintshield_process_' });
   return registry;
 }
 

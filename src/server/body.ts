@@ -28,18 +28,35 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer
 }
 
 function tooLarge(maxBytes: number): HttpError {
-  return new HttpError(413, `request body is larger than the limit of ${maxBytes} bytes`, 'request_too_large', 'body_too_large');
+  return new HttpError(
+    413,
+    `request body is larger than the limit of ${maxBytes} bytes`,
+    'request_too_large',
+    'body_too_large',
+  );
 }
 
 /** Parses a JSON object body with a clear 400 on anything else. */
 export function parseJsonObject(body: Buffer): Record<string, unknown> {
-  if (body.length === 0) throw new HttpError(400, 'request body is empty; expected a JSON object', 'invalid_request_error', 'empty_body');
-  if (!isUtf8(body)) throw new HttpError(400, 'request body is not valid UTF-8', 'invalid_request_error', 'invalid_encoding');
+  if (body.length === 0)
+    throw new HttpError(
+      400,
+      'request body is empty; expected a JSON object',
+      'invalid_request_error',
+      'empty_body',
+    );
+  if (!isUtf8(body))
+    throw new HttpError(400, 'request body is not valid UTF-8', 'invalid_request_error', 'invalid_encoding');
   let value: unknown;
   try {
     value = JSON.parse(body.toString('utf8'));
   } catch (err) {
-    throw new HttpError(400, `request body is not valid JSON: ${(err as Error).message}`, 'invalid_request_error', 'invalid_json');
+    throw new HttpError(
+      400,
+      `request body is not valid JSON: ${(err as Error).message}`,
+      'invalid_request_error',
+      'invalid_json',
+    );
   }
   if (!value || typeof value !== 'object' || Array.isArray(value))
     throw new HttpError(400, 'request body must be a JSON object', 'invalid_request_error', 'invalid_json');

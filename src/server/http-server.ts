@@ -5,7 +5,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ServerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { HttpError, sendError } from './errors.js';
-import { type RequestContext, Router } from './router.js';
+import type { RequestContext, Router } from './router.js';
 
 /** Probes and scrapes: neither logged per request nor counted as traffic. */
 const OPS_ROUTES = new Set(['/health', '/ready', '/metrics', '/cluster/status', '/ui']);
@@ -41,7 +41,11 @@ export class HttpServer {
    */
   private readonly accessLog: Logger;
   /** Requests and errors per second, over a sliding 10 s ring of 1 s buckets. */
-  private readonly ring = { counts: new Array<number>(10).fill(0), errors: new Array<number>(10).fill(0), second: 0 };
+  private readonly ring = {
+    counts: new Array<number>(10).fill(0),
+    errors: new Array<number>(10).fill(0),
+    second: 0,
+  };
 
   constructor(private readonly opts: HttpServerOptions) {
     const c = opts.config;
@@ -63,9 +67,18 @@ export class HttpServer {
     });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (!socket.writable) return socket.destroy();
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      const body = JSON.stringify({ error: { message: `bad request: ${err.code ?? err.message}`, type: 'invalid_request_error', code: err.code ?? null } });
-      socket.end(`HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+      const body = JSON.stringify({
+        error: {
+          message: `bad request: ${err.code ?? err.message}`,
+          type: 'invalid_request_error',
+          code: err.code ?? null,
+        },
+      });
+      socket.end(
+        `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
       // A hostile client may never read or close: do not let it hold the socket.
       setTimeout(() => socket.destroy(), 200).unref();
     });
@@ -127,7 +140,11 @@ export class HttpServer {
       n += this.ring.counts[i]!;
       e += this.ring.errors[i]!;
     }
-    return { rps: Math.round((n / 9) * 10) / 10, in_flight: this.inFlight, error_rate: n ? Math.round((e / n) * 1000) / 1000 : 0 };
+    return {
+      rps: Math.round((n / 9) * 10) / 10,
+      in_flight: this.inFlight,
+      error_rate: n ? Math.round((e / n) * 1000) / 1000 : 0,
+    };
   }
 
   private rotate(sec: number): void {
@@ -148,7 +165,8 @@ export class HttpServer {
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const headerId = req.headers['x-request-id'];
-    const requestId = typeof headerId === 'string' && headerId.length > 0 && headerId.length <= 128 ? headerId : randomUUID();
+    const requestId =
+      typeof headerId === 'string' && headerId.length > 0 && headerId.length <= 128 ? headerId : randomUUID();
     res.setHeader('x-request-id', requestId);
     if (this.draining) res.setHeader('connection', 'close');
     const match = this.opts.router.match(req.method ?? 'GET', path);
@@ -168,7 +186,14 @@ export class HttpServer {
         this.ring.counts[sec % 10]!++;
         if (status >= 500) this.ring.errors[sec % 10]!++;
         this.accessLog.info(
-          { reqId: requestId, method: req.method, path, status, ms: Math.round(seconds * 1e4) / 10, aborted: !res.writableFinished || undefined },
+          {
+            reqId: requestId,
+            method: req.method,
+            path,
+            status,
+            ms: Math.round(seconds * 1e4) / 10,
+            aborted: !res.writableFinished || undefined,
+          },
           'request',
         );
       }
@@ -179,12 +204,23 @@ export class HttpServer {
       }
     });
     if (match === undefined) {
-      sendError(res, new HttpError(404, `no route for ${req.method} ${path}`, 'not_found_error', 'route_not_found'));
+      sendError(
+        res,
+        new HttpError(404, `no route for ${req.method} ${path}`, 'not_found_error', 'route_not_found'),
+      );
       req.resume();
       return;
     }
     if (match === 'method_not_allowed') {
-      sendError(res, new HttpError(405, `method ${req.method} is not allowed on ${path}`, 'invalid_request_error', 'method_not_allowed'));
+      sendError(
+        res,
+        new HttpError(
+          405,
+          `method ${req.method} is not allowed on ${path}`,
+          'invalid_request_error',
+          'method_not_allowed',
+        ),
+      );
       req.resume();
       return;
     }
@@ -192,15 +228,22 @@ export class HttpServer {
     const ctx: RequestContext = { requestId, params: match.params, path, startedAt };
     try {
       const r = match.route.handler(req, res, ctx);
-      if (r && typeof (r as Promise<void>).then === 'function') (r as Promise<void>).catch((err) => this.fail(res, err, ctx));
+      if (r && typeof (r as Promise<void>).then === 'function')
+        (r as Promise<void>).catch((err) => this.fail(res, err, ctx));
     } catch (err) {
       this.fail(res, err, ctx);
     }
   }
 
   private fail(res: ServerResponse, err: unknown, ctx: RequestContext): void {
-    if (err instanceof HttpError) return sendError(res, err);
-    this.opts.logger.error({ reqId: ctx.requestId, err: (err as Error)?.message, stack: (err as Error)?.stack }, 'unhandled error in request handler');
+    if (err instanceof HttpError) {
+      sendError(res, err);
+      return;
+    }
+    this.opts.logger.error(
+      { reqId: ctx.requestId, err: (err as Error)?.message, stack: (err as Error)?.stack },
+      'unhandled error in request handler',
+    );
     sendError(res, new HttpError(500, 'internal error', 'api_error', 'internal_error'));
   }
 
@@ -223,7 +266,10 @@ export class HttpServer {
     const closed = new Promise<void>((r) => this.server.close(() => r()));
     this.server.closeIdleConnections();
     const idle = this.inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => this.idleWaiters.push(r));
-    const timedOut = await Promise.race([idle.then(() => false), sleepUntil(deadline - Date.now()).then(() => true)]);
+    const timedOut = await Promise.race([
+      idle.then(() => false),
+      sleepUntil(deadline - Date.now()).then(() => true),
+    ]);
     // Keep-alive sockets that went idle after the first sweep.
     this.server.closeIdleConnections();
     if (timedOut) this.server.closeAllConnections();

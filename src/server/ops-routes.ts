@@ -2,10 +2,8 @@ import type { Registry } from 'prom-client';
 import { sendJson } from './errors.js';
 import type { Route } from './router.js';
 
-export interface ReadinessCheck {
-  /** Returns undefined when ready, else the reason it is not. */
-  (): string | undefined;
-}
+/** Returns undefined when ready, else the reason it is not. */
+export type ReadinessCheck = () => string | undefined;
 
 export function opsRoutes(opts: { registry: Registry; readiness: ReadinessCheck[] }): Route[] {
   return [

@@ -10,7 +10,11 @@ export interface RequestContext {
   startedAt: number;
 }
 
-export type Handler = (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) => void | Promise<void>;
+export type Handler = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RequestContext,
+) => void | Promise<void>;
 
 export interface Route {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD';
@@ -77,7 +81,8 @@ export class Router {
       pathKnown = true;
       if (p.method === method) return { route: p.route, params };
     }
-    for (const m of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH']) if (this.exact.has(`${m} ${path}`)) pathKnown = true;
+    for (const m of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'])
+      if (this.exact.has(`${m} ${path}`)) pathKnown = true;
     return pathKnown ? 'method_not_allowed' : undefined;
   }
 }

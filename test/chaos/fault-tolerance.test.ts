@@ -19,7 +19,11 @@ describe.each([
       nodes,
       subnet,
       extraConfig: () => ({
-        governance: { virtual_keys: [{ id: 'ft', value: VK, rate_limit: { request_max_limit: LIMIT, request_reset_duration: '1h' } }] },
+        governance: {
+          virtual_keys: [
+            { id: 'ft', value: VK, rate_limit: { request_max_limit: LIMIT, request_reset_duration: '1h' } },
+          ],
+        },
       }),
     });
     try {
@@ -34,8 +38,13 @@ describe.each([
       const admitted = result.statuses['200'] ?? 0;
       const limited = result.statuses['429'] ?? 0;
       mkdirSync('test-artifacts', { recursive: true });
-      writeFileSync(`test-artifacts/chaos-ft-${nodes}.json`, JSON.stringify({ nodes, crash, convergeMs, admitted, limited, result }, null, 2));
-      console.log(`fault tolerance ${nodes}/${crash}: converged in ${convergeMs} ms, admitted ${admitted}/${LIMIT}, 429s ${limited}, other failures ${result.failed - limited}`);
+      writeFileSync(
+        `test-artifacts/chaos-ft-${nodes}.json`,
+        JSON.stringify({ nodes, crash, convergeMs, admitted, limited, result }, null, 2),
+      );
+      console.log(
+        `fault tolerance ${nodes}/${crash}: converged in ${convergeMs} ms, admitted ${admitted}/${LIMIT}, 429s ${limited}, other failures ${result.failed - limited}`,
+      );
       expect(result.failed - limited).toBe(0);
       expect(admitted).toBeLessThanOrEqual(Math.floor(LIMIT * 1.01));
       // Survivors keep a reservation for each crashed node's possibly-unseen last claim for the rest

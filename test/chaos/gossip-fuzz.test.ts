@@ -31,7 +31,9 @@ function encryptWrong(plain: Buffer): Buffer {
 }
 
 function udpRcvbufErrors(): number {
-  const lines = readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
+  const lines = readFileSync('/proc/net/snmp', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('Udp:'));
   const head = lines[0]!.split(/\s+/);
   const vals = lines[1]!.split(/\s+/);
   return Number(vals[head.indexOf('RcvbufErrors')] ?? 0);
@@ -42,7 +44,11 @@ const generators: (() => Buffer)[] = [
   () => randomBytes(1 + Math.floor(Math.random() * 1400)),
   () => Buffer.from([Math.floor(Math.random() * 14)]),
   () => Buffer.concat([Buffer.from([0]), Buffer.from(encode({ SeqNo: 'x', Node: 42 }))]),
-  () => Buffer.concat([Buffer.from([4]), Buffer.from(encode({ Incarnation: -1, Node: '', Addr: 5, Port: 70000, Vsn: [1, 2] }))]),
+  () =>
+    Buffer.concat([
+      Buffer.from([4]),
+      Buffer.from(encode({ Incarnation: -1, Node: '', Addr: 5, Port: 70000, Vsn: [1, 2] })),
+    ]),
   () => Buffer.concat([Buffer.from([7, 255]), randomBytes(40)]),
   () => Buffer.from([7, 2, 0xff, 0xff, 0x00, 0x01, 0x00]),
   () => Buffer.concat([Buffer.from([9]), Buffer.from(encode({ Algo: 0, Buf: randomBytes(200) }))]),
@@ -78,7 +84,12 @@ describe('gossip under hostile input', () => {
                 port: gossip[i],
                 encryption_key: KEY,
                 timings: { profile: 'local' },
-                config: { timeout_seconds: 1, interval_seconds: 0.5, success_threshold: 1, failure_threshold: 3 },
+                config: {
+                  timeout_seconds: 1,
+                  interval_seconds: 0.5,
+                  success_threshold: 1,
+                  failure_threshold: 3,
+                },
               },
             },
           },
@@ -86,10 +97,14 @@ describe('gossip under hostile input', () => {
       );
     }
     await Promise.all(nodes.map((n) => n.waitReady()));
-    await waitFor(async () => (await nodes[0]!.status()).cluster_health === 'HEALTHY' && (await nodes[0]!.status()).members === 3, {
-      timeoutMs: 30_000,
-      what: '3 healthy members',
-    });
+    await waitFor(
+      async () =>
+        (await nodes[0]!.status()).cluster_health === 'HEALTHY' && (await nodes[0]!.status()).members === 3,
+      {
+        timeoutMs: 30_000,
+        what: '3 healthy members',
+      },
+    );
   });
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.destroy()));
@@ -135,17 +150,25 @@ describe('gossip under hostile input', () => {
     for (const s of sockets) s.destroy();
 
     expect(target.running).toBe(true);
-    await waitFor(async () => {
-      const s = await target.status();
-      return s.cluster_health === 'HEALTHY' && s.members === 3 && s.healthy_members === 3;
-    }, { timeoutMs: 20_000, what: 'cluster HEALTHY after the fuzzing' });
+    await waitFor(
+      async () => {
+        const s = await target.status();
+        return s.cluster_health === 'HEALTHY' && s.members === 3 && s.healthy_members === 3;
+      },
+      { timeoutMs: 20_000, what: 'cluster HEALTHY after the fuzzing' },
+    );
     const rssAfter = rssKb(target.pid!);
     const metrics = await (await fetch(`${target.url}/metrics`)).text();
     const dropped = metrics
       .split('\n')
-      .filter((l) => l.startsWith('deepintshield_gossip_') && /dropped|invalid|decrypt/.test(l) && !l.startsWith('#'))
+      .filter(
+        (l) =>
+          l.startsWith('deepintshield_gossip_') && /dropped|invalid|decrypt/.test(l) && !l.startsWith('#'),
+      )
       .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
-    console.log(`gossip fuzz: ${sent} packets, rss ${rssBefore} kB -> ${rssAfter} kB, dropped counted ${dropped}`);
+    console.log(
+      `gossip fuzz: ${sent} packets, rss ${rssBefore} kB -> ${rssAfter} kB, dropped counted ${dropped}`,
+    );
     const kernelDrops = udpRcvbufErrors() - kernelDropsBefore;
     console.log(`gossip fuzz: kernel receive-buffer drops ${kernelDrops}`);
     // Every packet that reached the node was rejected and counted (a few may be valid by chance: random bytes).

@@ -61,7 +61,10 @@ export class ChaosCluster {
 
   nodeConfig(i: number): Record<string, unknown> {
     const host = this.net.hosts[i]!;
-    const peers = this.net.hosts.slice(0, this.opts.nodes).filter((h) => h !== host).map((h) => `${h.ip}:${GOSSIP_PORT}`);
+    const peers = this.net.hosts
+      .slice(0, this.opts.nodes)
+      .filter((h) => h !== host)
+      .map((h) => `${h.ip}:${GOSSIP_PORT}`);
     return {
       server: { host: '0.0.0.0', port: HTTP_PORT, drain_timeout_seconds: 20, drain_accept_seconds: 3 },
       providers: {
@@ -75,7 +78,10 @@ export class ChaosCluster {
         node_name: `chaos-${i + 1}`,
         bind_address: host.ip,
         peers,
-        gossip: { port: GOSSIP_PORT, config: { timeout_seconds: 1, interval_seconds: 0.5, success_threshold: 2, failure_threshold: 2 } },
+        gossip: {
+          port: GOSSIP_PORT,
+          config: { timeout_seconds: 1, interval_seconds: 0.5, success_threshold: 2, failure_threshold: 2 },
+        },
       },
       ...(this.opts.extraConfig?.(i) ?? {}),
     };
@@ -86,12 +92,21 @@ export class ChaosCluster {
     const rootIp = this.net.attachRoot();
     await this.opts.beforeNodes?.(rootIp);
     for (let i = 0; i < this.opts.nodes; i++) {
-      this.nodes.push(new NodeProcess({ config: this.nodeConfig(i), netns: this.net.hosts[i]!.ns, httpHost: this.net.hosts[i]!.ip }).start());
+      this.nodes.push(
+        new NodeProcess({
+          config: this.nodeConfig(i),
+          netns: this.net.hosts[i]!.ns,
+          httpHost: this.net.hosts[i]!.ip,
+        }).start(),
+      );
     }
     await Promise.all(this.nodes.map((n) => n.waitReady(30_000)));
     await this.waitHealthy(this.opts.nodes);
     this.startNginx();
-    await waitFor(async () => (await fetch(`http://${this.lb.ip}:${LB_PORT}/health`)).ok, { timeoutMs: 10_000, what: 'nginx' });
+    await waitFor(async () => (await fetch(`http://${this.lb.ip}:${LB_PORT}/health`)).ok, {
+      timeoutMs: 10_000,
+      what: 'nginx',
+    });
     this.watch();
   }
 
@@ -104,9 +119,24 @@ export class ChaosCluster {
       this.tmp,
     );
     writeFileSync(join(this.tmp, 'nginx.conf'), conf);
-    this.nginx = spawn('ip', ['netns', 'exec', this.lb.ns, 'nginx', '-p', this.tmp, '-c', join(this.tmp, 'nginx.conf'), '-g', `daemon off; pid ${this.tmp}/nginx.pid;`], {
-      stdio: 'ignore',
-    });
+    this.nginx = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        this.lb.ns,
+        'nginx',
+        '-p',
+        this.tmp,
+        '-c',
+        join(this.tmp, 'nginx.conf'),
+        '-g',
+        `daemon off; pid ${this.tmp}/nginx.pid;`,
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
   }
 
   /** Cuts gossip and HTTP between two groups of nodes (1-based host numbers); nginx and the root leg still reach all. */
@@ -126,7 +156,11 @@ export class ChaosCluster {
       for (const i of from)
         for (const j of to) {
           try {
-            execFileSync('ip', ['-n', this.net.hosts[i - 1]!.ns, 'route', op, 'blackhole', `${this.net.hosts[j - 1]!.ip}/32`], { stdio: 'ignore' });
+            execFileSync(
+              'ip',
+              ['-n', this.net.hosts[i - 1]!.ns, 'route', op, 'blackhole', `${this.net.hosts[j - 1]!.ip}/32`],
+              { stdio: 'ignore' },
+            );
           } catch (err) {
             if (op === 'add') throw err;
           }
@@ -135,28 +169,55 @@ export class ChaosCluster {
 
   async restartNode(i: number): Promise<void> {
     const old = this.nodes[i]!;
-    this.nodes[i] = new NodeProcess({ config: this.nodeConfig(i), netns: this.net.hosts[i]!.ns, httpHost: this.net.hosts[i]!.ip }).start();
+    this.nodes[i] = new NodeProcess({
+      config: this.nodeConfig(i),
+      netns: this.net.hosts[i]!.ns,
+      httpHost: this.net.hosts[i]!.ip,
+    }).start();
     await this.nodes[i]!.waitReady(30_000);
     void old;
   }
 
-  async waitHealthy(expected: number, on: NodeProcess[] = this.nodes.filter((n) => n.running), timeoutMs = 30_000): Promise<void> {
+  async waitHealthy(
+    expected: number,
+    on: NodeProcess[] = this.nodes.filter((n) => n.running),
+    timeoutMs = 30_000,
+  ): Promise<void> {
     await waitFor(
       async () => {
         const all = await Promise.all(on.map((n) => n.status()));
-        return all.every((s) => s.cluster_health === 'HEALTHY' && s.members === expected && s.healthy_members === expected);
+        return all.every(
+          (s) => s.cluster_health === 'HEALTHY' && s.members === expected && s.healthy_members === expected,
+        );
       },
       { timeoutMs, intervalMs: 250, what: `${expected} healthy members on every live node` },
     );
   }
 
   /** Runs the bounded load generator inside the load balancer's namespace. */
-  load(opts: { rate: number; durationSeconds: number; streamShare?: number; vk?: string }): Promise<LoadResult> {
+  load(opts: {
+    rate: number;
+    durationSeconds: number;
+    streamShare?: number;
+    vk?: string;
+  }): Promise<LoadResult> {
     return new Promise((resolvePromise, reject) => {
       const args = [
-        'netns', 'exec', this.lb.ns, process.execPath, join(REPO, 'test/chaos/loadgen.mjs'),
-        '--url', `http://127.0.0.1:${LB_PORT}`, '--rate', String(opts.rate), '--duration', String(opts.durationSeconds),
-        '--stream-share', String(opts.streamShare ?? 0.3), '--max-requests', String(opts.rate * opts.durationSeconds),
+        'netns',
+        'exec',
+        this.lb.ns,
+        process.execPath,
+        join(REPO, 'test/chaos/loadgen.mjs'),
+        '--url',
+        `http://127.0.0.1:${LB_PORT}`,
+        '--rate',
+        String(opts.rate),
+        '--duration',
+        String(opts.durationSeconds),
+        '--stream-share',
+        String(opts.streamShare ?? 0.3),
+        '--max-requests',
+        String(opts.rate * opts.durationSeconds),
         ...(opts.vk ? ['--vk', opts.vk] : []),
       ];
       const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: REPO });
@@ -185,18 +246,20 @@ export class ChaosCluster {
     this.watcher = (async () => {
       while (this.watching) {
         await Promise.all(
-          this.nodes.filter((n) => n.running).map(async (n) => {
-            try {
-              const s: ClusterStatus = await n.status();
-              for (const node of s.nodes) {
-                const set = this.seenStates.get(node.name) ?? new Set<string>();
-                set.add(node.state);
-                this.seenStates.set(node.name, set);
+          this.nodes
+            .filter((n) => n.running)
+            .map(async (n) => {
+              try {
+                const s: ClusterStatus = await n.status();
+                for (const node of s.nodes) {
+                  const set = this.seenStates.get(node.name) ?? new Set<string>();
+                  set.add(node.state);
+                  this.seenStates.set(node.name, set);
+                }
+              } catch {
+                /* node restarting */
               }
-            } catch {
-              /* node restarting */
-            }
-          }),
+            }),
         );
         await sleep(200);
       }
@@ -248,7 +311,12 @@ async function stopNginx(master: ChildProcess): Promise<void> {
  * Points the repo's nginx.conf at test addresses: the `server` lines of its
  * upstream block, its listen port, and every path under `prefix`.
  */
-export function renderNginxConf(conf: string, upstreams: string[], listenPort: number, prefix: string): string {
+export function renderNginxConf(
+  conf: string,
+  upstreams: string[],
+  listenPort: number,
+  prefix: string,
+): string {
   let out = conf
     .replace(/^\s*(user|pid|error_log|access_log)\s+[^;]*;\s*$/gm, '')
     .replace(/(upstream\s+\S+\s*\{)([\s\S]*?)(\n\s*\})/, (_m, open: string, body: string, close: string) => {
@@ -256,8 +324,10 @@ export function renderNginxConf(conf: string, upstreams: string[], listenPort: n
       return `${open}\n${upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=2s;`).join('\n')}${kept.join('\n')}${close}`;
     })
     .replace(/listen\s+[^;]+;/g, `listen ${listenPort};`);
-  out = out.replace(/http\s*\{/, (m) =>
-    `${m}\n  access_log off;\n  client_body_temp_path ${prefix}/body;\n  proxy_temp_path ${prefix}/proxy;\n  fastcgi_temp_path ${prefix}/fastcgi;\n  uwsgi_temp_path ${prefix}/uwsgi;\n  scgi_temp_path ${prefix}/scgi;\n`,
+  out = out.replace(
+    /http\s*\{/,
+    (m) =>
+      `${m}\n  access_log off;\n  client_body_temp_path ${prefix}/body;\n  proxy_temp_path ${prefix}/proxy;\n  fastcgi_temp_path ${prefix}/fastcgi;\n  uwsgi_temp_path ${prefix}/uwsgi;\n  scgi_temp_path ${prefix}/scgi;\n`,
   );
   return `error_log ${prefix}/error.log warn;\n${out}`;
 }

@@ -5,9 +5,10 @@
 // Every run is bounded by --duration and --max-requests.
 import { Agent, request } from 'undici';
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
-);
+const args = {};
+for (let i = 2; i < process.argv.length; i++) {
+  if (process.argv[i].startsWith('--')) args[process.argv[i].slice(2)] = process.argv[i + 1];
+}
 const url = args.url ?? 'http://127.0.0.1:8080';
 const rate = Number(args.rate ?? 300);
 const durationMs = Number(args.duration ?? 10) * 1000;
@@ -16,8 +17,22 @@ const maxRequests = Math.min(Number(args['max-requests'] ?? 200_000), 200_000);
 const model = args.model ?? 'mock/mock-model';
 const headers = { 'content-type': 'application/json', ...(args.vk ? { 'x-deepintshield-vk': args.vk } : {}) };
 
-const dispatcher = new Agent({ connections: 64, keepAliveTimeout: 10_000, headersTimeout: 30_000, bodyTimeout: 30_000 });
-const stats = { sent: 0, ok: 0, failed: 0, statuses: {}, errors: {}, streams: 0, brokenStreams: 0, timeline: [] };
+const dispatcher = new Agent({
+  connections: 64,
+  keepAliveTimeout: 10_000,
+  headersTimeout: 30_000,
+  bodyTimeout: 30_000,
+});
+const stats = {
+  sent: 0,
+  ok: 0,
+  failed: 0,
+  statuses: {},
+  errors: {},
+  streams: 0,
+  brokenStreams: 0,
+  timeline: [],
+};
 const bump = (obj, k) => {
   obj[k] = (obj[k] ?? 0) + 1;
 };

@@ -1,6 +1,6 @@
-import { writeFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { sleep } from '../helpers/wait.js';
 import { ChaosCluster, type LoadResult } from './harness.js';
 
 /**
@@ -31,11 +31,16 @@ describe('chaos: rolling restart, crash and degraded network behind nginx', () =
     }
     const rollMs = Date.now() - started;
     const result: LoadResult = await load;
-    record('rolling-restart', { ...result, rollMs, seen: Object.fromEntries([...chaos.seenStates].map(([k, v]) => [k, [...v]])) });
+    record('rolling-restart', {
+      ...result,
+      rollMs,
+      seen: Object.fromEntries([...chaos.seenStates].map(([k, v]) => [k, [...v]])),
+    });
     expect(result.sent).toBeGreaterThan(5000);
     expect(result.failed).toBe(0);
     expect(result.brokenStreams).toBe(0);
-    for (const [name, states] of chaos.seenStates) expect(states.has('dead'), `${name} seen dead`).toBe(false);
+    for (const [name, states] of chaos.seenStates)
+      expect(states.has('dead'), `${name} seen dead`).toBe(false);
   }, 150_000);
 
   it('crash: kill -9 one node → only its in-flight requests fail, the others report 2 HEALTHY, then 3 again', async () => {
@@ -73,7 +78,8 @@ describe('chaos: rolling restart, crash and degraded network behind nginx', () =
     record('degraded-network', { ...result, seen });
     expect(result.sent).toBeGreaterThan(seconds * 250);
     expect(result.failed).toBe(0);
-    for (const [name, states] of chaos.seenStates) expect(states.has('dead'), `${name} seen dead`).toBe(false);
+    for (const [name, states] of chaos.seenStates)
+      expect(states.has('dead'), `${name} seen dead`).toBe(false);
     await chaos.waitHealthy(3, undefined, 30_000);
   }, 150_000);
 });

@@ -22,10 +22,37 @@ describe('chaos: upstream faults', () => {
       {
         server: { host: '127.0.0.1', port, drain_accept_seconds: 0 },
         providers: {
-          flaky500: { type: 'mock', keys: [{ name: 'a', value: 'k-a' }, { name: 'b', value: 'k-b' }], network_config: net, mock_config: { fail_rate: 0.3, fail_status: 500 } },
-          flaky429: { type: 'mock', keys: [{ name: 'a', value: 'k-a' }, { name: 'b', value: 'k-b' }, { name: 'c', value: 'k-c' }], network_config: net, mock_config: { fail_rate: 0.3, fail_status: 429 } },
-          hangs: { type: 'mock', keys: [{ name: 'a', value: 'k-a' }], network_config: { ...net, max_retries: 0, default_request_timeout_in_seconds: 0.3 }, mock_config: { hang_rate: 0.2 } },
-          down: { type: 'mock', keys: [{ name: 'a', value: 'k-a' }], network_config: { ...net, max_retries: 1 }, mock_config: { fail_rate: 1, fail_status: 503 } },
+          flaky500: {
+            type: 'mock',
+            keys: [
+              { name: 'a', value: 'k-a' },
+              { name: 'b', value: 'k-b' },
+            ],
+            network_config: net,
+            mock_config: { fail_rate: 0.3, fail_status: 500 },
+          },
+          flaky429: {
+            type: 'mock',
+            keys: [
+              { name: 'a', value: 'k-a' },
+              { name: 'b', value: 'k-b' },
+              { name: 'c', value: 'k-c' },
+            ],
+            network_config: net,
+            mock_config: { fail_rate: 0.3, fail_status: 429 },
+          },
+          hangs: {
+            type: 'mock',
+            keys: [{ name: 'a', value: 'k-a' }],
+            network_config: { ...net, max_retries: 0, default_request_timeout_in_seconds: 0.3 },
+            mock_config: { hang_rate: 0.2 },
+          },
+          down: {
+            type: 'mock',
+            keys: [{ name: 'a', value: 'k-a' }],
+            network_config: { ...net, max_retries: 1 },
+            mock_config: { fail_rate: 1, fail_status: 503 },
+          },
           backup: { type: 'mock', keys: [{ name: 'a', value: 'k-a' }] },
         },
         config_store: { type: 'sqlite', config: { path: ':memory:' } },
@@ -41,7 +68,11 @@ describe('chaos: upstream faults', () => {
     await node?.shutdown('test done');
   });
 
-  async function run(model: string, n: number, extra: Record<string, unknown> = {}): Promise<{ failed: number; statuses: Record<number, number> }> {
+  async function run(
+    model: string,
+    n: number,
+    extra: Record<string, unknown> = {},
+  ): Promise<{ failed: number; statuses: Record<number, number> }> {
     const statuses: Record<number, number> = {};
     let failed = 0;
     let next = 0;

@@ -125,8 +125,13 @@ describe('admin API', () => {
     adm.settle({ provider: 'mock', model: 'x', promptTokens: 3, completionTokens: 4 });
     const usage = await call(node, 'GET', '/api/governance/usage');
     expect(usage.status).toBe(200);
-    const body = (await usage.json()) as { virtual_keys: { id: string; requests?: number; request_limit?: number }[] };
-    expect(body.virtual_keys.find((k) => k.id === 'team-a')).toMatchObject({ requests: 1, request_limit: 10 });
+    const body = (await usage.json()) as {
+      virtual_keys: { id: string; requests?: number; request_limit?: number }[];
+    };
+    expect(body.virtual_keys.find((k) => k.id === 'team-a')).toMatchObject({
+      requests: 1,
+      request_limit: 10,
+    });
     expect((await call(node, 'GET', '/api/governance/usage', undefined, null)).status).toBe(401);
   });
 

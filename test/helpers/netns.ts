@@ -63,7 +63,19 @@ export class TestNetwork {
 
   /** Adds netem loss/jitter on a host's interface. */
   netem(i: number, spec: string[]): void {
-    execFileSync('ip', ['netns', 'exec', this.hosts[i - 1]!.ns, 'tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'netem', ...spec]);
+    execFileSync('ip', [
+      'netns',
+      'exec',
+      this.hosts[i - 1]!.ns,
+      'tc',
+      'qdisc',
+      'replace',
+      'dev',
+      'eth0',
+      'root',
+      'netem',
+      ...spec,
+    ]);
   }
 
   /**
@@ -79,7 +91,11 @@ export class TestNetwork {
 
   clearLoss(i: number): void {
     try {
-      execFileSync('ip', ['netns', 'exec', this.hosts[i - 1]!.ns, 'nft', 'delete', 'table', 'inet', 'dis_chaos'], { stdio: 'ignore' });
+      execFileSync(
+        'ip',
+        ['netns', 'exec', this.hosts[i - 1]!.ns, 'nft', 'delete', 'table', 'inet', 'dis_chaos'],
+        { stdio: 'ignore' },
+      );
     } catch {
       /* none set */
     }
@@ -87,7 +103,11 @@ export class TestNetwork {
 
   clearNetem(i: number): void {
     try {
-      execFileSync('ip', ['netns', 'exec', this.hosts[i - 1]!.ns, 'tc', 'qdisc', 'del', 'dev', 'eth0', 'root'], { stdio: 'ignore' });
+      execFileSync(
+        'ip',
+        ['netns', 'exec', this.hosts[i - 1]!.ns, 'tc', 'qdisc', 'del', 'dev', 'eth0', 'root'],
+        { stdio: 'ignore' },
+      );
     } catch {
       /* none set */
     }

@@ -109,12 +109,17 @@ export class NodeProcess {
   }
 
   hasLog(fragment: string | RegExp): boolean {
-    return this.logs.some((l) => (typeof fragment === 'string' ? l.msg?.includes(fragment) : fragment.test(l.msg)));
+    return this.logs.some((l) =>
+      typeof fragment === 'string' ? l.msg?.includes(fragment) : fragment.test(l.msg),
+    );
   }
 
   async waitForLog(fragment: string | RegExp, timeoutMs = 20_000): Promise<LogLine> {
     return waitFor(
-      () => this.logs.find((l) => (typeof fragment === 'string' ? l.msg?.includes(fragment) : fragment.test(l.msg))),
+      () =>
+        this.logs.find((l) =>
+          typeof fragment === 'string' ? l.msg?.includes(fragment) : fragment.test(l.msg),
+        ),
       { timeoutMs, what: `log "${fragment}"` },
     );
   }

@@ -1,5 +1,5 @@
-import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
 
 /**
  * A port free on 127.0.0.1 for both TCP and UDP (gossip uses both). The OS

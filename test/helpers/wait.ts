@@ -17,5 +17,7 @@ export async function waitFor<T>(
     }
     await sleep(opts.intervalMs ?? 100);
   }
-  throw new Error(`timed out waiting for ${opts.what ?? 'condition'} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+  throw new Error(
+    `timed out waiting for ${opts.what ?? 'condition'} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
+  );
 }

@@ -34,11 +34,26 @@ describe('secrets stay secret', () => {
         server: { host: '127.0.0.1', port: http, admin_token: SECRETS.adminToken, drain_accept_seconds: 0 },
         logging: { level: 'debug' },
         providers: {
-          mock: { keys: [{ name: 'a', value: SECRETS.providerKey }, { name: 'b', value: 'env.DIS_TEST_PROVIDER_KEY' }] },
-          upstream: { type: 'openai', keys: [{ name: 'c', value: SECRETS.providerKey2 }], network_config: { base_url: 'http://127.0.0.1:9', max_retries: 0 } },
+          mock: {
+            keys: [
+              { name: 'a', value: SECRETS.providerKey },
+              { name: 'b', value: 'env.DIS_TEST_PROVIDER_KEY' },
+            ],
+          },
+          upstream: {
+            type: 'openai',
+            keys: [{ name: 'c', value: SECRETS.providerKey2 }],
+            network_config: { base_url: 'http://127.0.0.1:9', max_retries: 0 },
+          },
         },
-        governance: { virtual_keys: [{ id: 'team', value: SECRETS.vkValue, rate_limit: { request_max_limit: 1000 } }] },
-        cluster_config: { enabled: true, bind_address: '127.0.0.1', gossip: { port: gossip, encryption_key: SECRETS.gossipKey } },
+        governance: {
+          virtual_keys: [{ id: 'team', value: SECRETS.vkValue, rate_limit: { request_max_limit: 1000 } }],
+        },
+        cluster_config: {
+          enabled: true,
+          bind_address: '127.0.0.1',
+          gossip: { port: gossip, encryption_key: SECRETS.gossipKey },
+        },
       },
       env: { DIS_TEST_PROVIDER_KEY: SECRETS.envProviderKey },
     }).start();

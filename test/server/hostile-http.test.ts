@@ -15,7 +15,15 @@ describe('HTTP server under hostile input', () => {
     port = await freePort();
     const config = validateConfig(
       {
-        server: { host: '127.0.0.1', port, max_body_bytes: 64 * 1024, headers_timeout_seconds: 1, request_timeout_seconds: 2, max_header_bytes: 8192, drain_accept_seconds: 0 },
+        server: {
+          host: '127.0.0.1',
+          port,
+          max_body_bytes: 64 * 1024,
+          headers_timeout_seconds: 1,
+          request_timeout_seconds: 2,
+          max_header_bytes: 8192,
+          drain_accept_seconds: 0,
+        },
         providers: { mock: { keys: [{ value: 'mock-key' }] } },
         config_store: { type: 'sqlite', config: { path: ':memory:' } },
       },
@@ -30,7 +38,11 @@ describe('HTTP server under hostile input', () => {
   });
 
   const post = (body: string | Buffer, headers: Record<string, string> = {}) =>
-    fetch(`${base}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+    fetch(`${base}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+    });
 
   it('answers malformed JSON with 400 in the OpenAI error shape', async () => {
     const res = await post('{"model": "mock/x", "messages": [');
@@ -41,7 +53,11 @@ describe('HTTP server under hostile input', () => {
   });
 
   it('answers invalid UTF-8 with 400', async () => {
-    const bytes = Buffer.concat([Buffer.from('{"model":"mock/x","messages":[{"role":"user","content":"'), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from('"}]}')]);
+    const bytes = Buffer.concat([
+      Buffer.from('{"model":"mock/x","messages":[{"role":"user","content":"'),
+      Buffer.from([0xc3, 0x28, 0xff]),
+      Buffer.from('"}]}'),
+    ]);
     const res = await post(bytes);
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/UTF-8/);

@@ -39,7 +39,14 @@ export class PgServer {
   async init(): Promise<this> {
     asPostgres('initdb', ['-D', this.dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
     // test networks (test/helpers/netns.ts) live in 10.77.0.0/16
-    execFileSync('runuser', ['-u', 'postgres', '--', 'sh', '-c', `echo 'host all all 10.77.0.0/16 trust' >> ${join(this.dataDir, 'pg_hba.conf')}`]);
+    execFileSync('runuser', [
+      '-u',
+      'postgres',
+      '--',
+      'sh',
+      '-c',
+      `echo 'host all all 10.77.0.0/16 trust' >> ${join(this.dataDir, 'pg_hba.conf')}`,
+    ]);
     this.port = await freePort();
     await this.start();
     const c = new pg.Client(this.clientConfig('postgres'));

@@ -30,7 +30,11 @@ interface NodeSpec {
   netns?: string;
 }
 
-async function formCluster(specs: NodeSpec[], discovery: (i: number) => Record<string, unknown>, env: Record<string, string> = {}) {
+async function formCluster(
+  specs: NodeSpec[],
+  discovery: (i: number) => Record<string, unknown>,
+  env: Record<string, string> = {},
+) {
   const nodes = specs.map(
     (s, i) =>
       new NodeProcess({
@@ -38,13 +42,26 @@ async function formCluster(specs: NodeSpec[], discovery: (i: number) => Record<s
         httpHost: s.ip,
         env,
         config: {
-          server: { host: s.netns ? '0.0.0.0' : s.ip, port: s.httpPort, drain_accept_seconds: 0, drain_timeout_seconds: 5 },
+          server: {
+            host: s.netns ? '0.0.0.0' : s.ip,
+            port: s.httpPort,
+            drain_accept_seconds: 0,
+            drain_timeout_seconds: 5,
+          },
           cluster_config: {
             enabled: true,
             node_name: `d${i + 1}`,
             bind_address: s.ip,
             discovery: { enabled: true, interval: '1s', dial_timeout: '2s', ...discovery(i) },
-            gossip: { port: s.gossipPort, config: { timeout_seconds: 1, interval_seconds: 0.5, success_threshold: 1, failure_threshold: 2 } },
+            gossip: {
+              port: s.gossipPort,
+              config: {
+                timeout_seconds: 1,
+                interval_seconds: 0.5,
+                success_threshold: 1,
+                failure_threshold: 2,
+              },
+            },
           },
         },
       }),
@@ -60,7 +77,14 @@ async function formCluster(specs: NodeSpec[], discovery: (i: number) => Record<s
     },
     { timeoutMs: 45_000, intervalMs: 250, what: `one cluster of ${N} HEALTHY nodes` },
   ).catch(async (err) => {
-    const views = await Promise.all(nodes.map((n) => n.status().then((s) => `${s.local_node}: ${s.nodes.map((x) => `${x.name}=${x.state}`).join(',')}`).catch(() => 'down')));
+    const views = await Promise.all(
+      nodes.map((n) =>
+        n
+          .status()
+          .then((s) => `${s.local_node}: ${s.nodes.map((x) => `${x.name}=${x.state}`).join(',')}`)
+          .catch(() => 'down'),
+      ),
+    );
     throw new Error(`${err.message}\n${views.join('\n')}\n${nodes[0]!.rawOutput.slice(-15).join('\n')}`);
   });
   // Nobody had a peer list: the cluster came from discovery ("discovered X nodes" on the nodes that joined first).
@@ -71,14 +95,23 @@ async function formCluster(specs: NodeSpec[], discovery: (i: number) => Record<s
 
 const loopbackSpecs = async (): Promise<NodeSpec[]> => {
   const ports = await freePorts(2 * N);
-  return Array.from({ length: N }, (_, i) => ({ ip: '127.0.0.1', gossipPort: ports[i]!, httpPort: ports[N + i]! }));
+  return Array.from({ length: N }, (_, i) => ({
+    ip: '127.0.0.1',
+    gossipPort: ports[i]!,
+    httpPort: ports[N + i]!,
+  }));
 };
 /** Distinct loopback addresses with one shared gossip port, as pods or hosts would have. */
 const loopbackHosts = async (): Promise<NodeSpec[]> => {
   const [gossip, ...http] = await freePorts(N + 1);
-  return Array.from({ length: N }, (_, i) => ({ ip: `127.0.${Math.floor(Math.random() * 200) + 20}.${i + 11}`, gossipPort: gossip!, httpPort: http[i]! })).map(
-    (s, _, all) => ({ ...s, ip: `${all[0]!.ip.split('.').slice(0, 3).join('.')}.${s.ip.split('.')[3]}` }),
-  );
+  return Array.from({ length: N }, (_, i) => ({
+    ip: `127.0.${Math.floor(Math.random() * 200) + 20}.${i + 11}`,
+    gossipPort: gossip!,
+    httpPort: http[i]!,
+  })).map((s, _, all) => ({
+    ...s,
+    ip: `${all[0]!.ip.split('.').slice(0, 3).join('.')}.${s.ip.split('.')[3]}`,
+  }));
 };
 
 describe('discovery forms one cluster from 5 nodes started at once', () => {
@@ -88,10 +121,20 @@ describe('discovery forms one cluster from 5 nodes started at once', () => {
     const [client, peer] = await freePorts(2);
     const url = `http://127.0.0.1:${client}`;
     const etcd = new ServerProcess('etcd', [
-      '--name', 'e1', '--data-dir', join(dir, 'data'),
-      '--listen-client-urls', url, '--advertise-client-urls', url,
-      '--listen-peer-urls', `http://127.0.0.1:${peer}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${peer}`,
-      '--initial-cluster', `e1=http://127.0.0.1:${peer}`,
+      '--name',
+      'e1',
+      '--data-dir',
+      join(dir, 'data'),
+      '--listen-client-urls',
+      url,
+      '--advertise-client-urls',
+      url,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${peer}`,
+      '--initial-cluster',
+      `e1=http://127.0.0.1:${peer}`,
     ]).start();
     cleanups.push(async () => {
       await etcd.stop();
@@ -109,17 +152,29 @@ describe('discovery forms one cluster from 5 nodes started at once', () => {
     const specs = await loopbackSpecs();
     const port = await freePort();
     const dns = new ServerProcess('dnsmasq', [
-      '--no-daemon', '--no-resolv', '--no-hosts', `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
-      '--local=/test/', '--local-ttl=1', '--host-record=gw.cluster.test,127.0.0.1',
+      '--no-daemon',
+      '--no-resolv',
+      '--no-hosts',
+      `--port=${port}`,
+      '--listen-address=127.0.0.1',
+      '--bind-interfaces',
+      '--local=/test/',
+      '--local-ttl=1',
+      '--host-record=gw.cluster.test,127.0.0.1',
       ...specs.map((s) => `--srv-host=_gossip._udp.cluster.test,gw.cluster.test,${s.gossipPort}`),
-      `--hostsdir=${join(dir, 'hosts.d')}`, `--pid-file=${join(dir, 'dnsmasq.pid')}`,
+      `--hostsdir=${join(dir, 'hosts.d')}`,
+      `--pid-file=${join(dir, 'dnsmasq.pid')}`,
     ]).start();
     cleanups.push(async () => {
       await dns.stop();
       rmSync(dir, { recursive: true, force: true });
     });
     writeFileSync(join(dir, 'hosts.d', 'x'), '');
-    const ms = await formCluster(specs, () => ({ type: 'dns', dns_names: ['_gossip._udp.cluster.test'], dns_servers: [`127.0.0.1:${port}`] }));
+    const ms = await formCluster(specs, () => ({
+      type: 'dns',
+      dns_names: ['_gossip._udp.cluster.test'],
+      dns_servers: [`127.0.0.1:${port}`],
+    }));
     console.log(`dns: ${N} nodes HEALTHY ${ms} ms after ready`);
   }, 120_000);
 
@@ -127,7 +182,10 @@ describe('discovery forms one cluster from 5 nodes started at once', () => {
     const consul = new FakeConsul();
     const port = await consul.start();
     cleanups.push(() => consul.stop());
-    const ms = await formCluster(await loopbackSpecs(), () => ({ type: 'consul', consul_address: `127.0.0.1:${port}` }));
+    const ms = await formCluster(await loopbackSpecs(), () => ({
+      type: 'consul',
+      consul_address: `127.0.0.1:${port}`,
+    }));
     console.log(`consul: ${N} nodes HEALTHY ${ms} ms after ready`);
   }, 120_000);
 
@@ -136,20 +194,35 @@ describe('discovery forms one cluster from 5 nodes started at once', () => {
     await kube.start();
     cleanups.push(() => kube.stop());
     const specs = await loopbackHosts();
-    specs.forEach((s, i) =>
-      kube.upsertPod({ name: `deepintshield-${i}`, namespace: 'gw', labels: { 'app.kubernetes.io/name': 'deepintshield' }, ip: s.ip, phase: 'Running', ready: true }),
-    );
+    for (const [i, s] of specs.entries())
+      kube.upsertPod({
+        name: `deepintshield-${i}`,
+        namespace: 'gw',
+        labels: { 'app.kubernetes.io/name': 'deepintshield' },
+        ip: s.ip,
+        phase: 'Running',
+        ready: true,
+      });
+
     const kubeconfig = kube.writeKubeconfig({ namespace: 'gw', insecure: true });
     const ms = await formCluster(
       specs,
-      () => ({ type: 'kubernetes', k8s_namespace: 'gw', k8s_label_selector: 'app.kubernetes.io/name=deepintshield' }),
+      () => ({
+        type: 'kubernetes',
+        k8s_namespace: 'gw',
+        k8s_label_selector: 'app.kubernetes.io/name=deepintshield',
+      }),
       { KUBECONFIG: kubeconfig, KUBERNETES_SERVICE_HOST: '' },
     );
     console.log(`kubernetes: ${N} nodes HEALTHY ${ms} ms after ready`);
   }, 120_000);
 
   it('mdns (multicast on loopback only)', async () => {
-    const ms = await formCluster(await loopbackHosts(), () => ({ type: 'mdns', mdns_service: '_dis-test._tcp', mdns_interface: '127.0.0.1' }));
+    const ms = await formCluster(await loopbackHosts(), () => ({
+      type: 'mdns',
+      mdns_service: '_dis-test._tcp',
+      mdns_interface: '127.0.0.1',
+    }));
     console.log(`mdns: ${N} nodes HEALTHY ${ms} ms after ready`);
   }, 120_000);
 
@@ -158,7 +231,11 @@ describe('discovery forms one cluster from 5 nodes started at once', () => {
     cleanups.push(() => net.destroy());
     net.attachRoot();
     const specs = net.hosts.map((h) => ({ ip: h.ip, gossipPort: 10101, httpPort: 8080, netns: h.ns }));
-    const ms = await formCluster(specs, () => ({ type: 'udp', udp_broadcast_port: 10199, allowed_address_space: [`${net.prefix}.0/24`] }));
+    const ms = await formCluster(specs, () => ({
+      type: 'udp',
+      udp_broadcast_port: 10199,
+      allowed_address_space: [`${net.prefix}.0/24`],
+    }));
     console.log(`udp: ${N} nodes HEALTHY ${ms} ms after ready`);
   }, 120_000);
 });

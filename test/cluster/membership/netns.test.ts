@@ -33,7 +33,15 @@ describe('membership across network namespaces (LAN timings)', () => {
               node_name: `ns-${i + 1}`,
               bind_address: host.ip,
               peers: net.hosts.filter((h) => h !== host).map((h) => `${h.ip}:${GOSSIP}`),
-              gossip: { port: GOSSIP, config: { timeout_seconds: 1, interval_seconds: 0.5, success_threshold: 2, failure_threshold: 2 } },
+              gossip: {
+                port: GOSSIP,
+                config: {
+                  timeout_seconds: 1,
+                  interval_seconds: 0.5,
+                  success_threshold: 2,
+                  failure_threshold: 2,
+                },
+              },
             },
           },
         }).start(),
@@ -49,7 +57,10 @@ describe('membership across network namespaces (LAN timings)', () => {
 
   async function healthy(on: NodeProcess[], n: number, timeoutMs = 30_000): Promise<void> {
     await waitFor(
-      async () => (await Promise.all(on.map((x) => x.status()))).every((s) => s.members === n && s.healthy_members === n),
+      async () =>
+        (await Promise.all(on.map((x) => x.status()))).every(
+          (s) => s.members === n && s.healthy_members === n,
+        ),
       { timeoutMs, intervalMs: 200, what: `${n} healthy members` },
     );
   }
@@ -63,7 +74,8 @@ describe('membership across network namespaces (LAN timings)', () => {
       async () => {
         const all = await Promise.all(others.map((x) => x.status()));
         all.forEach((s, i) => {
-          if (seenDead[i] === undefined && s.nodes.find((n) => n.name === `ns-${N}`)?.state === 'dead') seenDead[i] = Date.now() - cutAt;
+          if (seenDead[i] === undefined && s.nodes.find((n) => n.name === `ns-${N}`)?.state === 'dead')
+            seenDead[i] = Date.now() - cutAt;
         });
         return seenDead.filter((x) => x !== undefined).length === others.length;
       },
@@ -101,7 +113,9 @@ describe('membership across network namespaces (LAN timings)', () => {
     } finally {
       for (let i = 1; i <= N; i++) net.clearLoss(i);
     }
-    console.log(`loss ${seconds}s: states seen ${JSON.stringify(Object.fromEntries([...states].map(([k, v]) => [k, [...v]])))}`);
+    console.log(
+      `loss ${seconds}s: states seen ${JSON.stringify(Object.fromEntries([...states].map(([k, v]) => [k, [...v]])))}`,
+    );
     for (const [name, set] of states) expect(set.has('dead'), `${name} declared dead`).toBe(false);
     await healthy(nodes, N);
   }, 120_000);
