@@ -146,6 +146,7 @@ export class Cluster extends EventEmitter {
           if (n.state === 'dead')
             this.failedPeers.set(n.name, { address: formatHostPort(n.ip, n.port), since: Date.now() });
           else this.failedPeers.delete(n.name);
+          this.logTransition(ev, n);
         }
         this.syncHealthPeers();
         if (n.name !== this.localName) this.emit('member', { type: ev, member: this.toMember(n) });
@@ -353,6 +354,15 @@ export class Cluster extends EventEmitter {
       if (!m || m.state === 'dead' || m.state === 'left') this.remoteTraffic.delete(name);
     }
     this.evaluateHealth();
+  }
+
+  /** One line per membership transition, as serf logs its member events (update is too chatty). */
+  private logTransition(ev: 'join' | 'update' | 'leave', n: NodeInfo): void {
+    if (ev === 'update') return;
+    const fields = { node: n.name, address: formatHostPort(n.ip, n.port), incarnation: n.incarnation };
+    if (ev === 'join') this.log.info(fields, 'member joined');
+    else if (n.state === 'left') this.log.info(fields, 'member left');
+    else this.log.warn(fields, 'member failed');
   }
 
   private evaluateHealth(): void {

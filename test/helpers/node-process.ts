@@ -173,3 +173,8 @@ export interface ClusterStatus {
     traffic?: { rps: number; in_flight: number };
   }>;
 }
+
+/** A log line's timestamp in epoch ms (the node writes ISO time strings). */
+export function logTimeMs(l: LogLine): number {
+  return typeof l.time === 'number' ? l.time : Date.parse(String(l.time));
+}

@@ -1,0 +1,122 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type ClusterStatus, logTimeMs, NodeProcess } from '../../helpers/node-process.js';
+import { freePorts } from '../../helpers/ports.js';
+import { waitFor } from '../../helpers/wait.js';
+
+/**
+ * Real node processes on loopback with memberlist's LAN timings: 3 form a HEALTHY cluster, 7 converge,
+ * kill -9 → suspect then dead everywhere, SIGTERM → left (never dead), restart → alive with a higher
+ * incarnation.
+ */
+describe('membership with 7 real node processes (LAN timings)', () => {
+  const SIZE = 7;
+  const nodes: NodeProcess[] = [];
+  let http: number[] = [];
+  let gossip: number[] = [];
+
+  const nodeFor = (i: number) =>
+    new NodeProcess({
+      config: {
+        server: { host: '127.0.0.1', port: http[i], drain_accept_seconds: 0, drain_timeout_seconds: 2 },
+        providers: { mock: { keys: [{ name: 'k', value: 'mock-key-123' }] } },
+        cluster_config: {
+          enabled: true,
+          node_name: `proc-${i + 1}`,
+          bind_address: '127.0.0.1',
+          // Everyone knows only the first node; the rest is learned by gossip.
+          peers: i === 0 ? [] : [`127.0.0.1:${gossip[0]}`],
+          gossip: { port: gossip[i], config: { interval_seconds: 1, success_threshold: 1 } },
+        },
+      },
+    });
+
+  const statuses = (on: NodeProcess[]) => Promise.all(on.map((n) => n.status()));
+  const stateOf = (s: ClusterStatus, name: string) => s.nodes.find((x) => x.name === name);
+  const every = (on: NodeProcess[], pred: (s: ClusterStatus) => boolean, what: string, timeoutMs = 30_000) =>
+    waitFor(async () => (await statuses(on)).every(pred), { timeoutMs, intervalMs: 100, what });
+
+  beforeAll(async () => {
+    const ports = await freePorts(2 * SIZE);
+    http = ports.slice(0, SIZE);
+    gossip = ports.slice(SIZE);
+    for (let i = 0; i < SIZE; i++) nodes.push(nodeFor(i));
+  }, 30_000);
+
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.destroy()));
+  });
+
+  it('3 nodes form one cluster and report HEALTHY on every node', async () => {
+    const first = nodes.slice(0, 3);
+    for (const n of first) n.start();
+    await Promise.all(first.map((n) => n.waitReady(30_000)));
+    await every(first, (s) => s.members === 3 && s.cluster_health === 'HEALTHY', '3 members HEALTHY on 3 nodes');
+    for (const n of first.slice(1)) expect(n.hasLog('successfully joined 1 peers on startup')).toBe(true);
+  }, 60_000);
+
+  it('7 nodes converge', async () => {
+    const rest = nodes.slice(3);
+    for (const n of rest) n.start();
+    await Promise.all(rest.map((n) => n.waitReady(30_000)));
+    await every(
+      nodes,
+      (s) => s.members === SIZE && s.nodes.every((x) => x.state === 'alive'),
+      `${SIZE} alive members on every node`,
+    );
+  }, 60_000);
+
+  let incarnationBeforeCrash = 0;
+
+  it('kill -9: suspect, then dead on every other node', async () => {
+    const victim = nodes[SIZE - 1]!;
+    const name = `proc-${SIZE}`;
+    const others = nodes.slice(0, SIZE - 1);
+    incarnationBeforeCrash = stateOf(await others[0]!.status(), name)!.incarnation;
+    victim.signal('SIGKILL');
+    await victim.waitExit(5000);
+    const killedAt = Date.now();
+    // Every survivor learns of the suspicion (its own probe or gossip) before declaring the node dead.
+    await waitFor(
+      () => others.every((n) => n.logs.some((l) => l.msg === 'node marked as suspect' && l.node === name)),
+      { timeoutMs: 15_000, what: 'suspect logged on every survivor' },
+    );
+    await every(others, (s) => stateOf(s, name)?.state === 'dead', 'dead on every survivor');
+    const detectedIn = Date.now() - killedAt;
+    for (const n of others) {
+      const suspectAt = logTimeMs(n.logs.find((l) => l.msg === 'node marked as suspect' && l.node === name)!);
+      const failedAt = logTimeMs(n.logs.find((l) => l.msg === 'member failed' && l.node === name)!);
+      expect(suspectAt).toBeLessThanOrEqual(failedAt);
+    }
+    // LAN timings, 7 nodes: suspicion between 3.4 s and 20 s; a healthy cluster confirms it quickly.
+    expect(detectedIn).toBeLessThan(15_000);
+    await every(others, (s) => s.members === SIZE - 1 && s.cluster_health === 'HEALTHY', '6 members HEALTHY');
+  }, 60_000);
+
+  it('SIGTERM: the others see left, never dead', async () => {
+    const leaver = nodes[SIZE - 2]!;
+    const name = `proc-${SIZE - 1}`;
+    const others = nodes.slice(0, SIZE - 2);
+    leaver.signal('SIGTERM');
+    expect(await leaver.waitExit(20_000)).toBe(0);
+    await every(others, (s) => stateOf(s, name)?.state === 'left', 'left on every other node', 10_000);
+    for (const n of others) {
+      expect(n.logs.some((l) => l.msg === 'member left' && l.node === name)).toBe(true);
+      expect(n.logs.some((l) => l.msg === 'member failed' && l.node === name)).toBe(false);
+    }
+  }, 40_000);
+
+  it('restart of the crashed node: alive again everywhere with a higher incarnation', async () => {
+    const name = `proc-${SIZE}`;
+    const restarted = nodes[SIZE - 1]!.start();
+    await restarted.waitReady(30_000);
+    const up = [...nodes.slice(0, SIZE - 2), restarted];
+    await every(
+      up,
+      (s) => {
+        const m = stateOf(s, name);
+        return s.members === SIZE - 1 && m?.state === 'alive' && m.incarnation > incarnationBeforeCrash;
+      },
+      'restarted node alive with a higher incarnation on every node',
+    );
+  }, 60_000);
+});
