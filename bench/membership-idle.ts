@@ -4,7 +4,7 @@
  * Measures each process's CPU share (utime+stime from /proc) and RSS over a
  * window after the cluster is HEALTHY.
  *
- *   npm run build && npx tsx bench/membership-idle.ts [seconds=60]
+ *   npm run build && npx tsx bench/membership-idle.ts [seconds=60] [settle_seconds=20]
  */
 import { readFileSync } from 'node:fs';
 import { NodeProcess } from '../test/helpers/node-process.js';
@@ -12,6 +12,7 @@ import { freePorts } from '../test/helpers/ports.js';
 import { sleep, waitFor } from '../test/helpers/wait.js';
 
 const SECONDS = Number(process.argv[2] ?? 60);
+const SETTLE_S = Number(process.argv[3] ?? 20);
 const TICK = 100; // USER_HZ
 
 function cpuTicks(pid: number): number {
@@ -35,6 +36,8 @@ const nodes = [0, 1, 2].map((i) =>
         gossip: { port: ports[i] },
       },
     },
+    // IDLE_CPU_PROF=dir writes a V8 CPU profile of the first node (on its graceful exit) there.
+    nodeArgs: process.env.IDLE_CPU_PROF && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${process.env.IDLE_CPU_PROF}`] : [],
   }).start(),
 );
 try {
@@ -42,7 +45,7 @@ try {
   await waitFor(async () => (await Promise.all(nodes.map((n) => n.status()))).every((s) => s.healthy_members === 3), {
     timeoutMs: 30_000,
   });
-  await sleep(5000); // start-up work (JIT, first push-pull) out of the window
+  await sleep(SETTLE_S * 1000); // start-up work (JIT compilation, first push-pulls) out of the window
   const before = nodes.map((n) => cpuTicks(n.pid!));
   const t0 = Date.now();
   await sleep(SECONDS * 1000);
@@ -52,7 +55,7 @@ try {
     cpu_percent: (((cpuTicks(n.pid!) - before[i]!) / TICK / elapsed) * 100).toFixed(2),
     rss_mb: rssMb(n.pid!).toFixed(1),
   }));
-  console.log(`idle 3-node cluster, LAN timings, ${elapsed.toFixed(0)} s window`);
+  console.log(`idle 3-node cluster, LAN timings, ${elapsed.toFixed(0)} s window after ${SETTLE_S} s settled`);
   console.table(rows);
 } finally {
   await Promise.all(nodes.map((n) => n.destroy()));

@@ -18,6 +18,9 @@ export type { MemberState } from './membership/state.js';
 /** Channel carrying each node's traffic snapshot (~1/s). Ids 1–3 belong to the shared-state layer. */
 export const CHANNEL_TRAFFIC = 16;
 
+/** How often unchanged traffic figures are re-announced. */
+const TRAFFIC_REFRESH_MS = 10_000;
+
 export interface TrafficSnapshot {
   rps: number;
   in_flight: number;
@@ -98,6 +101,10 @@ export class Cluster extends EventEmitter {
   /** Peers that failed (not left), remembered after memberlist drops them, so a healed partition re-merges. */
   private readonly failedPeers = new Map<string, { address: string; since: number }>();
   private lastHealth: 'HEALTHY' | 'NOT HEALTHY' | undefined;
+  private lastTraffic = { json: '', at: 0 };
+  private trafficToNewcomer = false;
+  /** Decoded tags by meta buffer (memberlist replaces the buffer when a node's meta changes). */
+  private readonly tagCache = new WeakMap<Buffer, Readonly<Record<string, string>>>();
   private stopped = false;
   private left = false;
   private joinedPromise: Promise<void> | undefined;
@@ -147,6 +154,7 @@ export class Cluster extends EventEmitter {
             this.failedPeers.set(n.name, { address: formatHostPort(n.ip, n.port), since: Date.now() });
           else this.failedPeers.delete(n.name);
           this.logTransition(ev, n);
+          if (ev === 'join') this.trafficToNewcomer = true;
         }
         this.syncHealthPeers();
         if (n.name !== this.localName) this.emit('member', { type: ev, member: this.toMember(n) });
@@ -292,7 +300,11 @@ export class Cluster extends EventEmitter {
   }
 
   private toMember(n: NodeInfo): ClusterMember {
-    const tags = decodeTags(n.meta);
+    let tags = this.tagCache.get(n.meta);
+    if (!tags) {
+      tags = Object.freeze(decodeTags(n.meta));
+      this.tagCache.set(n.meta, tags);
+    }
     return {
       name: n.name,
       address: formatHostPort(n.ip, n.port),
@@ -378,12 +390,14 @@ export class Cluster extends EventEmitter {
     if (this.stopped || this.left || !this.opts.traffic || this.ml.numAlive() < 2) return;
     try {
       const t = this.opts.traffic();
-      this.mux
-        .channel(CHANNEL_TRAFFIC)
-        .broadcast(
-          Buffer.from(JSON.stringify({ rps: t.rps, in_flight: t.in_flight, error_rate: t.error_rate })),
-          'traffic',
-        );
+      const json = JSON.stringify({ rps: t.rps, in_flight: t.in_flight, error_rate: t.error_rate });
+      // An idle node's figures do not change: re-announce them only now and then (and to newcomers).
+      const now = Date.now();
+      if (json === this.lastTraffic.json && now - this.lastTraffic.at < TRAFFIC_REFRESH_MS && !this.trafficToNewcomer)
+        return;
+      this.lastTraffic = { json, at: now };
+      this.trafficToNewcomer = false;
+      this.mux.channel(CHANNEL_TRAFFIC).broadcast(Buffer.from(json), 'traffic');
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'failed to broadcast');
     }

@@ -1,3 +1,4 @@
+import { Agent, request } from 'undici';
 import type { Logger } from '../observability/logger.js';
 
 export interface HealthOptions {
@@ -19,11 +20,18 @@ interface PeerHealth {
   busy: boolean;
 }
 
+/** Keep-alive connections for health checks: one socket per peer, reused every interval. */
+const healthAgent = new Agent({ keepAliveTimeout: 30_000, connections: 2 });
+
 export async function checkReady(httpAddress: string, timeoutMs: number): Promise<boolean> {
   try {
-    const res = await fetch(`http://${httpAddress}/ready`, { signal: AbortSignal.timeout(timeoutMs) });
-    await res.arrayBuffer().catch(() => undefined);
-    return res.status === 200;
+    // undici's request: a fraction of fetch()'s per-call cost, which matters for an idle node's CPU.
+    const res = await request(`http://${httpAddress}/ready`, {
+      dispatcher: healthAgent,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await res.body.dump();
+    return res.statusCode === 200;
   } catch {
     return false;
   }

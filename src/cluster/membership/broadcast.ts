@@ -10,15 +10,26 @@ interface Item {
   onDone: (() => void) | undefined;
   /** Only for nodes that understand our user messages (not sent to foreign serf agents). */
   restricted: boolean;
+  /** False once sent often enough, invalidated or pruned; such items leave the heap lazily. */
+  live: boolean;
 }
+
+/** Fewer transmissions first; newest first among equals (memberlist's order, less its size tiebreak). */
+const before = (a: Item, b: Item) => a.transmits < b.transmits || (a.transmits === b.transmits && a.id > b.id);
+
+/** Items examined per packet; bounds the work when many queued items do not fit or are restricted. */
+const MAX_EXAMINED = 512;
 
 /**
  * Bounded queue of broadcasts, each retransmitted up to RetransmitMult × ceil(log10(n + 1)) times.
- * Items with the fewest transmissions go first (newest first on ties); a newer item with the same key
- * invalidates an older one; when full, the most-transmitted oldest items are dropped.
+ * A binary heap ordered by transmissions keeps picking O(k log n) per packet and a map by key makes
+ * invalidation O(1), so a join storm of thousands of alive messages stays cheap. When over capacity,
+ * the most-transmitted, oldest items are dropped (with some slack so pruning is amortized).
  */
 export class BroadcastQueue {
-  private items: Item[] = [];
+  private heap: Item[] = [];
+  private readonly byKey = new Map<string, Item>();
+  private live = 0;
   private nextId = 0;
   dropped = 0;
 
@@ -27,29 +38,25 @@ export class BroadcastQueue {
     private readonly numNodes: () => number,
     private readonly maxItems = 4096,
     private readonly onDrop?: (count: number) => void,
+    private readonly onQueued?: () => void,
   ) {}
 
   get length(): number {
-    return this.items.length;
+    return this.live;
   }
 
   queue(msg: Buffer, key?: string, onDone?: () => void, restricted = false): void {
     if (key !== undefined) {
-      const kept: Item[] = [];
-      for (const it of this.items) {
-        if (it.key === key) it.onDone?.();
-        else kept.push(it);
-      }
-      this.items = kept;
+      const old = this.byKey.get(key);
+      if (old) this.retire(old);
     }
-    this.items.push({ key, msg, transmits: 0, id: this.nextId++, onDone, restricted });
-    if (this.items.length > this.maxItems) {
-      this.items.sort((a, b) => a.transmits - b.transmits || b.id - a.id);
-      const gone = this.items.splice(this.maxItems);
-      for (const it of gone) it.onDone?.();
-      this.dropped += gone.length;
-      this.onDrop?.(gone.length);
-    }
+    const item: Item = { key, msg, transmits: 0, id: this.nextId++, onDone, restricted, live: true };
+    if (key !== undefined) this.byKey.set(key, item);
+    this.push(item);
+    this.live++;
+    if (this.live > this.maxItems) this.prune();
+    else if (this.heap.length > 2 * this.live + 64) this.compact();
+    this.onQueued?.();
   }
 
   /**
@@ -57,32 +64,96 @@ export class BroadcastQueue {
    * only when `includeRestricted`.
    */
   getBroadcasts(overhead: number, limit: number, includeRestricted = true): Buffer[] {
-    if (this.items.length === 0) return [];
+    if (this.live === 0) return [];
     const transmitLimit = retransmitLimit(this.retransmitMult(), this.numNodes());
-    this.items.sort((a, b) => a.transmits - b.transmits || b.id - a.id);
     const out: Buffer[] = [];
+    const putBack: Item[] = [];
     let used = 0;
-    const keep: Item[] = [];
-    for (const it of this.items) {
+    let examined = 0;
+    while (this.heap.length > 0 && out.length < 255 && limit - used > overhead && examined < MAX_EXAMINED) {
+      const it = this.pop()!;
+      if (!it.live) continue;
+      examined++;
       const cost = it.msg.length + overhead;
-      if (out.length < 255 && used + cost <= limit && (includeRestricted || !it.restricted)) {
-        used += cost;
-        out.push(it.msg);
-        it.transmits++;
-        if (it.transmits >= transmitLimit) {
-          it.onDone?.();
-          continue;
-        }
+      if (used + cost > limit || (!includeRestricted && it.restricted)) {
+        putBack.push(it);
+        continue;
       }
-      keep.push(it);
+      used += cost;
+      out.push(it.msg);
+      it.transmits++;
+      if (it.transmits >= transmitLimit) this.retire(it);
+      else putBack.push(it);
     }
-    this.items = keep;
+    for (const it of putBack) this.push(it);
     return out;
   }
 
   reset(): void {
-    for (const it of this.items) it.onDone?.();
-    this.items = [];
+    for (const it of this.heap) if (it.live) it.onDone?.();
+    this.heap = [];
+    this.byKey.clear();
+    this.live = 0;
+  }
+
+  private retire(it: Item): void {
+    it.live = false;
+    this.live--;
+    if (it.key !== undefined && this.byKey.get(it.key) === it) this.byKey.delete(it.key);
+    it.onDone?.();
+  }
+
+  /** Drops the most-transmitted, oldest items down to capacity less a slack of 1/16. */
+  private prune(): void {
+    const items = this.heap.filter((it) => it.live).sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+    const keep = Math.max(1, this.maxItems - (this.maxItems >> 4));
+    const gone = items.splice(keep);
+    for (const it of gone) this.retire(it);
+    this.dropped += gone.length;
+    this.onDrop?.(gone.length);
+    this.heap = items; // sorted ascending is a valid heap
+  }
+
+  private compact(): void {
+    this.heap = this.heap.filter((it) => it.live);
+    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
+  }
+
+  private push(it: Item): void {
+    const h = this.heap;
+    h.push(it);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+
+  private pop(): Item | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      this.siftDown(0);
+    }
+    return top;
+  }
+
+  private siftDown(i: number): void {
+    const h = this.heap;
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && before(h[l]!, h[m]!)) m = l;
+      if (r < h.length && before(h[r]!, h[m]!)) m = r;
+      if (m === i) return;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
   }
 }
 

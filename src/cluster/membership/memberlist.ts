@@ -162,6 +162,7 @@ export class Memberlist extends EventEmitter {
   private serfClock = 0;
   private timers: NodeJS.Timeout[] = [];
   private probeTimer: NodeJS.Timeout | undefined;
+  private gossipTimer: NodeJS.Timeout | undefined;
   readonly stats: ProbeStats = {
     probes: 0,
     directAcks: 0,
@@ -185,6 +186,7 @@ export class Memberlist extends EventEmitter {
       () => this.estNumNodes(),
       opts.maxBroadcastQueue ?? 4096,
       (n) => this.log.warn({ dropped: n }, 'failed to broadcast'),
+      () => this.armGossip(),
     );
     const make: TransportFactory = opts.transport ?? ((o) => new Transport(o));
     this.transport = make({
@@ -217,8 +219,7 @@ export class Memberlist extends EventEmitter {
       true,
     );
     this.scheduleProbe(this.timings.probeInterval);
-    const g = setInterval(() => this.gossip(), this.timings.gossipInterval);
-    this.timers.push(g);
+    this.armGossip();
     this.schedulePushPull(Math.random() * this.timings.pushPullInterval);
     const m = setInterval(() => this.updateGauges(), 1000);
     this.timers.push(m);
@@ -246,6 +247,8 @@ export class Memberlist extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
+    if (this.gossipTimer) clearInterval(this.gossipTimer);
+    this.gossipTimer = undefined;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     for (const w of this.ackHandlers.values()) clearTimeout(w.timer);
     this.ackHandlers.clear();
@@ -778,19 +781,30 @@ export class Memberlist extends EventEmitter {
 
   // ------------------------------------------------------------------ gossip
 
+  /** Gossip runs every gossipInterval while there is something to send; an empty queue stops it. */
+  private armGossip(): void {
+    if (this.gossipTimer || this.stopped || !this.started) return;
+    this.gossipTimer = setInterval(() => this.gossip(), this.timings.gossipInterval);
+    this.gossipTimer.unref?.();
+  }
+
   private gossip(): void {
     if (this.stopped) return;
+    this.metrics.queueDepth.set(this.broadcasts.length);
+    if (this.broadcasts.length === 0) {
+      clearInterval(this.gossipTimer);
+      this.gossipTimer = undefined;
+      return;
+    }
     const now = Date.now();
-    const candidates = [...this.nodes.byName.values()].filter(
+    const targets = this.randomNodes(
+      this.timings.gossipNodes,
       (n) =>
         n.name !== this.name &&
-        (n.state === 'alive' ||
-          n.state === 'suspect' ||
-          now - n.stateChange < this.timings.gossipToTheDeadTime),
+        (n.state === 'alive' || n.state === 'suspect' || now - n.stateChange < this.timings.gossipToTheDeadTime),
     );
-    shuffle(candidates);
     const avail = UDP_BUFFER_SIZE - COMPOUND_HEADER_OVERHEAD - this.packetOverhead();
-    for (const n of candidates.slice(0, this.timings.gossipNodes)) {
+    for (const n of targets) {
       const msgs = this.broadcasts.getBroadcasts(COMPOUND_OVERHEAD, avail, this.accepts(n));
       if (msgs.length === 0) continue;
       const packet = msgs.length === 1 ? msgs[0]! : makeCompound(msgs);
@@ -799,6 +813,21 @@ export class Memberlist extends EventEmitter {
       );
     }
     this.metrics.queueDepth.set(this.broadcasts.length);
+  }
+
+  /**
+   * Up to k distinct random nodes passing `accept`, by sampling (at most 3·n draws, as memberlist's
+   * kRandomNodes): O(k) in a large cluster instead of filtering and shuffling the whole table.
+   */
+  private randomNodes(k: number, accept: (n: NodeState) => boolean): NodeState[] {
+    const list = this.nodes.list;
+    const n = list.length;
+    const out: NodeState[] = [];
+    for (let i = 0; i < 3 * n && out.length < k; i++) {
+      const c = list[Math.floor(Math.random() * n)]!;
+      if (accept(c) && !out.includes(c)) out.push(c);
+    }
+    return out;
   }
 
   // ------------------------------------------------------------------ probing
@@ -901,12 +930,12 @@ export class Memberlist extends EventEmitter {
       return;
     }
     // Indirect probes through k random alive peers, plus a TCP ping when the target speaks protocol ≥ 3.
-    const helpers = [...this.nodes.byName.values()].filter(
+    const helpers = this.randomNodes(
+      this.timings.indirectChecks,
       (n) => n.name !== this.name && n.name !== node.name && n.state === 'alive',
     );
-    shuffle(helpers);
     let expectedNacks = 0;
-    for (const h of helpers.slice(0, this.timings.indirectChecks)) {
+    for (const h of helpers) {
       const nack = (h.vsn[1] ?? 0) >= 4;
       if (nack) expectedNacks++;
       const ind = encodeIndirectPing({
@@ -1152,13 +1181,6 @@ export class Memberlist extends EventEmitter {
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref?.());
-}
-
-function shuffle<T>(a: T[]): void {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
 }
 
 export function splitHostPort(addr: string, defaultPort: number): { host: string; port: number } {

@@ -57,10 +57,13 @@ export class DropError extends Error {
   }
 }
 
+const COMPRESS_MIN_BYTES = 256;
+
 /** Outgoing UDP framing: optional compression (only if smaller), CRC, encryption, label. */
 export function wrapPacket(packet: Buffer, sec: Security, opts: { compress: boolean; crc: boolean }): Buffer {
   let p = packet;
-  if (opts.compress && p.length > 64) {
+  // LZW rarely shrinks a small packet (pings, acks, heartbeats) and costs CPU on every one.
+  if (opts.compress && p.length > COMPRESS_MIN_BYTES) {
     const c = encodeCompress(p);
     if (c.length < p.length) p = c;
   }

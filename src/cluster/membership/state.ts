@@ -28,6 +28,7 @@ export interface NodeInfo {
   name: string;
   ip: string;
   port: number;
+  /** Read-only. */
   meta: Buffer;
   vsn: number[];
   incarnation: number;
@@ -40,7 +41,8 @@ export function snapshot(n: NodeState): NodeInfo {
     name: n.name,
     ip: n.ip,
     port: n.port,
-    meta: Buffer.from(n.meta),
+    // Shared, not copied: a node's meta buffer is replaced on change, never written in place.
+    meta: n.meta,
     vsn: [...n.vsn],
     incarnation: n.incarnation,
     state: n.state,

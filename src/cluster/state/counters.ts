@@ -127,6 +127,11 @@ interface WireMsg {
 
 const MAX_PAYLOAD = 900;
 
+/** Liveness messages to every peer at least this often (peers call us unresponsive after 1 s). */
+const HEARTBEAT_MS = 250;
+/** Counters stay on the fast tick this long after the last request that used them. */
+const BUSY_AFTER_USE_MS = 2000;
+
 export class DistributedCounters {
   private nodeName: string;
   private readonly now: () => number;
@@ -144,6 +149,9 @@ export class DistributedCounters {
   private readonly startedAt: number;
   private lastDemandAt: number;
   private lastHeartbeatAt = 0;
+  private lastUseAt = Number.NEGATIVE_INFINITY;
+  private nextTickAt = 0;
+  private closed = false;
   private readonly logger: Logger | undefined;
   /** Messages sent / received, for tests and metrics. */
   readonly stats_ = { sent: 0, received: 0, bytesSent: 0 };
@@ -164,16 +172,37 @@ export class DistributedCounters {
     this.verBase = this.now() * 1000;
     this.startedAt = this.now();
     this.lastDemandAt = this.now();
-    if (opts.timers !== false) {
-      this.timer = setInterval(() => {
-        try {
-          this.tick();
-        } catch (err) {
-          this.logger?.warn({ err: (err as Error).message }, 'counter flush failed');
-        }
-      }, this.o.flushIntervalMs);
-      this.timer.unref();
-    }
+    if (opts.timers !== false) this.scheduleTick(this.o.flushIntervalMs);
+  }
+
+  /**
+   * Ticks every flushIntervalMs while counters are in use or have something to send, else only at the
+   * heartbeat pace: an idle node wakes 4 times a second instead of 20.
+   */
+  private scheduleTick(ms: number): void {
+    if (this.closed) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.nextTickAt = this.now() + ms;
+    this.timer = setTimeout(() => {
+      try {
+        this.tick();
+      } catch (err) {
+        this.logger?.warn({ err: (err as Error).message }, 'counter flush failed');
+      }
+      this.scheduleTick(this.busy() ? this.o.flushIntervalMs : HEARTBEAT_MS);
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** Brings the next tick forward when the counters just became busy. */
+  private wake(): void {
+    if (this.timer && this.nextTickAt - this.now() > this.o.flushIntervalMs) this.scheduleTick(this.o.flushIntervalMs);
+  }
+
+  private busy(): boolean {
+    if (this.now() - this.lastUseAt < BUSY_AFTER_USE_MS) return true;
+    for (const w of this.wins.values()) if (w.dirty || w.claimUnsent) return true;
+    return false;
   }
 
   get localName(): string {
@@ -201,7 +230,8 @@ export class DistributedCounters {
   }
 
   close(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
 
@@ -210,6 +240,7 @@ export class DistributedCounters {
   /** Consumes `amount` when the node's claimed share allows it (request counters, rpm). */
   acquire(spec: CounterSpec, amount = 1): CounterDecision {
     const now = this.now();
+    this.noteUse(now);
     const w = this.win(spec, now);
     this.noteAttempt(spec.key);
     w.active = true;
@@ -227,6 +258,7 @@ export class DistributedCounters {
   /** Admits while the node's claimed share is not used up, without consuming (token limits, budgets). */
   check(spec: CounterSpec): CounterDecision {
     const now = this.now();
+    this.noteUse(now);
     const w = this.win(spec, now);
     this.noteAttempt(spec.key);
     w.active = true;
@@ -238,6 +270,7 @@ export class DistributedCounters {
   /** Charges `amount` once known (settle); may pass the cap by what one request used. */
   add(spec: CounterSpec, amount: number): CounterDecision {
     const now = this.now();
+    this.noteUse(now);
     const w = this.win(spec, now);
     if (amount > 0) {
       const own = this.own(w);
@@ -265,6 +298,13 @@ export class DistributedCounters {
 
   private decision(w: Win, ok: boolean): CounterDecision {
     return { ok, limit: w.limit, remaining: Math.max(0, w.limit - this.globalUsed(w)), resetAt: w.we };
+  }
+
+  private noteUse(now: number): void {
+    if (now - this.lastUseAt >= BUSY_AFTER_USE_MS) {
+      this.lastUseAt = now;
+      this.wake();
+    } else this.lastUseAt = now;
   }
 
   // ---------------------------------------------------------------- windows and slots
@@ -620,7 +660,7 @@ export class DistributedCounters {
       w.claimUnsent = false;
       w.lastSentAt = now;
     }
-    const heartbeat = now - this.lastHeartbeatAt >= 250;
+    const heartbeat = now - this.lastHeartbeatAt >= HEARTBEAT_MS - 10;
     if (entries.length === 0 && !heartbeat) return;
     this.lastHeartbeatAt = now;
     for (const payload of this.chunks(entries)) this.send(payload);
@@ -759,7 +799,10 @@ export class DistributedCounters {
         if (typeof node !== 'string') continue;
         this.mergeSlot(w, from, node, { used: +used, cap: +cap, ver: +ver, d: +d, nx: +nx });
       }
-      if (ackReq === 1) w.dirty = true;
+      if (ackReq === 1) {
+        w.dirty = true;
+        this.wake();
+      }
     }
     if (fullState || msg.f === 1) peer.synced = true;
     // A peer we never heard from, or that restarted: give it everything we know (it may hold old claims).
