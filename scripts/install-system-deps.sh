@@ -7,10 +7,12 @@ declare -A need=(
   [/usr/lib/postgresql/15/bin/initdb]=postgresql [avahi-daemon]=avahi-daemon
   [avahi-browse]=avahi-utils [dbus-daemon]=dbus [nginx]=nginx [serf]=serf
   [chromium]=chromium [ip]=iproute2 [tc]=iproute2 [nft]=nftables [systemd-analyze]=systemd
+  # delay/jitter without sch_netem: test/helpers/netdelay.c over iptables NFQUEUE
+  [iptables]=iptables [gcc]=gcc [/usr/include/stdio.h]=libc6-dev [/usr/include/libnetfilter_queue/libnetfilter_queue.h]=libnetfilter-queue-dev
 )
 missing=()
 for bin in "${!need[@]}"; do
-  if [[ "$bin" == /* ]]; then [ -x "$bin" ] && continue; else command -v "$bin" >/dev/null 2>&1 && continue; fi
+  if [[ "$bin" == /* ]]; then [ -e "$bin" ] && continue; else command -v "$bin" >/dev/null 2>&1 && continue; fi
   missing+=("${need[$bin]}")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -1,5 +1,26 @@
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const NETDELAY_SOURCE = join(import.meta.dirname, 'netdelay.c');
+
+/** Compiles test/helpers/netdelay.c once per source version (gcc and libnetfilter-queue-dev come from the set-up script). */
+function netdelayBinary(): string {
+  const hash = createHash('sha256').update(readFileSync(NETDELAY_SOURCE)).digest('hex').slice(0, 12);
+  const dir = join(tmpdir(), 'deepintshield-test-bin');
+  const bin = join(dir, `netdelay-${hash}`);
+  if (!existsSync(bin)) {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${bin}.${process.pid}`;
+    execFileSync('gcc', ['-O2', '-Wall', '-o', tmp, NETDELAY_SOURCE, '-lnetfilter_queue'], {
+      stdio: 'inherit',
+    });
+    execFileSync('mv', [tmp, bin]);
+  }
+  return bin;
+}
 
 function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -61,22 +82,69 @@ export class TestNetwork {
     ip('-n', this.bridgeNs, 'link', 'set', this.hosts[i - 1]!.veth, up ? 'up' : 'down');
   }
 
-  /** Adds netem loss/jitter on a host's interface. */
-  netem(i: number, spec: string[]): void {
+  /**
+   * Loss, delay and jitter on everything a host sends, as `tc netem loss L% delay D J` would do. This
+   * kernel has no sch_netem (CONFIG_NET_SCH_NETEM is not set), so iptables hands the host's outgoing
+   * packets to NFQUEUE and test/helpers/netdelay.c holds each one D ± J ms (uniform; packets may be
+   * reordered) or drops it. `--queue-bypass` lets packets through if the delayer is gone.
+   */
+  async degrade(i: number, o: { lossPercent: number; delayMs: number; jitterMs: number }): Promise<void> {
+    const ns = this.hosts[i - 1]!.ns;
+    const bin = netdelayBinary();
     execFileSync('ip', [
       'netns',
       'exec',
-      this.hosts[i - 1]!.ns,
-      'tc',
-      'qdisc',
-      'replace',
-      'dev',
+      ns,
+      'iptables',
+      '-A',
+      'OUTPUT',
+      '-o',
       'eth0',
-      'root',
-      'netem',
-      ...spec,
+      '-j',
+      'NFQUEUE',
+      '--queue-num',
+      '0',
+      '--queue-bypass',
     ]);
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', ns, bin, '0', String(o.delayMs), String(o.jitterMs), String(o.lossPercent / 100)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    this.delayers.set(i, child);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('netdelay did not start')), 5000);
+      child.stdout!.once('data', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`netdelay exited with ${code}`));
+      });
+    });
   }
+
+  async clearDegrade(i: number): Promise<void> {
+    const child = this.delayers.get(i);
+    this.delayers.delete(i);
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM'); // releases what it holds
+      await exited;
+    }
+    try {
+      execFileSync('ip', ['netns', 'exec', this.hosts[i - 1]!.ns, 'iptables', '-F', 'OUTPUT'], {
+        stdio: 'ignore',
+      });
+    } catch {
+      /* namespace gone */
+    }
+  }
+
+  private readonly delayers = new Map<number, ChildProcess>();
 
   /**
    * Drops `percent`% of the packets a host sends, at random (nftables
@@ -94,18 +162,6 @@ export class TestNetwork {
       execFileSync(
         'ip',
         ['netns', 'exec', this.hosts[i - 1]!.ns, 'nft', 'delete', 'table', 'inet', 'dis_chaos'],
-        { stdio: 'ignore' },
-      );
-    } catch {
-      /* none set */
-    }
-  }
-
-  clearNetem(i: number): void {
-    try {
-      execFileSync(
-        'ip',
-        ['netns', 'exec', this.hosts[i - 1]!.ns, 'tc', 'qdisc', 'del', 'dev', 'eth0', 'root'],
         { stdio: 'ignore' },
       );
     } catch {
@@ -133,6 +189,8 @@ export class TestNetwork {
   private rootVeth?: string;
 
   destroy(): void {
+    for (const child of this.delayers.values()) if (child.exitCode === null) child.kill('SIGKILL');
+    this.delayers.clear();
     for (const h of this.hosts) {
       if (!h) continue;
       try {

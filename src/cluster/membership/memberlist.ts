@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../observability/logger.js';
 import { Awareness } from './awareness.js';
 import { BroadcastQueue } from './broadcast.js';
+import { internBytes, internString } from './intern.js';
 import { ENCRYPT_OVERHEAD, type Keyring } from './keyring.js';
 import {
   type Alive,
@@ -801,7 +802,9 @@ export class Memberlist extends EventEmitter {
       this.timings.gossipNodes,
       (n) =>
         n.name !== this.name &&
-        (n.state === 'alive' || n.state === 'suspect' || now - n.stateChange < this.timings.gossipToTheDeadTime),
+        (n.state === 'alive' ||
+          n.state === 'suspect' ||
+          now - n.stateChange < this.timings.gossipToTheDeadTime),
     );
     const avail = UDP_BUFFER_SIZE - COMPOUND_HEADER_OVERHEAD - this.packetOverhead();
     for (const n of targets) {
@@ -1026,9 +1029,16 @@ export class Memberlist extends EventEmitter {
     if (this.leaving && isLocal) return;
     let n = this.nodes.get(a.node);
     let isNew = false;
-    const ip = bytesToIp(a.addr);
-    // Copies: decoded fields are views into the (possibly large) received packet.
-    a = { ...a, addr: Buffer.from(a.addr), meta: Buffer.from(a.meta), vsn: Buffer.from(a.vsn) };
+    // Shared copies: decoded fields are views into the (possibly large) received packet, and most
+    // values (versions, addresses, meta) repeat across messages and tables.
+    a = {
+      ...a,
+      node: internString(a.node),
+      addr: internBytes(a.addr),
+      meta: internBytes(a.meta),
+      vsn: internBytes(a.vsn),
+    };
+    const ip = internString(bytesToIp(a.addr));
     if (!n) {
       n = {
         name: a.node,

@@ -90,11 +90,13 @@ export class NodeTable {
     return this.byName.get(name);
   }
 
-  /** Adds at a random position so probe order differs between nodes. */
+  /** Adds at a random position (swapping the occupant to the end, O(1)) so probe order differs between nodes. */
   add(n: NodeState): void {
     this.byName.set(n.name, n);
-    const i = Math.floor(Math.random() * (this.list.length + 1));
-    this.list.splice(i, 0, n);
+    this.list.push(n);
+    const last = this.list.length - 1;
+    const i = Math.floor(Math.random() * (last + 1));
+    [this.list[i], this.list[last]] = [this.list[last]!, this.list[i]!];
   }
 
   remove(name: string): void {
