@@ -68,7 +68,12 @@ async function oursRound(): Promise<Round> {
     (_, i) =>
       new NodeProcess({
         config: {
-          server: { host: '127.0.0.1', port: ports[N + i], drain_accept_seconds: 0, drain_timeout_seconds: 2 },
+          server: {
+            host: '127.0.0.1',
+            port: ports[N + i],
+            drain_accept_seconds: 0,
+            drain_timeout_seconds: 2,
+          },
           cluster_config: {
             enabled: true,
             node_name: `ml${i}`,
@@ -107,11 +112,16 @@ async function oursRound(): Promise<Round> {
     const rest = survivors.slice(0, -1);
     leaver.signal('SIGTERM');
     const leftAt = Date.now();
-    await waitFor(() => rest.every((n) => n.logs.some((l) => l.msg === 'member left' && l.node === leaverName)), {
-      timeoutMs: 20_000,
-      what: 'left on every other node',
-    });
-    const left = rest.map((n) => logTimeMs(n.logs.find((l) => l.msg === 'member left' && l.node === leaverName)!));
+    await waitFor(
+      () => rest.every((n) => n.logs.some((l) => l.msg === 'member left' && l.node === leaverName)),
+      {
+        timeoutMs: 20_000,
+        what: 'left on every other node',
+      },
+    );
+    const left = rest.map((n) =>
+      logTimeMs(n.logs.find((l) => l.msg === 'member left' && l.node === leaverName)!),
+    );
     return {
       suspectFirst: min(suspect),
       suspectAll: max(suspect),
@@ -142,7 +152,13 @@ async function serfMembers(a: Agent): Promise<{ name: string; status: string }[]
 function spawnAgent(name: string, port: number, rpcPort: number): Agent {
   const proc = spawn(
     '/usr/bin/serf',
-    ['agent', `-node=${name}`, `-bind=127.0.0.1:${port}`, `-rpc-addr=127.0.0.1:${rpcPort}`, '-log-level=info'],
+    [
+      'agent',
+      `-node=${name}`,
+      `-bind=127.0.0.1:${port}`,
+      `-rpc-addr=127.0.0.1:${rpcPort}`,
+      '-log-level=info',
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const a: Agent = { proc, port, rpc: `127.0.0.1:${rpcPort}`, lines: [] };

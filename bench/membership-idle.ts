@@ -32,19 +32,28 @@ const nodes = [0, 1, 2].map((i) =>
         enabled: true,
         node_name: `idle-${i}`,
         bind_address: '127.0.0.1',
-        peers: ports.slice(0, 3).filter((_, j) => j !== i).map((p) => `127.0.0.1:${p}`),
+        peers: ports
+          .slice(0, 3)
+          .filter((_, j) => j !== i)
+          .map((p) => `127.0.0.1:${p}`),
         gossip: { port: ports[i] },
       },
     },
     // IDLE_CPU_PROF=dir writes a V8 CPU profile of the first node (on its graceful exit) there.
-    nodeArgs: process.env.IDLE_CPU_PROF && i === 0 ? ['--cpu-prof', `--cpu-prof-dir=${process.env.IDLE_CPU_PROF}`] : [],
+    nodeArgs:
+      process.env.IDLE_CPU_PROF && i === 0
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.IDLE_CPU_PROF}`]
+        : [],
   }).start(),
 );
 try {
   await Promise.all(nodes.map((n) => n.waitReady()));
-  await waitFor(async () => (await Promise.all(nodes.map((n) => n.status()))).every((s) => s.healthy_members === 3), {
-    timeoutMs: 30_000,
-  });
+  await waitFor(
+    async () => (await Promise.all(nodes.map((n) => n.status()))).every((s) => s.healthy_members === 3),
+    {
+      timeoutMs: 30_000,
+    },
+  );
   await sleep(SETTLE_S * 1000); // start-up work (JIT compilation, first push-pulls) out of the window
   const before = nodes.map((n) => cpuTicks(n.pid!));
   const t0 = Date.now();

@@ -19,8 +19,8 @@
 import { Duplex } from 'node:stream';
 import pino from 'pino';
 import { Memberlist } from '../src/cluster/membership/memberlist.js';
-import { ipToBytes } from '../src/cluster/membership/state.js';
 import { encodeTags } from '../src/cluster/membership/serf.js';
+import { ipToBytes } from '../src/cluster/membership/state.js';
 import { PROFILES, retransmitLimit, type TimingProfile } from '../src/cluster/membership/timings.js';
 import type { PacketTransport, TransportOptions } from '../src/cluster/membership/transport.js';
 

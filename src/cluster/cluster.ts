@@ -393,7 +393,11 @@ export class Cluster extends EventEmitter {
       const json = JSON.stringify({ rps: t.rps, in_flight: t.in_flight, error_rate: t.error_rate });
       // An idle node's figures do not change: re-announce them only now and then (and to newcomers).
       const now = Date.now();
-      if (json === this.lastTraffic.json && now - this.lastTraffic.at < TRAFFIC_REFRESH_MS && !this.trafficToNewcomer)
+      if (
+        json === this.lastTraffic.json &&
+        now - this.lastTraffic.at < TRAFFIC_REFRESH_MS &&
+        !this.trafficToNewcomer
+      )
         return;
       this.lastTraffic = { json, at: now };
       this.trafficToNewcomer = false;

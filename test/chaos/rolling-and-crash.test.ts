@@ -67,7 +67,8 @@ describe('chaos: rolling restart, crash and degraded network behind nginx', () =
     chaos.seenStates.clear();
     const seconds = 60;
     // `tc netem loss 10% delay 50ms 50ms` on each node's link, done with NFQUEUE (no netem in this kernel).
-    for (let i = 0; i < 3; i++) await chaos.net.degrade(i + 1, { lossPercent: 10, delayMs: 50, jitterMs: 50 });
+    for (let i = 0; i < 3; i++)
+      await chaos.net.degrade(i + 1, { lossPercent: 10, delayMs: 50, jitterMs: 50 });
     let result: LoadResult;
     try {
       result = await chaos.load({ rate: 300, durationSeconds: seconds, streamShare: 0.3 });

@@ -60,7 +60,14 @@ export class NodeProcess {
     // Each process gets its own SQLite file unless the test chose a store.
     config.config_store ??= { enabled: true, type: 'sqlite', config: { path: join(this.dir, 'config.db') } };
     writeFileSync(this.configPath, JSON.stringify(config, null, 2));
-    const nodeArgs = [...(this.opts.nodeArgs ?? []), MAIN, 'start', '--config', this.configPath, ...(this.opts.args ?? [])];
+    const nodeArgs = [
+      ...(this.opts.nodeArgs ?? []),
+      MAIN,
+      'start',
+      '--config',
+      this.configPath,
+      ...(this.opts.args ?? []),
+    ];
     const [cmd, args] = this.opts.netns
       ? ['ip', ['netns', 'exec', this.opts.netns, process.execPath, ...nodeArgs]]
       : [process.execPath, nodeArgs];

@@ -15,7 +15,8 @@ interface Item {
 }
 
 /** Fewer transmissions first; newest first among equals (memberlist's order, less its size tiebreak). */
-const before = (a: Item, b: Item) => a.transmits < b.transmits || (a.transmits === b.transmits && a.id > b.id);
+const before = (a: Item, b: Item) =>
+  a.transmits < b.transmits || (a.transmits === b.transmits && a.id > b.id);
 
 /** Items examined per packet; bounds the work when many queued items do not fit or are restricted. */
 const MAX_EXAMINED = 512;
@@ -105,7 +106,9 @@ export class BroadcastQueue {
 
   /** Drops the most-transmitted, oldest items down to capacity less a slack of 1/16. */
   private prune(): void {
-    const items = this.heap.filter((it) => it.live).sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
+    const items = this.heap
+      .filter((it) => it.live)
+      .sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
     const keep = Math.max(1, this.maxItems - (this.maxItems >> 4));
     const gone = items.splice(keep);
     for (const it of gone) this.retire(it);

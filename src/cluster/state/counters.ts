@@ -196,7 +196,8 @@ export class DistributedCounters {
 
   /** Brings the next tick forward when the counters just became busy. */
   private wake(): void {
-    if (this.timer && this.nextTickAt - this.now() > this.o.flushIntervalMs) this.scheduleTick(this.o.flushIntervalMs);
+    if (this.timer && this.nextTickAt - this.now() > this.o.flushIntervalMs)
+      this.scheduleTick(this.o.flushIntervalMs);
   }
 
   private busy(): boolean {

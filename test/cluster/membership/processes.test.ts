@@ -50,7 +50,11 @@ describe('membership with 7 real node processes (LAN timings)', () => {
     const first = nodes.slice(0, 3);
     for (const n of first) n.start();
     await Promise.all(first.map((n) => n.waitReady(30_000)));
-    await every(first, (s) => s.members === 3 && s.cluster_health === 'HEALTHY', '3 members HEALTHY on 3 nodes');
+    await every(
+      first,
+      (s) => s.members === 3 && s.cluster_health === 'HEALTHY',
+      '3 members HEALTHY on 3 nodes',
+    );
     for (const n of first.slice(1)) expect(n.hasLog('successfully joined 1 peers on startup')).toBe(true);
   }, 60_000);
 
