@@ -18,6 +18,7 @@
  */
 import { Duplex } from 'node:stream';
 import pino from 'pino';
+import { MinHeap } from '../src/cluster/membership/heap.js';
 import { Memberlist } from '../src/cluster/membership/memberlist.js';
 import { encodeTags } from '../src/cluster/membership/serf.js';
 import { ipToBytes } from '../src/cluster/membership/state.js';
@@ -49,37 +50,7 @@ const realSetImmediate = globalThis.setImmediate;
 const realNow = Date.now;
 let now = 1_800_000_000_000;
 let seq = 0;
-const heap: VTimer[] = [];
-const less = (a: VTimer, b: VTimer) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
-function push(t: VTimer): void {
-  heap.push(t);
-  let i = heap.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (!less(heap[i]!, heap[p]!)) break;
-    [heap[i], heap[p]] = [heap[p]!, heap[i]!];
-    i = p;
-  }
-}
-function pop(): VTimer | undefined {
-  const top = heap[0];
-  const last = heap.pop();
-  if (heap.length > 0 && last) {
-    heap[0] = last;
-    let i = 0;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < heap.length && less(heap[l]!, heap[m]!)) m = l;
-      if (r < heap.length && less(heap[r]!, heap[m]!)) m = r;
-      if (m === i) break;
-      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
-      i = m;
-    }
-  }
-  return top;
-}
+const timers = new MinHeap<VTimer>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq));
 function schedule(cb: () => void, ms: number, interval: number): VTimer {
   const t: VTimer = {
     at: now + Math.max(0, Number(ms) || 0),
@@ -93,7 +64,7 @@ function schedule(cb: () => void, ms: number, interval: number): VTimer {
     refresh: () => t,
     [Symbol.toPrimitive]: () => t.seq,
   };
-  push(t);
+  timers.push(t);
   return t;
 }
 const g = globalThis as unknown as Record<string, unknown>;
@@ -110,14 +81,14 @@ Date.now = () => now;
 const drain = () => new Promise<void>((r) => realSetImmediate(r));
 async function runFor(ms: number): Promise<void> {
   const end = now + ms;
-  while (heap.length > 0 && heap[0]!.at <= end) {
-    const t = pop()!;
+  while (timers.size > 0 && timers.peek()!.at <= end) {
+    const t = timers.pop()!;
     if (t.cancelled) continue;
     now = t.at;
     if (t.interval > 0) {
       t.at += t.interval;
       t.seq = seq++;
-      push(t);
+      timers.push(t);
     }
     t.cb();
     await drain();

@@ -1,3 +1,4 @@
+import { MinHeap } from './heap.js';
 import { COMPOUND_OVERHEAD } from './messages.js';
 import { retransmitLimit } from './timings.js';
 
@@ -28,7 +29,7 @@ const MAX_EXAMINED = 512;
  * the most-transmitted, oldest items are dropped (with some slack so pruning is amortized).
  */
 export class BroadcastQueue {
-  private heap: Item[] = [];
+  private readonly heap = new MinHeap<Item>(before);
   private readonly byKey = new Map<string, Item>();
   private live = 0;
   private nextId = 0;
@@ -53,10 +54,10 @@ export class BroadcastQueue {
     }
     const item: Item = { key, msg, transmits: 0, id: this.nextId++, onDone, restricted, live: true };
     if (key !== undefined) this.byKey.set(key, item);
-    this.push(item);
+    this.heap.push(item);
     this.live++;
     if (this.live > this.maxItems) this.prune();
-    else if (this.heap.length > 2 * this.live + 64) this.compact();
+    else if (this.heap.size > 2 * this.live + 64) this.compact();
     this.onQueued?.();
   }
 
@@ -71,8 +72,8 @@ export class BroadcastQueue {
     const putBack: Item[] = [];
     let used = 0;
     let examined = 0;
-    while (this.heap.length > 0 && out.length < 255 && limit - used > overhead && examined < MAX_EXAMINED) {
-      const it = this.pop()!;
+    while (this.heap.size > 0 && out.length < 255 && limit - used > overhead && examined < MAX_EXAMINED) {
+      const it = this.heap.pop()!;
       if (!it.live) continue;
       examined++;
       const cost = it.msg.length + overhead;
@@ -86,13 +87,13 @@ export class BroadcastQueue {
       if (it.transmits >= transmitLimit) this.retire(it);
       else putBack.push(it);
     }
-    for (const it of putBack) this.push(it);
+    for (const it of putBack) this.heap.push(it);
     return out;
   }
 
   reset(): void {
-    for (const it of this.heap) if (it.live) it.onDone?.();
-    this.heap = [];
+    for (const it of this.heap.values()) if (it.live) it.onDone?.();
+    this.heap.reset([]);
     this.byKey.clear();
     this.live = 0;
   }
@@ -107,6 +108,7 @@ export class BroadcastQueue {
   /** Drops the most-transmitted, oldest items down to capacity less a slack of 1/16. */
   private prune(): void {
     const items = this.heap
+      .values()
       .filter((it) => it.live)
       .sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0));
     const keep = Math.max(1, this.maxItems - (this.maxItems >> 4));
@@ -114,49 +116,11 @@ export class BroadcastQueue {
     for (const it of gone) this.retire(it);
     this.dropped += gone.length;
     this.onDrop?.(gone.length);
-    this.heap = items; // sorted ascending is a valid heap
+    this.heap.reset(items);
   }
 
   private compact(): void {
-    this.heap = this.heap.filter((it) => it.live);
-    for (let i = (this.heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i);
-  }
-
-  private push(it: Item): void {
-    const h = this.heap;
-    h.push(it);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  private pop(): Item | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      this.siftDown(0);
-    }
-    return top;
-  }
-
-  private siftDown(i: number): void {
-    const h = this.heap;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && before(h[l]!, h[m]!)) m = l;
-      if (r < h.length && before(h[r]!, h[m]!)) m = r;
-      if (m === i) return;
-      [h[i], h[m]] = [h[m]!, h[i]!];
-      i = m;
-    }
+    this.heap.reset(this.heap.values().filter((it) => it.live));
   }
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Awareness } from '../../../src/cluster/membership/awareness.js';
 import { BroadcastQueue } from '../../../src/cluster/membership/broadcast.js';
+import { MinHeap } from '../../../src/cluster/membership/heap.js';
 import { Suspicion } from '../../../src/cluster/membership/suspicion.js';
 import {
   PROFILES,
@@ -101,5 +102,17 @@ describe('broadcast queue', () => {
     expect(done).toBe(true); // invalidated counts as finished
     q.queue(Buffer.alloc(5, 9), undefined, undefined, true);
     expect(q.getBroadcasts(0, 1000, false).some((b) => b[0] === 9)).toBe(false);
+  });
+});
+
+describe('min-heap', () => {
+  it('pops in order, and re-heapifies replaced contents', () => {
+    const h = new MinHeap<number>((a, b) => a < b);
+    for (const x of [5, 1, 4, 1, 9, 2, 6]) h.push(x);
+    const out: number[] = [];
+    while (h.size > 0) out.push(h.pop()!);
+    expect(out).toEqual([1, 1, 2, 4, 5, 6, 9]);
+    h.reset([7, 3, 8]);
+    expect(h.peek()).toBe(3);
   });
 });
