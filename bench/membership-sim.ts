@@ -14,7 +14,10 @@
  * KILL nodes crash (rounds until all declare them dead), false positives under the given loss.
  *
  * Memory grows with N² (every node holds the full table): N=1000 peaks near 1.7 GB RSS, N=5000 seeded
- * needs a heap of ~10 GB (NODE_OPTIONS=--max-old-space-size=16000). No real socket is opened.
+ * needs a heap of ~10 GB. Give V8 a larger young generation too: with the default one, short-lived
+ * packets get promoted and the old-generation collector over the huge tables took 55% of the time;
+ *   NODE_OPTIONS="--max-old-space-size=20000 --max-semi-space-size=128"
+ * ran N=5000 3.3× faster. No real socket is opened.
  */
 import { Duplex } from 'node:stream';
 import pino from 'pino';

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { formatIssues } from '../config/issues.js';
 import { providerSchema, providerTypeOf, virtualKeySchema } from '../config/schema.js';
-import { isSecretPath, MASK, maskSecrets } from '../config/secrets.js';
+import { MASK, maskSecrets } from '../config/secrets.js';
 import type { Logger } from '../observability/logger.js';
 import { parseJsonObject, readBody } from '../server/body.js';
 import { HttpError, sendError, sendJson } from '../server/errors.js';
@@ -279,40 +280,10 @@ function toHttpError(err: unknown, logger: Logger): HttpError {
   return new HttpError(500, 'internal error', 'api_error', 'internal_error');
 }
 
-/** Zod issues as `path: what is wrong (got X)`, secrets masked. */
+/** Zod issues in the same words as check-config: `path: what is wrong (got X)`, secrets masked. */
 function validationError(issues: z.core.$ZodIssue[], input: unknown): HttpError {
-  const lines: string[] = [];
-  for (const issue of issues) {
-    const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-    if (issue.code === 'unrecognized_keys') {
-      for (const k of issue.keys)
-        lines.push(`${fmtPath([...path, k])}: unknown field (got ${JSON.stringify(k)})`);
-      continue;
-    }
-    const got = valueAt(input, path);
-    const shown = got !== undefined && isSecretPath(path) ? MASK : preview(got);
-    lines.push(`${fmtPath(path)}: ${issue.message} (got ${shown})`);
-  }
+  const lines = formatIssues(issues, input);
   const err = new HttpError(400, lines.join('; '), 'invalid_request_error', 'invalid_config');
   (err as HttpError & { errors?: string[] }).errors = lines;
   return err;
-}
-
-function fmtPath(path: (string | number)[]): string {
-  return path.length === 0 ? '(root)' : path.join('.');
-}
-
-function valueAt(input: unknown, path: (string | number)[]): unknown {
-  let cur = input;
-  for (const p of path) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string | number, unknown>)[p];
-  }
-  return cur;
-}
-
-function preview(v: unknown): string {
-  if (v === undefined) return 'undefined';
-  const s = JSON.stringify(v);
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }

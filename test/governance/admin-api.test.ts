@@ -161,6 +161,7 @@ describe('admin API', () => {
       value: 'short',
       rate_limit: { request_max_limit: -1, request_reset_duration: 'soon' },
       colour: 'blue',
+      allowed_model: ['openai/gpt-4o'],
     });
     expect(res.status).toBe(400);
     const { error } = (await res.json()) as { error: { message: string; code: string } };
@@ -171,6 +172,7 @@ describe('admin API', () => {
     expect(error.message).toMatch(/rate_limit\.request_max_limit: .*\(got -1\)/);
     expect(error.message).toMatch(/rate_limit\.request_reset_duration: is not a duration.*\(got "soon"\)/);
     expect(error.message).toContain('colour: unknown field');
+    expect(error.message).toContain('allowed_model: unknown field (did you mean "allowed_models"?)');
     expect(error.message).not.toContain('short');
     const notJson = await call(node, 'POST', '/api/governance/virtual-keys', '{nope');
     expect(notJson.status).toBe(400);
