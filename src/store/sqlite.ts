@@ -148,6 +148,19 @@ export class SqliteStore implements ConfigStore {
   }
 
   async update(kind: EntityKind, id: string, data: Record<string, unknown>): Promise<StoreRow | undefined> {
+    return this.writeIfLive(kind, id, data);
+  }
+
+  async delete(kind: EntityKind, id: string): Promise<StoreRow | undefined> {
+    return this.writeIfLive(kind, id, null);
+  }
+
+  /** Writes a new version of an entity that exists and is not deleted; undefined otherwise. */
+  private writeIfLive(
+    kind: EntityKind,
+    id: string,
+    data: Record<string, unknown> | null,
+  ): StoreRow | undefined {
     return this.conn
       .transaction(() => {
         const existing = this.conn
@@ -155,18 +168,6 @@ export class SqliteStore implements ConfigStore {
           .get(kind, id) as { deleted: number } | undefined;
         if (!existing || existing.deleted) return undefined;
         return this.write(kind, id, data);
-      })
-      .immediate();
-  }
-
-  async delete(kind: EntityKind, id: string): Promise<StoreRow | undefined> {
-    return this.conn
-      .transaction(() => {
-        const existing = this.conn
-          .prepare('SELECT deleted FROM entities WHERE kind = ? AND id = ?')
-          .get(kind, id) as { deleted: number } | undefined;
-        if (!existing || existing.deleted) return undefined;
-        return this.write(kind, id, null);
       })
       .immediate();
   }

@@ -677,8 +677,8 @@ export class Memberlist extends EventEmitter {
 
   // ------------------------------------------------------------------ push/pull
 
-  private localState(join: boolean, withUserState = true): Buffer {
-    const nodes: PushNodeState[] = [...this.nodes.byName.values()].map((n) => ({
+  private pushNodeStates(): PushNodeState[] {
+    return [...this.nodes.byName.values()].map((n) => ({
       name: n.name,
       addr: n.addr,
       port: n.port,
@@ -687,6 +687,10 @@ export class Memberlist extends EventEmitter {
       state: STATE_NUM[n.state],
       vsn: n.vsn,
     }));
+  }
+
+  private localState(join: boolean, withUserState = true): Buffer {
+    const nodes = this.pushNodeStates();
     let user: Buffer = Buffer.alloc(0);
     try {
       if (withUserState) user = this.opts.delegate?.localState?.(join) ?? Buffer.alloc(0);
@@ -697,15 +701,7 @@ export class Memberlist extends EventEmitter {
   }
 
   private mergeRemote(remote: RemoteState): void {
-    const local: PushNodeState[] = [...this.nodes.byName.values()].map((n) => ({
-      name: n.name,
-      addr: n.addr,
-      port: n.port,
-      meta: n.meta,
-      incarnation: n.incarnation,
-      state: STATE_NUM[n.state],
-      vsn: n.vsn,
-    }));
+    const local = this.pushNodeStates();
     verifyProtocol(local, remote.nodes);
     for (const n of remote.nodes) {
       const state = STATE_NAME[n.state] ?? 'dead';
