@@ -12,7 +12,7 @@ export function formatIssues(issues: z.core.$ZodIssue[], input: unknown): string
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
     if (issue.code === 'unrecognized_keys') {
       const parent = valueAt(input, path);
-      const known = knownKeysHint(issue, parent);
+      const known = knownKeysHint(parent);
       for (const key of issue.keys) {
         const suggestion = known ? closest(key, known) : undefined;
         out.push(
@@ -74,8 +74,7 @@ function valueAt(input: unknown, path: (string | number)[]): unknown {
   return cur;
 }
 
-function knownKeysHint(issue: z.core.$ZodIssue, parent: unknown): string[] | undefined {
-  void issue;
+function knownKeysHint(parent: unknown): string[] | undefined {
   if (!parent || typeof parent !== 'object') return undefined;
   return KNOWN_FIELD_NAMES;
 }
