@@ -29,6 +29,8 @@ node dist/main.js start --config bench/gateway.json >"$tmp/gateway.log" 2>&1 &
 pids+=($!)
 (cd "$pk_dir" && exec node node_modules/@portkey-ai/gateway/build/start-server.js --port 8787) >"$tmp/portkey.log" 2>&1 &
 pids+=($!)
+# Portkey routes by headers: provider, upstream base URL, and a key it passes on (the mock ignores it).
+pk_headers=(-H 'x-portkey-provider: openai' -H 'x-portkey-custom-host: http://127.0.0.1:18080/v1' -H 'authorization: Bearer mock')
 wait_for() {
   for _ in $(seq 150); do
     curl -s -o /dev/null "$1" && return 0
@@ -47,13 +49,11 @@ if [ -x "$lg" ]; then
   printf '{"model":"openai/mock-model","messages":[{"role":"user","content":"warm up"}]}' >"$tmp/ours.json"
   printf '{"model":"mock-model","messages":[{"role":"user","content":"warm up"}]}' >"$tmp/pk.json"
   "$lg" -url http://127.0.0.1:8080/v1/chat/completions -body "$tmp/ours.json" -rate 1000 -duration 3s -label warmup >/dev/null || true
-  "$lg" -url http://127.0.0.1:8787/v1/chat/completions -body "$tmp/pk.json" -rate 500 -duration 3s -label warmup \
-    -H 'x-portkey-provider: openai' -H 'x-portkey-custom-host: http://127.0.0.1:18080/v1' -H 'authorization: Bearer mock' >/dev/null || true
+  "$lg" -url http://127.0.0.1:8787/v1/chat/completions -body "$tmp/pk.json" -rate 500 -duration 3s -label warmup "${pk_headers[@]}" >/dev/null || true
 fi
 echo "# $(date -u +%FT%TZ) $(nproc) cores, node $(node --version), Portkey $version"
 export RATES=${RATES:-1000}
 echo "## DeepIntShield"
 bash "$kit/overhead.sh" http://127.0.0.1:8080 openai/mock-model
 echo "## Portkey"
-bash "$kit/overhead.sh" http://127.0.0.1:8787 mock-model -- \
-  -H 'x-portkey-provider: openai' -H 'x-portkey-custom-host: http://127.0.0.1:18080/v1' -H 'authorization: Bearer mock'
+bash "$kit/overhead.sh" http://127.0.0.1:8787 mock-model -- "${pk_headers[@]}"

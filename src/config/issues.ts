@@ -12,7 +12,7 @@ export function formatIssues(issues: z.core.$ZodIssue[], input: unknown): string
     const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
     if (issue.code === 'unrecognized_keys') {
       const parent = valueAt(input, path);
-      const known = knownKeysHint(parent);
+      const known = parent && typeof parent === 'object' ? KNOWN_FIELD_NAMES : undefined;
       for (const key of issue.keys) {
         const suggestion = known ? closest(key, known) : undefined;
         out.push(
@@ -72,11 +72,6 @@ function valueAt(input: unknown, path: (string | number)[]): unknown {
     cur = (cur as Record<string | number, unknown>)[p];
   }
   return cur;
-}
-
-function knownKeysHint(parent: unknown): string[] | undefined {
-  if (!parent || typeof parent !== 'object') return undefined;
-  return KNOWN_FIELD_NAMES;
 }
 
 function closest(word: string, candidates: string[]): string | undefined {
