@@ -51,3 +51,74 @@ export interface ProviderKeyGate {
 const NOOP_ADMISSION: Admission = { settle() {} };
 
 export const allowAllGovernance: GovernanceHook = { admit: () => NOOP_ADMISSION };
+
+/*
+ * Seams added for the open issues (provider platform, traffic intelligence,
+ * request log, OpenTelemetry). The gateway calls these; the modules that
+ * implement them live in their own folders and never import the gateway.
+ */
+
+/** How one upstream attempt ended, as the key router and the traffic stats see it. */
+export interface AttemptOutcome {
+  provider: string;
+  keyName: string;
+  model: string;
+  /** HTTP status, or the failure class when no answer came. */
+  status: number;
+  failure?: 'timeout' | 'connection' | 'aborted' | 'bad_response';
+  latencyMs: number;
+  /** Time to first token, streams only. */
+  ttftMs?: number;
+  /** Upstream response headers relevant to quotas (x-ratelimit-*, anthropic-ratelimit-*, retry-after), lower-cased. */
+  quotaHeaders?: Record<string, string>;
+}
+
+/** A candidate key for one (provider, model) target. */
+export interface KeyCandidate {
+  name: string;
+  weight: number;
+}
+
+/**
+ * Chooses the key for an attempt (weights, cool-downs, circuit breakers,
+ * adaptive scores, quota pacing) and learns from each attempt's outcome.
+ * Synchronous and local: the request path never waits on another node.
+ */
+export interface KeyRouter {
+  /** Index into `candidates` of the key to use, or -1 when none may be used now. `avoid` holds names already tried. */
+  choose(provider: string, model: string, candidates: readonly KeyCandidate[], avoid: ReadonlySet<string> | undefined): number;
+  /** Whether a whole provider target should be skipped (its circuit is open for this model). */
+  targetOpen?(provider: string, model: string): boolean;
+  record(outcome: AttemptOutcome): void;
+}
+
+/** One finished inference request, for the request log, the access line and the trace. */
+export interface RequestRecord {
+  requestId: string;
+  /** Epoch ms when the request arrived. */
+  startedAt: number;
+  route: string;
+  virtualKeyId?: string;
+  /** What actually answered (after fallbacks), else the primary. */
+  provider: string;
+  model: string;
+  status: number;
+  latencyMs: number;
+  ttftMs?: number;
+  promptTokens: number;
+  completionTokens: number;
+  cost: number;
+  attempts: number;
+  /** Index into the request's targets of the one that answered (0 = primary), or null when none did. */
+  fallbackIndex: number | null;
+  error?: string;
+  stream: boolean;
+  /** Only when body logging is on; already scrubbed of secrets. */
+  requestBody?: string;
+  responseBody?: string;
+}
+
+/** Receives every finished request; must return at once (queue, never write on the caller's turn). */
+export interface RequestObserver {
+  onRequestEnd(rec: RequestRecord): void;
+}
