@@ -122,3 +122,21 @@ export interface RequestRecord {
 export interface RequestObserver {
   onRequestEnd(rec: RequestRecord): void;
 }
+
+/** One upstream attempt's span. */
+export interface AttemptSpan {
+  /** W3C traceparent to send upstream with this attempt (undefined when not sampled/disabled). */
+  readonly traceparent: string | undefined;
+  end(outcome: AttemptOutcome): void;
+}
+
+/** One inference request's span; created only when tracing is on, so a disabled tracer costs nothing. */
+export interface RequestSpan {
+  attempt(provider: string, model: string, keyName: string, attemptIndex: number): AttemptSpan;
+  end(rec: RequestRecord): void;
+}
+
+export interface RequestTracer {
+  /** `traceparent` is the client's header, honoured when valid; `operation` is the GenAI operation name (chat, embeddings, text_completion, …). */
+  startRequest(route: string, operation: string, traceparent: string | undefined): RequestSpan;
+}
