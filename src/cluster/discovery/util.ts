@@ -20,7 +20,11 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what = 'operation'): P
 
 /** Rejects when the signal aborts; resolves with the promise otherwise. */
 export function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+  if (signal.aborted) {
+    // The caller already started `p`: observe its outcome, or its later rejection is unhandled and ends the process.
+    p.catch(() => {});
+    return Promise.reject(signal.reason);
+  }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
