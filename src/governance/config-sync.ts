@@ -309,6 +309,9 @@ export class ConfigSync {
 
   /** Creates an admin-API entity (StoreConflictError when it exists, FileOwnedError when the file owns it). */
   create(kind: EntityKind, id: string, data: Record<string, unknown>): Promise<StoreRow | undefined> {
+    // Creating a provider named "mock" replaces the built-in one; everything else the file owns is 409.
+    if (kind === 'provider' && id === 'mock' && this.builtinMockLive())
+      return this.write((store) => store.create(kind, id, data, this.replicator?.stamp()));
     return this.change(kind, id, (s, hlc) => s.create(kind, id, data, hlc));
   }
 

@@ -34,10 +34,7 @@ export interface ReplicatorOptions {
   logger: Logger;
   registry?: Registry;
   tombstoneRetentionMs?: number;
-  /**
-   * Checks a remote entity with the admin API's schemas; returns the parsed data, or undefined when the
-   * entity must not be installed.
-   */
+  /** Checks a remote entity with the admin API's schemas: undefined when it must not be installed. */
   validate: (
     kind: EntityKind,
     id: string,
@@ -172,7 +169,7 @@ export class Replicator {
     ch.setLocalState(() => encodeMessage(this.summary()));
     ch.onRemoteState((buf) => {
       const m = decodeMessage(buf);
-      if (!m || m.t !== 'summary') return;
+      if (m?.t !== 'summary') return;
       this.enqueue(() => this.onSummary(m, m.from, false));
     });
     this.kickTimer = setInterval(() => this.kick(), 300);
@@ -423,13 +420,9 @@ export class Replicator {
     if (!this.clock.acceptable(w.v)) return reject('clock_ahead');
     if (w.d !== (w.data === null)) return reject('inconsistent');
     if (w.d && hlcWall(w.v) < horizon) return reject('expired_tombstone');
-    let data: Record<string, unknown> | null = null;
-    if (w.data) {
-      const parsed = this.o.validate(kind, w.id, w.data);
-      if (!parsed) return reject('invalid');
-      data = parsed;
-    }
-    return { kind, id: w.id, hlc: w.v, deleted: w.d, data };
+    // Stored as received (not as parsed) so every replica holds the same bytes for one version.
+    if (w.data && !this.o.validate(kind, w.id, w.data)) return reject('invalid');
+    return { kind, id: w.id, hlc: w.v, deleted: w.d, data: w.data };
   }
 
   private markSynced(): void {
