@@ -20,6 +20,7 @@ import {
   type SeedEntity,
   StoreConflictError,
   type StoreRow,
+  type UsageRow,
 } from '../store/types.js';
 import { validateEntity } from './entity-schemas.js';
 
@@ -36,6 +37,8 @@ export interface ConfigSyncOptions {
   configSource?: string;
   /** Tombstones of the replicated SQLite store are kept this long (default 7 days). */
   tombstoneRetentionMs?: number;
+  /** Persisted usage a peer sent while this replica caught up (merge it into the live counters). */
+  onReplicatedUsage?: (rows: UsageRow[]) => void;
   logger: Logger;
   registry?: Registry;
   apply: (live: LiveConfig) => void;
@@ -215,6 +218,7 @@ export class ConfigSync {
       validate: validateEntity,
       onChanged: () => this.pollNow(),
       onReset: () => this.reload(),
+      onUsage: this.o.onReplicatedUsage,
     });
     await r.start();
     r.attach(cluster);

@@ -71,6 +71,7 @@ export class GovernanceRuntime {
         config.config_store.type === 'sqlite'
           ? parseFixedDuration(config.config_store.config.tombstone_retention)
           : undefined,
+      onReplicatedUsage: (rows) => this.counters.restoreUsage(rows),
       logger,
       registry,
       apply: (live) => this.apply(live),

@@ -1,6 +1,12 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../observability/logger.js';
-import { ENTITY_KINDS, type EntityKind, type ReplicaStore, type StoreRow } from '../../store/types.js';
+import {
+  ENTITY_KINDS,
+  type EntityKind,
+  type ReplicaStore,
+  type StoreRow,
+  type UsageRow,
+} from '../../store/types.js';
 import type { ClusterLike, GossipChannel } from '../state/gossip.js';
 import { differingBuckets, VersionIndex } from './digest.js';
 import { entityKey } from './entity.js';
@@ -14,13 +20,17 @@ import {
   decodeMessage,
   encodeMessage,
   MAX_BROADCAST_BYTES,
+  MAX_USAGE_ROWS_PER_MESSAGE,
   type Message,
   type Pull,
   type Summary,
+  type UsageMessage,
   type WireEntity,
 } from './wire.js';
 
 export const DEFAULT_TOMBSTONE_RETENTION_MS = 7 * 86_400_000;
+/** Usage older than the longest window (a year, plus slack) is never current. */
+const USAGE_HORIZON_MS = 400 * 86_400_000;
 const SYNCED_AT_KEY = 'replica_synced_at';
 
 /** The cluster as replication sees it; `firstJoinDone` is read when present (Cluster has it). */
@@ -44,6 +54,8 @@ export interface ReplicatorOptions {
   onChanged: () => Promise<void>;
   /** The replica was wiped for a full resync: reload from scratch. */
   onReset: () => Promise<void>;
+  /** Persisted usage received from a peer while catching up (already saved to the store). */
+  onUsage?: (rows: UsageRow[]) => void;
   now?: () => number;
   /** How often a summary goes to one random peer (besides memberlist's push/pull). */
   antiEntropyIntervalMs?: number;
@@ -301,6 +313,8 @@ export class Replicator {
         return this.onPull(m, from);
       case 'delta':
         return this.onDelta(m, from);
+      case 'usage':
+        return this.onUsage(m, from);
     }
   }
 
@@ -315,20 +329,23 @@ export class Replicator {
     }
     if (s.stale && !this.stale) return; // it will discard its replica and ask us
     const diff = differingBuckets(this.index.buckets(), s.b);
+    const catchingUp = !this.initialSynced;
     if (diff.length === 0) {
+      // Same config; while catching up, still ask for the peer's persisted usage.
+      if (catchingUp) this.sendDigest(from, [], true);
       this.markSynced();
       return;
     }
-    this.sendDigest(from, diff);
+    this.sendDigest(from, diff, catchingUp);
   }
 
-  private sendDigest(to: string, buckets: number[]): void {
+  private sendDigest(to: string, buckets: number[], init = false): void {
     const e: Digest['e'] = [];
     for (const [key, v] of this.index.inBuckets(new Set(buckets))) {
       const slash = key.indexOf('/');
       e.push([key.slice(0, slash), key.slice(slash + 1), v]);
     }
-    this.send(to, encodeMessage({ t: 'digest', b: buckets, e }));
+    this.send(to, encodeMessage({ t: 'digest', b: buckets, e, ...(init ? { init } : {}) }));
   }
 
   /** A full resync: drop our replica (it may hold entities whose tombstones are gone) and take the peer's. */
@@ -345,6 +362,7 @@ export class Replicator {
     this.sendDigest(
       peer,
       Array.from({ length: BUCKETS }, (_, i) => i),
+      true,
     );
   }
 
@@ -373,6 +391,30 @@ export class Replicator {
     deltas[deltas.length - 1]!.ack = true;
     for (const delta of deltas) this.send(from, encodeMessage(delta));
     if (want.length > 0) this.send(from, encodeMessage({ t: 'pull', want }));
+    if (d.init) await this.sendUsage(from);
+  }
+
+  /** Usage persisted here (budgets and long windows), for a peer that is catching up. */
+  private async sendUsage(to: string): Promise<void> {
+    const rows = await this.o.store.loadUsage(this.now() - USAGE_HORIZON_MS);
+    for (let i = 0; i < rows.length; i += MAX_USAGE_ROWS_PER_MESSAGE) {
+      const r: UsageMessage['r'] = rows
+        .slice(i, i + MAX_USAGE_ROWS_PER_MESSAGE)
+        .map((u) => [u.counter, u.windowStart, u.node, u.value]);
+      this.send(to, encodeMessage({ t: 'usage', r }));
+    }
+  }
+
+  private async onUsage(m: UsageMessage, from: string): Promise<void> {
+    if (this.stale || this.stalePeers.has(from) || m.r.length === 0) return;
+    const rows: UsageRow[] = m.r.map(([counter, windowStart, node, value]) => ({
+      counter,
+      windowStart,
+      node,
+      value,
+    }));
+    await this.o.store.saveUsage(rows);
+    this.o.onUsage?.(rows);
   }
 
   private async onPull(p: Pull, from: string): Promise<void> {

@@ -45,6 +45,8 @@ export const summarySchema = z.strictObject({
 /** The versions this node holds in the listed buckets (`file` as version: owned by that node's config file). */
 export const digestSchema = z.strictObject({
   t: z.literal('digest'),
+  /** The sender is catching up (start, rejoin, resync): answer with the persisted usage as well. */
+  init: z.boolean().optional(),
   b: z
     .array(
       z
@@ -69,12 +71,31 @@ export const pullSchema = z.strictObject({
   want: z.array(z.tuple([kind, id])).max(MAX_DIGEST_ENTRIES),
 });
 
+export const MAX_USAGE_ROWS_PER_MESSAGE = 20_000;
+
+/** Persisted usage slots (counter, window start, node, value), merged by max like the store does. */
+export const usageSchema = z.strictObject({
+  t: z.literal('usage'),
+  r: z
+    .array(
+      z.tuple([
+        z.string().min(1).max(512),
+        z.number().int().min(0),
+        z.string().min(1).max(255),
+        z.number().finite().min(0).max(1e15),
+      ]),
+    )
+    .max(MAX_USAGE_ROWS_PER_MESSAGE),
+});
+
 export const messageSchema = z.discriminatedUnion('t', [
   summarySchema,
   digestSchema,
   deltaSchema,
   pullSchema,
+  usageSchema,
 ]);
+export type UsageMessage = z.infer<typeof usageSchema>;
 export type Summary = z.infer<typeof summarySchema>;
 export type Digest = z.infer<typeof digestSchema>;
 export type Delta = z.infer<typeof deltaSchema>;

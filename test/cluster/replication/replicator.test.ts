@@ -31,7 +31,12 @@ describe('Replicator (in-memory gossip, real SQLite)', () => {
   async function node(
     net: FakeNet,
     name: string,
-    opts: { store?: SqliteStore; now?: () => number; retentionMs?: number } = {},
+    opts: {
+      store?: SqliteStore;
+      now?: () => number;
+      retentionMs?: number;
+      onUsage?: (rows: unknown[]) => void;
+    } = {},
   ): Promise<Node> {
     const store = opts.store ?? new SqliteStore(':memory:');
     await store.init();
@@ -47,6 +52,7 @@ describe('Replicator (in-memory gossip, real SQLite)', () => {
         n.changes++;
       },
       onReset: async () => undefined,
+      onUsage: opts.onUsage,
       antiEntropyIntervalMs: 60_000,
     });
     await n.r.start();
@@ -178,6 +184,20 @@ describe('Replicator (in-memory gossip, real SQLite)', () => {
     );
     await waitFor(async () => (await a.store.get('virtual_key', 'x')) !== undefined, { timeoutMs: 2000 });
     expect(CHANNEL_REPLICATION).toBe(4);
+  });
+
+  it('a node catching up also gets the persisted usage (budgets survive a rejoin)', async () => {
+    const net = new FakeNet();
+    const a = await node(net, 'a');
+    const rows = [
+      { counter: 'vk:team:usd', windowStart: Date.now() - 1000, node: 'a', value: 12.5 },
+      { counter: 'vk:team:usd', windowStart: Date.now() - 1000, node: 'gone', value: 3 },
+    ];
+    await a.store.saveUsage(rows);
+    const got: unknown[] = [];
+    const b = await node(net, 'b', { onUsage: (r) => got.push(...r) });
+    await waitFor(() => b.r.readiness() === undefined && got.length === 2, { timeoutMs: 3000 });
+    expect((await b.store.loadUsage(0)).map((r) => r.value).sort()).toEqual([12.5, 3].sort());
   });
 
   it('tombstones are collected after the retention', async () => {
