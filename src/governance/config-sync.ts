@@ -355,14 +355,15 @@ export class ConfigSync {
       throw new StoreUnavailableError(err);
     }
     if (!row) return undefined;
+    // Peers first: they apply it while we do.
+    if (this.replicator) this.replicator.onLocalWrite(row);
     // Apply everything up to this version (other nodes' writes may sit below it).
     await this.pollNow().catch(() => undefined);
     if (this.cursor < row.version) {
       this.fold(row);
       this.publish();
     }
-    if (this.replicator) this.replicator.onLocalWrite(row);
-    else this.announce(row.version);
+    if (!this.replicator) this.announce(row.version);
     return row;
   }
 

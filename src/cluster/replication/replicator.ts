@@ -1,4 +1,4 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '../../observability/logger.js';
 import {
   ENTITY_KINDS,
@@ -93,7 +93,7 @@ export class Replicator {
   private peerCursor = 0;
   private closed = false;
   private work: Promise<void> = Promise.resolve();
-  private readonly metrics?: { applied: Counter; rejected: Counter; entities: Gauge };
+  private readonly metrics?: { applied: Counter; rejected: Counter; entities: Gauge; lag: Histogram };
 
   constructor(private readonly o: ReplicatorOptions) {
     this.now = o.now ?? Date.now;
@@ -110,6 +110,12 @@ export class Replicator {
           name: 'deepintshield_replication_rejected_total',
           help: 'Replication messages or entities refused (malformed, invalid, clock too far ahead)',
           labelNames: ['reason'],
+          registers: [o.registry],
+        }),
+        lag: new Histogram({
+          name: 'deepintshield_replication_lag_seconds',
+          help: 'From a remote write (its HLC wall time) until it is applied here, for deltas sent at write time',
+          buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
           registers: [o.registry],
         }),
         entities: new Gauge({
@@ -437,9 +443,12 @@ export class Replicator {
     }
     if (accepted.length > 0) {
       const written = await this.o.store.applyRemote(accepted);
+      const now = this.now();
       for (const r of written) {
         this.index.set(entityKey(r.kind, r.id), r.hlc!);
         this.clock.observe(r.hlc!);
+        // Deltas not answering a digest were sent at write time: their age is the propagation delay.
+        if (!d.ack) this.metrics?.lag.observe(Math.max(0, now - hlcWall(r.hlc!)) / 1000);
       }
       if (written.length > 0) {
         this.metrics?.applied.inc(written.length);

@@ -59,6 +59,13 @@ describe('replicated config across 3 node processes (SQLite each)', () => {
       `propagation ms: create ${created.toFixed(0)}, update ${updated.toFixed(0)}, provider ${provided.toFixed(0)}, delete ${deleted.toFixed(0)}`,
     );
     for (const t of [created, updated, provided, deleted]) expect(t).toBeLessThan(1000);
+    const metrics = await (await fetch(`${b.url}/metrics`)).text();
+    console.log(
+      metrics
+        .split('\n')
+        .filter((l) => l.startsWith('deepintshield_replication_lag'))
+        .join('\n'),
+    );
     // Secrets never come back from the admin API, on any node.
     const body = await (await admin(a, 'GET', '/api/providers/extra')).text();
     expect(body).not.toContain('secret-provider-key-123456');
