@@ -32,6 +32,11 @@ export const DEFAULT_TOMBSTONE_RETENTION_MS = 7 * 86_400_000;
 /** Usage older than the longest window (a year, plus slack) is never current. */
 const USAGE_HORIZON_MS = 400 * 86_400_000;
 const SYNCED_AT_KEY = 'replica_synced_at';
+const MAX_QUEUED_PER_PEER = 256;
+/** An unanswered digest stops holding back new exchanges after this long (a lost message). */
+const EXCHANGE_TIMEOUT_MS = 5000;
+/** A digest message lists at most this many versions; bigger replicas are compared in several. */
+const MAX_DIGEST_ENTRIES_PER_MESSAGE = 20_000;
 
 /** The cluster as replication sees it; `firstJoinDone` is read when present (Cluster has it). */
 export interface ReplicationCluster extends ClusterLike {
@@ -61,6 +66,8 @@ export interface ReplicatorOptions {
   antiEntropyIntervalMs?: number;
   /** A node that is not stale stops waiting for peers after this long and serves its replica. */
   initialSyncTimeoutMs?: number;
+  /** Versions listed per digest message (default 20,000); bigger replicas are compared in parts. */
+  digestEntriesPerMessage?: number;
 }
 
 /**
@@ -91,7 +98,10 @@ export class Replicator {
   /** Peers whose last summary said their replica is stale: nothing of theirs is merged. */
   private readonly stalePeers = new Set<string>();
   private peerCursor = 0;
+  private readonly outbox = new Map<string, { tail: Promise<void>; queued: number }>();
   private closed = false;
+  /** Per peer: digest parts sent whose answers (each ending with `ack`) have not arrived yet. */
+  private readonly pendingAcks = new Map<string, { n: number; at: number }>();
   private work: Promise<void> = Promise.resolve();
   private readonly metrics?: { applied: Counter; rejected: Counter; entities: Gauge; lag: Histogram };
 
@@ -255,16 +265,28 @@ export class Replicator {
       .map((m) => m.name);
   }
 
+  /**
+   * Sends to one peer in order, one message at a time: an answer's final `ack` arrives after its
+   * deltas, and a peer never sees more than one of our streams at once. A backlog beyond
+   * MAX_QUEUED_PER_PEER is dropped (anti-entropy repairs it).
+   */
   private send(peer: string, payload: Buffer): void {
-    try {
-      const r = this.channel?.sendTo(peer, payload);
-      if (r && typeof (r as Promise<void>).catch === 'function')
-        (r as Promise<void>).catch((err) =>
-          this.o.logger.debug({ peer, err: (err as Error).message }, 'config replication send failed'),
-        );
-    } catch (err) {
-      this.o.logger.debug({ peer, err: (err as Error).message }, 'config replication send failed');
+    const q = this.outbox.get(peer) ?? { tail: Promise.resolve(), queued: 0 };
+    if (q.queued >= MAX_QUEUED_PER_PEER) {
+      this.metrics?.rejected.inc({ reason: 'send_backlog' });
+      return;
     }
+    q.queued++;
+    this.outbox.set(peer, q);
+    q.tail = q.tail
+      .then(() => this.channel?.sendTo(peer, payload))
+      .catch((err) =>
+        this.o.logger.debug({ peer, err: (err as Error).message }, 'config replication send failed'),
+      )
+      .finally(() => {
+        q.queued--;
+        if (q.queued === 0 && this.outbox.get(peer) === q) this.outbox.delete(peer);
+      });
   }
 
   /** Until the first sync: ask a peer (rotating) for its summary; alone after the first join = in sync. */
@@ -294,12 +316,22 @@ export class Replicator {
       this.initialSynced = true;
       return;
     }
+    if (this.exchangeInFlight()) return;
     const peer = peers[this.peerCursor++ % peers.length]!;
     this.send(peer, encodeMessage(this.summary()));
   }
 
+  /** A digest was answered only in part, recently: a big catch-up is still arriving. */
+  private exchangeInFlight(peer?: string): boolean {
+    const now = this.now();
+    for (const [p, v] of this.pendingAcks)
+      if ((!peer || p === peer) && now - v.at < EXCHANGE_TIMEOUT_MS) return true;
+    return false;
+  }
+
   private antiEntropy(): void {
     const peers = this.peers();
+    for (const p of this.pendingAcks.keys()) if (!peers.includes(p)) this.pendingAcks.delete(p);
     if (peers.length === 0) {
       if (this.initialSynced && !this.stale) this.markSynced();
       return;
@@ -342,16 +374,33 @@ export class Replicator {
       this.markSynced();
       return;
     }
+    if (catchingUp && this.exchangeInFlight(from)) return;
     this.sendDigest(from, diff, catchingUp);
   }
 
   private sendDigest(to: string, buckets: number[], init = false): void {
-    const e: Digest['e'] = [];
+    const byBucket = new Map<number, Digest['e']>(buckets.map((b) => [b, []]));
     for (const [key, v] of this.index.inBuckets(new Set(buckets))) {
       const slash = key.indexOf('/');
-      e.push([key.slice(0, slash), key.slice(slash + 1), v]);
+      byBucket.get(VersionIndex.bucketOf(key))!.push([key.slice(0, slash), key.slice(slash + 1), v]);
     }
-    this.send(to, encodeMessage({ t: 'digest', b: buckets, e, ...(init ? { init } : {}) }));
+    // Whole buckets per message, so each message can be answered on its own.
+    const messages: Digest[] = [];
+    let cur: Digest = { t: 'digest', b: [], e: [] };
+    for (const [b, entries] of byBucket) {
+      const limit = this.o.digestEntriesPerMessage ?? MAX_DIGEST_ENTRIES_PER_MESSAGE;
+      if (cur.b.length > 0 && cur.e.length + entries.length > limit) {
+        messages.push(cur);
+        cur = { t: 'digest', b: [], e: [] };
+      }
+      cur.b.push(b);
+      cur.e.push(...entries);
+    }
+    messages.push(cur);
+    this.pendingAcks.set(to, { n: (this.pendingAcks.get(to)?.n ?? 0) + messages.length, at: this.now() });
+    // Usage is asked for once, with the last part.
+    for (const [i, m] of messages.entries())
+      this.send(to, encodeMessage(init && i === messages.length - 1 ? { ...m, init } : m));
   }
 
   /** A full resync: drop our replica (it may hold entities whose tombstones are gone) and take the peer's. */
@@ -456,7 +505,15 @@ export class Replicator {
         await this.o.onChanged();
       }
     }
-    if (d.ack) this.markSynced();
+    if (d.ack) {
+      const p = this.pendingAcks.get(from);
+      const left = Math.max(0, (p?.n ?? 0) - 1);
+      if (p && left > 0) p.n = left;
+      else {
+        this.pendingAcks.delete(from);
+        this.markSynced();
+      }
+    }
   }
 
   /** A wire entity as a store entity, or undefined (with a reason counted) when it must not be installed. */
