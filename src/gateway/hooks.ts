@@ -86,12 +86,7 @@ export interface KeyCandidate {
  */
 export interface KeyRouter {
   /** Index into `candidates` of the key to use, or -1 when none may be used now. `avoid` holds names already tried. */
-  choose(
-    provider: string,
-    model: string,
-    candidates: readonly KeyCandidate[],
-    avoid: ReadonlySet<string> | undefined,
-  ): number;
+  choose(provider: string, model: string, candidates: readonly KeyCandidate[], avoid: ReadonlySet<string> | undefined): number;
   /** Whether a whole provider target should be skipped (its circuit is open for this model). */
   targetOpen?(provider: string, model: string): boolean;
   record(outcome: AttemptOutcome): void;
