@@ -42,6 +42,7 @@ export class DeepIntShieldNode {
       config,
       logger,
       registry: this.registry,
+      configSource: opts.configSource,
       onProviders: (providers) => this.gateway?.updateProviders(providers),
     });
     this.gateway = new Gateway({
@@ -98,7 +99,7 @@ export class DeepIntShieldNode {
         version: VERSION,
         http: `${addr.host}:${addr.port}`,
         config: this.opts.configSource,
-        providers: Object.keys(config.providers),
+        providers: Object.keys(this.governance.live().providers),
       },
       'deepintshield node started',
     );

@@ -1,13 +1,13 @@
 /**
- * Config propagation: 3 real node processes (dist/main.js) sharing one
- * PostgreSQL store. Each change is made through the admin API of one node
- * (round robin); we measure how long until every other node serves it,
- * polling each node's admin API every 5 ms.
+ * Config propagation: N real node processes (dist/main.js). Each change is
+ * made through the admin API of one node (round robin); we measure how long
+ * until every other node serves it, polling each node's admin API every 5 ms.
  *
- *   npm run build && npx tsx bench/config-propagation/run.ts [--changes 30] [--mode gossip|poll|all]
+ *   npm run build && npx tsx bench/config-propagation/run.ts [--changes 30] [--nodes 3] [--mode gossip|poll|replica|all]
  *
- * gossip: cluster enabled (announcement on channel 1 + 1 s store poll as safety net)
- * poll:   no cluster, the store poll alone
+ * gossip:  one shared PostgreSQL, cluster enabled (announcement on channel 1 + 1 s store poll as safety net)
+ * poll:    one shared PostgreSQL, no cluster, the store poll alone
+ * replica: no shared database: each node its own SQLite replica, changes replicated over gossip
  */
 import { parseArgs } from 'node:util';
 import { NodeProcess } from '../../test/helpers/node-process.js';
@@ -16,21 +16,26 @@ import { waitFor } from '../../test/helpers/wait.js';
 import { PgServer } from '../../test/store/pg-server.js';
 
 const { values: args } = parseArgs({
-  options: { changes: { type: 'string', default: '30' }, mode: { type: 'string', default: 'all' } },
+  options: {
+    changes: { type: 'string', default: '30' },
+    nodes: { type: 'string', default: '3' },
+    mode: { type: 'string', default: 'all' },
+  },
 });
 const CHANGES = Math.min(200, Number(args.changes));
+const NODES = Math.max(2, Math.min(9, Number(args.nodes)));
 const TOKEN = 'bench-admin-token-0123456789';
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-async function run(mode: 'gossip' | 'poll', pg: PgServer): Promise<void> {
-  await pg.query('DROP TABLE IF EXISTS entities, store_meta, usage_counters, schema_migrations');
-  const ports = await freePorts(6);
+async function run(mode: 'gossip' | 'poll' | 'replica', pg: PgServer | undefined): Promise<void> {
+  await pg?.query('DROP TABLE IF EXISTS entities, store_meta, usage_counters, schema_migrations');
+  const ports = await freePorts(2 * NODES);
   const nodes: NodeProcess[] = [];
   try {
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < NODES; i++) {
       nodes.push(
         new NodeProcess({
           config: {
@@ -43,18 +48,19 @@ async function run(mode: 'gossip' | 'poll', pg: PgServer): Promise<void> {
             },
             logging: { level: 'warn' },
             providers: { mock: { keys: [] } },
-            config_store: pg.storeConfig(),
+            // replica: NodeProcess gives each node its own SQLite file
+            ...(pg ? { config_store: pg.storeConfig() } : {}),
             cluster_config:
-              mode === 'gossip'
+              mode !== 'poll'
                 ? {
                     enabled: true,
                     node_name: `cp-${i + 1}`,
                     bind_address: '127.0.0.1',
                     peers: ports
-                      .slice(3)
+                      .slice(NODES)
                       .filter((_, j) => j !== i)
                       .map((p) => `127.0.0.1:${p}`),
-                    gossip: { port: ports[3 + i], timings: { profile: 'local' } },
+                    gossip: { port: ports[NODES + i], timings: { profile: 'local' } },
                   }
                 : { enabled: false },
           },
@@ -62,9 +68,9 @@ async function run(mode: 'gossip' | 'poll', pg: PgServer): Promise<void> {
       );
     }
     await Promise.all(nodes.map((n) => n.waitReady(30_000)));
-    if (mode === 'gossip')
+    if (mode !== 'poll')
       await waitFor(
-        async () => (await Promise.all(nodes.map((n) => n.status()))).every((s) => s.members === 3),
+        async () => (await Promise.all(nodes.map((n) => n.status()))).every((s) => s.members === NODES),
         { timeoutMs: 20_000 },
       );
     const call = (n: NodeProcess, method: string, path: string, body?: unknown) =>
@@ -76,7 +82,7 @@ async function run(mode: 'gossip' | 'poll', pg: PgServer): Promise<void> {
       });
     const samples: number[] = [];
     for (let c = 0; c < CHANGES; c++) {
-      const writer = nodes[c % 3]!;
+      const writer = nodes[c % NODES]!;
       const others = nodes.filter((n) => n !== writer);
       const id = `bench-${c}`;
       const t0 = performance.now();
@@ -105,17 +111,21 @@ async function run(mode: 'gossip' | 'poll', pg: PgServer): Promise<void> {
     }
     const sorted = [...samples].sort((a, b) => a - b);
     console.log(
-      `${mode.padEnd(6)} changes=${CHANGES}  p50=${pct(sorted, 50).toFixed(0)} ms  p95=${pct(sorted, 95).toFixed(0)} ms  max=${sorted[sorted.length - 1]!.toFixed(0)} ms  (time from the admin API's answer until both other nodes serve the change)`,
+      `${mode.padEnd(7)} nodes=${NODES} changes=${CHANGES}  p50=${pct(sorted, 50).toFixed(0)} ms  p95=${pct(sorted, 95).toFixed(0)} ms  max=${sorted[sorted.length - 1]!.toFixed(0)} ms  (time from the admin API's answer until every other node serves the change)`,
     );
   } finally {
     await Promise.all(nodes.map((n) => n.destroy()));
   }
 }
 
-const pg = await new PgServer().init();
-try {
-  if (args.mode === 'gossip' || args.mode === 'all') await run('gossip', pg);
-  if (args.mode === 'poll' || args.mode === 'all') await run('poll', pg);
-} finally {
-  pg.destroy();
+const wants = (m: string) => args.mode === m || args.mode === 'all';
+if (wants('replica')) await run('replica', undefined);
+if (wants('gossip') || wants('poll')) {
+  const pg = await new PgServer().init();
+  try {
+    if (wants('gossip')) await run('gossip', pg);
+    if (wants('poll')) await run('poll', pg);
+  } finally {
+    pg.destroy();
+  }
 }

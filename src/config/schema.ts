@@ -226,7 +226,13 @@ export const clusterSchema = z.strictObject({
 export const sqliteStoreSchema = z.strictObject({
   enabled: z.boolean().default(true),
   type: z.literal('sqlite'),
-  config: z.strictObject({ path: z.string().min(1).default(DEFAULT_SQLITE_PATH) }).prefault({}),
+  config: z
+    .strictObject({
+      path: z.string().min(1).default(DEFAULT_SQLITE_PATH),
+      /** In a cluster each node's SQLite is a replica; deletions are kept this long for absent nodes. */
+      tombstone_retention: fixedDuration.default('7d'),
+    })
+    .prefault({}),
 });
 
 export const postgresStoreSchema = z.strictObject({
@@ -291,7 +297,7 @@ export const configSchema = z.strictObject({
   config_store: configStoreSchema.default({
     enabled: true,
     type: 'sqlite',
-    config: { path: DEFAULT_SQLITE_PATH },
+    config: { path: DEFAULT_SQLITE_PATH, tombstone_retention: '7d' },
   }),
 });
 

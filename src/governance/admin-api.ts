@@ -1,15 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { formatIssues } from '../config/issues.js';
-import { providerSchema, providerTypeOf, virtualKeySchema } from '../config/schema.js';
+import { providerTypeOf, virtualKeySchema } from '../config/schema.js';
 import { MASK, maskSecrets } from '../config/secrets.js';
 import type { Logger } from '../observability/logger.js';
 import { parseJsonObject, readBody } from '../server/body.js';
 import { HttpError, sendError, sendJson } from '../server/errors.js';
 import type { RequestContext, Route } from '../server/router.js';
 import { StoreConflictError } from '../store/types.js';
-import { type ConfigSync, StoreUnavailableError } from './config-sync.js';
+import { type ConfigSync, FileOwnedError, StoreUnavailableError } from './config-sync.js';
+import { providerBodySchema } from './entity-schemas.js';
 
 export interface AdminApiOptions {
   sync: ConfigSync;
@@ -20,11 +21,6 @@ export interface AdminApiOptions {
   /** Current-window usage of one virtual key, cluster-wide estimate (GET /api/governance/usage). */
   usage?: (id: string) => Record<string, { used: number; limit: number }> | undefined;
 }
-
-const providerName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'provider names are lowercase letters, digits, "_" and "-"');
-const providerBodySchema = providerSchema.extend({ name: providerName });
 
 /** Admin API: virtual keys and providers, stored in the config store and applied cluster-wide. */
 export function adminRoutes(o: AdminApiOptions): Route[] {
@@ -112,9 +108,7 @@ export function adminRoutes(o: AdminApiOptions): Route[] {
       name: '/api/governance/virtual-keys',
       handler: guard(async (req, res) => {
         const vk = parseVk(await body(req));
-        const row = await o.sync.write((s) =>
-          s.create('virtual_key', vk.id, vk as unknown as Record<string, unknown>),
-        );
+        const row = await o.sync.create('virtual_key', vk.id, vk as unknown as Record<string, unknown>);
         sendJson(res, 201, vkOut(row?.data ?? vk));
       }),
     },
@@ -143,9 +137,7 @@ export function adminRoutes(o: AdminApiOptions): Route[] {
             'invalid_config',
           );
         const vk = parseVk({ ...raw, id });
-        const row = await o.sync.write((s) =>
-          s.update('virtual_key', id, vk as unknown as Record<string, unknown>),
-        );
+        const row = await o.sync.update('virtual_key', id, vk as unknown as Record<string, unknown>);
         if (!row) throw notFound('virtual key', id);
         sendJson(res, 200, vkOut(row.data));
       }),
@@ -155,7 +147,7 @@ export function adminRoutes(o: AdminApiOptions): Route[] {
       path: '/api/governance/virtual-keys/:id',
       name: '/api/governance/virtual-keys/:id',
       handler: guard(async (_req, res, ctx) => {
-        const row = await o.sync.write((s) => s.delete('virtual_key', ctx.params.id!));
+        const row = await o.sync.delete('virtual_key', ctx.params.id!);
         if (!row) throw notFound('virtual key', ctx.params.id!);
         res.writeHead(204).end();
       }),
@@ -175,9 +167,7 @@ export function adminRoutes(o: AdminApiOptions): Route[] {
       name: '/api/providers',
       handler: guard(async (req, res) => {
         const { name, provider } = parseProvider(await body(req));
-        const row = await o.sync.write((s) =>
-          s.create('provider', name, provider as unknown as Record<string, unknown>),
-        );
+        const row = await o.sync.create('provider', name, provider as unknown as Record<string, unknown>);
         sendJson(res, 201, providerOut(name, row?.data ?? provider));
       }),
     },
@@ -206,9 +196,7 @@ export function adminRoutes(o: AdminApiOptions): Route[] {
             'invalid_config',
           );
         const { provider } = parseProvider({ ...raw, name });
-        const row = await o.sync.write((s) =>
-          s.update('provider', name, provider as unknown as Record<string, unknown>),
-        );
+        const row = await o.sync.update('provider', name, provider as unknown as Record<string, unknown>);
         if (!row) throw notFound('provider', name);
         sendJson(res, 200, providerOut(name, row.data));
       }),
@@ -218,7 +206,7 @@ export function adminRoutes(o: AdminApiOptions): Route[] {
       path: '/api/providers/:name',
       name: '/api/providers/:name',
       handler: guard(async (_req, res, ctx) => {
-        const row = await o.sync.write((s) => s.delete('provider', ctx.params.name!));
+        const row = await o.sync.delete('provider', ctx.params.name!);
         if (!row) throw notFound('provider', ctx.params.name!);
         res.writeHead(204).end();
       }),
@@ -274,6 +262,8 @@ function toHttpError(err: unknown, logger: Logger): HttpError {
       'invalid_request_error',
       'duplicate_id',
     );
+  if (err instanceof FileOwnedError)
+    return new HttpError(409, err.message, 'invalid_request_error', 'owned_by_config_file');
   if (err instanceof StoreUnavailableError)
     return new HttpError(503, err.message, 'service_unavailable', 'store_unavailable');
   logger.error({ err: (err as Error)?.message }, 'admin API error');

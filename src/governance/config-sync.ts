@@ -1,4 +1,9 @@
 import { Gauge, type Registry } from 'prom-client';
+import {
+  DEFAULT_TOMBSTONE_RETENTION_MS,
+  type ReplicationCluster,
+  Replicator,
+} from '../cluster/replication/replicator.js';
 import { CHANNEL_CONFIG, type ClusterLike, type GossipChannel } from '../cluster/state/gossip.js';
 import {
   type Config,
@@ -11,10 +16,13 @@ import type { Logger } from '../observability/logger.js';
 import {
   type ConfigStore,
   type EntityKind,
+  isReplicaStore,
   type SeedEntity,
   StoreConflictError,
   type StoreRow,
+  type UsageRow,
 } from '../store/types.js';
+import { validateEntity } from './entity-schemas.js';
 
 export interface LiveConfig {
   providers: Record<string, ProviderConfig>;
@@ -23,8 +31,14 @@ export interface LiveConfig {
 
 export interface ConfigSyncOptions {
   store: ConfigStore | undefined;
-  /** The config file: seeds an empty store, and is what we serve until the store has answered. */
+  /** The config file: owns what it declares, and is what we serve until the store has answered. */
   config: Config;
+  /** Where the config came from (a path, or "built-in defaults"): named in 409s on file-owned entities. */
+  configSource?: string;
+  /** Tombstones of the replicated SQLite store are kept this long (default 7 days). */
+  tombstoneRetentionMs?: number;
+  /** Persisted usage a peer sent while this replica caught up (merge it into the live counters). */
+  onReplicatedUsage?: (rows: UsageRow[]) => void;
   logger: Logger;
   registry?: Registry;
   apply: (live: LiveConfig) => void;
@@ -40,13 +54,35 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/** An admin-API write to an entity the config file owns (or the built-in mock). */
+export class FileOwnedError extends Error {
+  constructor(
+    readonly kind: EntityKind,
+    readonly id: string,
+    owner: string,
+  ) {
+    super(
+      `${kind === 'virtual_key' ? 'virtual key' : 'provider'} "${id}" is ${owner} and is read-only through the admin API`,
+    );
+  }
+}
+
+/** The built-in provider that stays available when the config file declares none. */
+const BUILTIN_MOCK: ProviderConfig = providerSchema.parse({ keys: [{ name: 'default', value: 'mock-key' }] });
+
 /**
  * Keeps this node's providers and virtual keys equal to the config store's:
- * a full load at start, then every change after the last applied version —
- * pulled when a peer announces a new version on gossip channel 1
- * (sub-second), and by polling the store's max version every second as a
- * safety net. When the store is down the last good config keeps serving and
- * polling backs off until it answers again.
+ * a full load at start, then every change after the last applied version.
+ * Shared store (PostgreSQL): pulled when a peer announces a new version on
+ * gossip channel 1 (sub-second), and by polling the store's max version
+ * every second as a safety net. Embedded store in a cluster (SQLite): the
+ * store is this node's replica, kept equal to the peers' by the Replicator,
+ * which wakes this up after every remote change. When the store is down the
+ * last good config keeps serving and polling backs off until it answers.
+ *
+ * Entities the config file declares are file-owned: written to the store at
+ * every start, read-only through the admin API, never replicated (each
+ * node's own file decides them).
  */
 export class ConfigSync {
   private readonly vks = new Map<string, VirtualKeyConfig>();
@@ -65,11 +101,14 @@ export class ConfigSync {
   private readonly gauge?: Gauge;
   private readonly pollMs: number;
   private lastError = '';
+  private readonly fileOwned = new Set<string>();
+  private replicator: Replicator | undefined;
 
   constructor(private readonly o: ConfigSyncOptions) {
     this.pollMs = o.pollIntervalMs ?? 1000;
     for (const vk of o.config.governance.virtual_keys) this.vks.set(vk.id, vk);
     for (const [name, p] of Object.entries(o.config.providers)) this.providers.set(name, p);
+    for (const e of this.fileEntities()) this.fileOwned.add(`${e.kind}/${e.id}`);
     if (o.registry) {
       this.gauge = new Gauge({
         name: 'deepintshield_store_up',
@@ -86,7 +125,12 @@ export class ConfigSync {
 
   /** Connects, migrates, seeds on first start and loads; never throws, never waits longer than startTimeoutMs. */
   async start(): Promise<void> {
-    if (!this.o.store) return;
+    // The file (and the built-in mock) serve until the store has answered.
+    this.publish();
+    if (!this.o.store) {
+      this.logEffective();
+      return;
+    }
     const first = this.firstLoad();
     const timeout = new Promise<void>((r) => setTimeout(r, this.o.startTimeoutMs ?? 5000).unref());
     await Promise.race([first, timeout]);
@@ -97,13 +141,20 @@ export class ConfigSync {
     while (!this.closed) {
       try {
         await store.init();
-        const seeded = await store.seedIfEmpty(this.seedEntities());
-        if (seeded) this.o.logger.info({ store: store.kind }, 'config store seeded from the config file');
-        const rows = await store.changesSince(0);
-        this.vks.clear();
-        this.providers.clear();
-        for (const r of rows) this.fold(r);
-        this.cursor = Math.max(await store.maxVersion(), ...rows.map((r) => r.version), 0);
+        const applied = await store.applyFile(this.fileEntities());
+        const names = (l: Array<{ kind: EntityKind; id: string }>) => l.map((e) => `${e.kind}:${e.id}`);
+        this.o.logger.info(
+          {
+            source: this.o.configSource,
+            created: names(applied.created),
+            updated: names(applied.updated),
+            removed: names(applied.removed),
+            unchanged: applied.unchanged,
+          },
+          'config file applied',
+        );
+        await this.startReplication();
+        await this.loadAll();
         this.loaded = true;
         this.markUp();
         this.publish();
@@ -116,6 +167,7 @@ export class ConfigSync {
           },
           'config loaded from the config store',
         );
+        this.logEffective();
         this.schedule(this.pollMs);
         return;
       } catch (err) {
@@ -125,7 +177,55 @@ export class ConfigSync {
     }
   }
 
-  private seedEntities(): SeedEntity[] {
+  /** Reads the whole store into memory (first load, and after a replica was discarded). */
+  private async loadAll(): Promise<void> {
+    const store = this.o.store!;
+    const rows = await store.changesSince(0);
+    this.vks.clear();
+    this.providers.clear();
+    this.fileOwned.clear();
+    for (const r of rows) this.fold(r);
+    this.cursor = Math.max(await store.maxVersion(), ...rows.map((r) => r.version), 0);
+  }
+
+  /** Discards what is in memory and loads the store again, then applies it. */
+  async reload(): Promise<void> {
+    await this.loadAll();
+    this.publish();
+  }
+
+  /** The effective names, never what the file merely said. */
+  private logEffective(): void {
+    const live = this.live();
+    const providers = Object.keys(live.providers).sort();
+    this.o.logger.info(
+      { providers, virtual_keys: live.virtualKeys.map((k) => k.id).sort() },
+      `live providers: ${providers.join(', ') || 'none'}`,
+    );
+  }
+
+  /** With an embedded store in a cluster, the store is a replica kept equal to the peers'. */
+  private async startReplication(): Promise<void> {
+    const store = this.o.store;
+    const cluster = this.cluster as ReplicationCluster | undefined;
+    if (!cluster || !isReplicaStore(store) || this.replicator) return;
+    const r = new Replicator({
+      store,
+      nodeName: cluster.localName,
+      logger: this.o.logger,
+      registry: this.o.registry,
+      tombstoneRetentionMs: this.o.tombstoneRetentionMs ?? DEFAULT_TOMBSTONE_RETENTION_MS,
+      validate: validateEntity,
+      onChanged: () => this.pollNow(),
+      onReset: () => this.reload(),
+      onUsage: this.o.onReplicatedUsage,
+    });
+    await r.start();
+    r.attach(cluster);
+    this.replicator = r;
+  }
+
+  private fileEntities(): SeedEntity[] {
     const out: SeedEntity[] = [];
     for (const [name, p] of Object.entries(this.o.config.providers))
       out.push({ kind: 'provider', id: name, data: p as unknown as Record<string, unknown> });
@@ -136,6 +236,8 @@ export class ConfigSync {
 
   attachCluster(cluster: ClusterLike): void {
     this.cluster = cluster;
+    // An embedded store is replicated (see startReplication); version announcements are for a shared store.
+    if (isReplicaStore(this.o.store)) return;
     this.channel = cluster.channel(CHANNEL_CONFIG);
     this.channel.onMessage((payload) => {
       try {
@@ -167,12 +269,19 @@ export class ConfigSync {
 
   /** For /ready: undefined when this node has a config to serve. */
   readiness(): string | undefined {
-    if (this.loaded) return undefined;
+    if (this.loaded) return this.replicator?.readiness();
     return `config store unreachable and no config loaded from it yet${this.lastError ? ` (${this.lastError})` : ''}`;
   }
 
   live(): LiveConfig {
-    return { providers: Object.fromEntries(this.providers), virtualKeys: [...this.vks.values()] };
+    const providers = Object.fromEntries(this.providers);
+    if (this.builtinMockLive()) providers.mock = BUILTIN_MOCK;
+    return { providers, virtualKeys: [...this.vks.values()] };
+  }
+
+  /** The config file declares no providers and nothing else is named mock. */
+  private builtinMockLive(): boolean {
+    return Object.keys(this.o.config.providers).length === 0 && !this.providers.has('mock');
   }
 
   getVirtualKey(id: string): VirtualKeyConfig | undefined {
@@ -180,13 +289,60 @@ export class ConfigSync {
   }
 
   getProvider(name: string): ProviderConfig | undefined {
-    return this.providers.get(name);
+    return this.providers.get(name) ?? (name === 'mock' && this.builtinMockLive() ? BUILTIN_MOCK : undefined);
+  }
+
+  /** Who owns an entity, for the admin API: undefined when the admin API may change it. */
+  owner(kind: EntityKind, id: string): string | undefined {
+    if (this.declaredByFile(kind, id))
+      return `declared in the config file ${this.o.configSource ?? ''}`.trimEnd();
+    // Shared store: another node's file wrote it.
+    if (this.fileOwned.has(`${kind}/${id}`)) return "declared in another node's config file";
+    if (kind === 'provider' && id === 'mock' && this.builtinMockLive())
+      return 'the built-in mock provider (the config file declares no providers; POST a provider named "mock" to replace it)';
+    return undefined;
+  }
+
+  private declaredByFile(kind: EntityKind, id: string): boolean {
+    return kind === 'virtual_key'
+      ? this.o.config.governance.virtual_keys.some((k) => k.id === id)
+      : Object.hasOwn(this.o.config.providers, id);
   }
 
   // ------------------------------------------------------------------ writes (admin API)
 
-  /** Runs a store write, applies it here at once and announces it to the cluster. */
-  async write(op: (store: ConfigStore) => Promise<StoreRow | undefined>): Promise<StoreRow | undefined> {
+  /** Creates an admin-API entity (StoreConflictError when it exists, FileOwnedError when the file owns it). */
+  create(kind: EntityKind, id: string, data: Record<string, unknown>): Promise<StoreRow | undefined> {
+    // Creating a provider named "mock" replaces the built-in one; everything else the file owns is 409.
+    if (kind === 'provider' && id === 'mock' && this.builtinMockLive())
+      return this.write((store) => store.create(kind, id, data, this.replicator?.stamp()));
+    return this.change(kind, id, (s, hlc) => s.create(kind, id, data, hlc));
+  }
+
+  /** Replaces an admin-API entity; undefined when there is none. */
+  update(kind: EntityKind, id: string, data: Record<string, unknown>): Promise<StoreRow | undefined> {
+    return this.change(kind, id, (s, hlc) => s.update(kind, id, data, hlc));
+  }
+
+  /** Deletes an admin-API entity (a tombstone); undefined when there is none. */
+  delete(kind: EntityKind, id: string): Promise<StoreRow | undefined> {
+    return this.change(kind, id, (s, hlc) => s.delete(kind, id, hlc));
+  }
+
+  private change(
+    kind: EntityKind,
+    id: string,
+    op: (store: ConfigStore, hlc: string | undefined) => Promise<StoreRow | undefined>,
+  ): Promise<StoreRow | undefined> {
+    const owner = this.owner(kind, id);
+    if (owner) return Promise.reject(new FileOwnedError(kind, id, owner));
+    return this.write((store) => op(store, this.replicator?.stamp()));
+  }
+
+  /** Runs a store write, applies it here at once and sends it to the cluster. */
+  private async write(
+    op: (store: ConfigStore) => Promise<StoreRow | undefined>,
+  ): Promise<StoreRow | undefined> {
     const store = this.o.store;
     if (!store) throw new StoreUnavailableError(new Error('no config store is enabled'));
     if (!this.loaded) throw new StoreUnavailableError(new Error(this.lastError || 'not loaded yet'));
@@ -199,13 +355,15 @@ export class ConfigSync {
       throw new StoreUnavailableError(err);
     }
     if (!row) return undefined;
+    // Peers first: they apply it while we do.
+    if (this.replicator) this.replicator.onLocalWrite(row);
     // Apply everything up to this version (other nodes' writes may sit below it).
     await this.pollNow().catch(() => undefined);
     if (this.cursor < row.version) {
       this.fold(row);
       this.publish();
     }
-    this.announce(row.version);
+    if (!this.replicator) this.announce(row.version);
     return row;
   }
 
@@ -288,6 +446,9 @@ export class ConfigSync {
 
   private fold(r: StoreRow): void {
     const map: Map<string, unknown> = r.kind === 'virtual_key' ? this.vks : this.providers;
+    const key = `${r.kind}/${r.id}`;
+    if (r.origin === 'file' && !r.deleted) this.fileOwned.add(key);
+    else this.fileOwned.delete(key);
     if (r.deleted || !r.data) {
       map.delete(r.id);
       return;
@@ -347,6 +508,7 @@ export class ConfigSync {
   async close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
+    await this.replicator?.close();
     await this.polling?.catch(() => undefined);
   }
 }

@@ -4,6 +4,7 @@ import type { Registry } from 'prom-client';
 import { DistributedCounters } from '../cluster/state/counters.js';
 import type { ClusterLike } from '../cluster/state/gossip.js';
 import { ClusterKeyGate } from '../cluster/state/key-gate.js';
+import { parseFixedDuration } from '../config/duration.js';
 import { type Config, providerTypeOf } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Route } from '../server/router.js';
@@ -22,6 +23,8 @@ export interface GovernanceRuntimeOptions {
   onProviders: (providers: Config['providers']) => void;
   /** Overrides the store from config (tests). */
   store?: ConfigStore;
+  /** Where the config came from, named in the admin API's 409 for file-owned entities. */
+  configSource?: string;
   nodeName?: string;
 }
 
@@ -63,6 +66,12 @@ export class GovernanceRuntime {
     this.sync = new ConfigSync({
       store: this.store,
       config,
+      configSource: o.configSource,
+      tombstoneRetentionMs:
+        config.config_store.type === 'sqlite'
+          ? parseFixedDuration(config.config_store.config.tombstone_retention)
+          : undefined,
+      onReplicatedUsage: (rows) => this.counters.restoreUsage(rows),
       logger,
       registry,
       apply: (live) => this.apply(live),

@@ -50,4 +50,16 @@ export const MIGRATIONS: Migration[] = [
       `CREATE INDEX IF NOT EXISTS usage_window ON usage_counters (window_start)`,
     ],
   },
+  {
+    version: 3,
+    name: 'entity origin (config file or admin API) and hybrid-logical-clock versions for replication',
+    sqlite: [
+      `ALTER TABLE entities ADD COLUMN hlc TEXT`,
+      `ALTER TABLE entities ADD COLUMN origin TEXT NOT NULL DEFAULT 'api'`,
+    ],
+    postgres: [
+      `ALTER TABLE entities ADD COLUMN IF NOT EXISTS hlc TEXT`,
+      `ALTER TABLE entities ADD COLUMN IF NOT EXISTS origin TEXT NOT NULL DEFAULT 'api'`,
+    ],
+  },
 ];

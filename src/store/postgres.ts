@@ -3,6 +3,8 @@ import { MIGRATIONS } from './migrations.js';
 import {
   type ConfigStore,
   type EntityKind,
+  type EntityOrigin,
+  type FileApplyResult,
   type SeedEntity,
   StoreConflictError,
   type StoreRow,
@@ -28,6 +30,8 @@ interface RawRow {
   deleted: boolean;
   data: string | null;
   updated_at: string | number;
+  hlc: string | null;
+  origin: string;
 }
 
 function toRow(r: RawRow): StoreRow {
@@ -38,6 +42,8 @@ function toRow(r: RawRow): StoreRow {
     deleted: r.deleted,
     data: r.data === null ? null : (JSON.parse(r.data) as Record<string, unknown>),
     updatedAt: Number(r.updated_at),
+    hlc: r.hlc,
+    origin: r.origin === 'file' ? 'file' : 'api',
   };
 }
 
@@ -172,62 +178,86 @@ export class PostgresStore implements ConfigStore {
     kind: EntityKind,
     id: string,
     data: Record<string, unknown> | null,
+    hlc: string | null = null,
+    origin: EntityOrigin = 'api',
   ): Promise<StoreRow> {
     const version = current + 1;
     const now = Date.now();
     await c.query(`UPDATE store_meta SET v = $1 WHERE k = 'version'`, [String(version)]);
     await c.query(
-      `INSERT INTO entities (kind, id, version, deleted, data, updated_at) VALUES ($1, $2, $3, $4, $5, $6)
+      `INSERT INTO entities (kind, id, version, deleted, data, updated_at, hlc, origin) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
        ON CONFLICT (kind, id) DO UPDATE SET version = EXCLUDED.version, deleted = EXCLUDED.deleted,
-         data = EXCLUDED.data, updated_at = EXCLUDED.updated_at`,
-      [kind, id, version, data === null, data === null ? null : JSON.stringify(data), now],
+         data = EXCLUDED.data, updated_at = EXCLUDED.updated_at, hlc = EXCLUDED.hlc, origin = EXCLUDED.origin`,
+      [kind, id, version, data === null, data === null ? null : JSON.stringify(data), now, hlc, origin],
     );
-    return { kind, id, version, deleted: data === null, data, updatedAt: now };
+    return { kind, id, version, deleted: data === null, data, updatedAt: now, hlc, origin };
   }
 
   private async existing(
     c: pg.PoolClient,
     kind: EntityKind,
     id: string,
-  ): Promise<{ deleted: boolean } | undefined> {
-    return (await c.query('SELECT deleted FROM entities WHERE kind = $1 AND id = $2', [kind, id])).rows[0];
+  ): Promise<{ deleted: boolean; data: string | null; origin: string } | undefined> {
+    return (
+      await c.query('SELECT deleted, data, origin FROM entities WHERE kind = $1 AND id = $2', [kind, id])
+    ).rows[0];
   }
 
-  async create(kind: EntityKind, id: string, data: Record<string, unknown>): Promise<StoreRow> {
+  async create(kind: EntityKind, id: string, data: Record<string, unknown>, hlc?: string): Promise<StoreRow> {
     return this.tx(async (c) => {
       const v = await this.lockVersion(c);
       const e = await this.existing(c, kind, id);
       if (e && !e.deleted) throw new StoreConflictError(kind, id);
-      return this.write(c, v, kind, id, data);
+      return this.write(c, v, kind, id, data, hlc);
     });
   }
 
-  async update(kind: EntityKind, id: string, data: Record<string, unknown>): Promise<StoreRow | undefined> {
+  async update(
+    kind: EntityKind,
+    id: string,
+    data: Record<string, unknown>,
+    hlc?: string,
+  ): Promise<StoreRow | undefined> {
     return this.tx(async (c) => {
       const v = await this.lockVersion(c);
       const e = await this.existing(c, kind, id);
       if (!e || e.deleted) return undefined;
-      return this.write(c, v, kind, id, data);
+      return this.write(c, v, kind, id, data, hlc);
     });
   }
 
-  async delete(kind: EntityKind, id: string): Promise<StoreRow | undefined> {
+  async delete(kind: EntityKind, id: string, hlc?: string): Promise<StoreRow | undefined> {
     return this.tx(async (c) => {
       const v = await this.lockVersion(c);
       const e = await this.existing(c, kind, id);
       if (!e || e.deleted) return undefined;
-      return this.write(c, v, kind, id, null);
+      return this.write(c, v, kind, id, null, hlc);
     });
   }
 
-  async seedIfEmpty(entities: SeedEntity[]): Promise<boolean> {
+  async applyFile(entities: SeedEntity[]): Promise<FileApplyResult> {
     return this.tx(async (c) => {
       let v = await this.lockVersion(c);
-      const seeded = await c.query(`SELECT v FROM store_meta WHERE k = 'seeded'`);
-      if (seeded.rows.length > 0) return false;
-      for (const e of entities) v = (await this.write(c, v, e.kind, e.id, e.data)).version;
-      await c.query(`INSERT INTO store_meta (k, v) VALUES ('seeded', $1)`, [String(Date.now())]);
-      return true;
+      const result: FileApplyResult = { created: [], updated: [], removed: [], unchanged: 0 };
+      const declared = new Set(entities.map((e) => `${e.kind}/${e.id}`));
+      for (const e of entities) {
+        const cur = await this.existing(c, e.kind, e.id);
+        if (cur && !cur.deleted && cur.origin === 'file' && cur.data === JSON.stringify(e.data)) {
+          result.unchanged++;
+          continue;
+        }
+        v = (await this.write(c, v, e.kind, e.id, e.data, null, 'file')).version;
+        (cur && !cur.deleted ? result.updated : result.created).push(e);
+      }
+      const fileRows = (await c.query(`SELECT kind, id FROM entities WHERE origin = 'file' AND NOT deleted`))
+        .rows as Array<{ kind: EntityKind; id: string }>;
+      for (const r of fileRows) {
+        if (declared.has(`${r.kind}/${r.id}`)) continue;
+        // A tombstone, so the other nodes polling the shared store see the removal.
+        v = (await this.write(c, v, r.kind, r.id, null)).version;
+        result.removed.push({ kind: r.kind, id: r.id });
+      }
+      return result;
     });
   }
 

@@ -1,10 +1,15 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { supersedes } from '../cluster/replication/entity.js';
+import { hlcWall } from '../cluster/replication/hlc.js';
 import { MIGRATIONS } from './migrations.js';
 import {
-  type ConfigStore,
   type EntityKind,
+  type EntityOrigin,
+  type FileApplyResult,
+  type ReplicaEntity,
+  type ReplicaStore,
   type SeedEntity,
   StoreConflictError,
   type StoreRow,
@@ -18,6 +23,8 @@ interface RawRow {
   deleted: number;
   data: string | null;
   updated_at: number;
+  hlc: string | null;
+  origin: string;
 }
 
 function toRow(r: RawRow): StoreRow {
@@ -28,11 +35,16 @@ function toRow(r: RawRow): StoreRow {
     deleted: !!r.deleted,
     data: r.data === null ? null : (JSON.parse(r.data) as Record<string, unknown>),
     updatedAt: Number(r.updated_at),
+    hlc: r.hlc,
+    origin: r.origin === 'file' ? 'file' : 'api',
   };
 }
 
-/** Embedded store for a single node (or a cluster where each node keeps its own config). */
-export class SqliteStore implements ConfigStore {
+/**
+ * Embedded store: a single node's config, or, in a cluster, this node's full
+ * replica of the cluster's config (merged by src/cluster/replication).
+ */
+export class SqliteStore implements ReplicaStore {
   readonly kind = 'sqlite' as const;
   private db: Database.Database | undefined;
 
@@ -48,6 +60,7 @@ export class SqliteStore implements ConfigStore {
     if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
     const db = new Database(this.path);
     db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
     db.pragma('busy_timeout = 5000');
     db.exec(
       `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`,
@@ -122,37 +135,61 @@ export class SqliteStore implements ConfigStore {
     return v;
   }
 
-  private write(kind: EntityKind, id: string, data: Record<string, unknown> | null): StoreRow {
+  private write(
+    kind: EntityKind,
+    id: string,
+    data: Record<string, unknown> | null,
+    hlc: string | null,
+    origin: EntityOrigin,
+  ): StoreRow {
     const version = this.nextVersion();
     const now = Date.now();
     this.conn
       .prepare(
-        `INSERT INTO entities (kind, id, version, deleted, data, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+        `INSERT INTO entities (kind, id, version, deleted, data, updated_at, hlc, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version, deleted = excluded.deleted,
-           data = excluded.data, updated_at = excluded.updated_at`,
+           data = excluded.data, updated_at = excluded.updated_at, hlc = excluded.hlc, origin = excluded.origin`,
       )
-      .run(kind, id, version, data === null ? 1 : 0, data === null ? null : JSON.stringify(data), now);
-    return { kind, id, version, deleted: data === null, data, updatedAt: now };
+      .run(
+        kind,
+        id,
+        version,
+        data === null ? 1 : 0,
+        data === null ? null : JSON.stringify(data),
+        now,
+        hlc,
+        origin,
+      );
+    return { kind, id, version, deleted: data === null, data, updatedAt: now, hlc, origin };
   }
 
-  async create(kind: EntityKind, id: string, data: Record<string, unknown>): Promise<StoreRow> {
+  private existing(kind: EntityKind, id: string): RawRow | undefined {
+    return this.conn.prepare('SELECT * FROM entities WHERE kind = ? AND id = ?').get(kind, id) as
+      | RawRow
+      | undefined;
+  }
+
+  async create(kind: EntityKind, id: string, data: Record<string, unknown>, hlc?: string): Promise<StoreRow> {
     return this.conn
       .transaction(() => {
-        const existing = this.conn
-          .prepare('SELECT deleted FROM entities WHERE kind = ? AND id = ?')
-          .get(kind, id) as { deleted: number } | undefined;
+        const existing = this.existing(kind, id);
         if (existing && !existing.deleted) throw new StoreConflictError(kind, id);
-        return this.write(kind, id, data);
+        return this.write(kind, id, data, hlc ?? null, 'api');
       })
       .immediate();
   }
 
-  async update(kind: EntityKind, id: string, data: Record<string, unknown>): Promise<StoreRow | undefined> {
-    return this.writeIfLive(kind, id, data);
+  async update(
+    kind: EntityKind,
+    id: string,
+    data: Record<string, unknown>,
+    hlc?: string,
+  ): Promise<StoreRow | undefined> {
+    return this.writeIfLive(kind, id, data, hlc);
   }
 
-  async delete(kind: EntityKind, id: string): Promise<StoreRow | undefined> {
-    return this.writeIfLive(kind, id, null);
+  async delete(kind: EntityKind, id: string, hlc?: string): Promise<StoreRow | undefined> {
+    return this.writeIfLive(kind, id, null, hlc);
   }
 
   /** Writes a new version of an entity that exists and is not deleted; undefined otherwise. */
@@ -160,28 +197,149 @@ export class SqliteStore implements ConfigStore {
     kind: EntityKind,
     id: string,
     data: Record<string, unknown> | null,
+    hlc: string | undefined,
   ): StoreRow | undefined {
     return this.conn
       .transaction(() => {
-        const existing = this.conn
-          .prepare('SELECT deleted FROM entities WHERE kind = ? AND id = ?')
-          .get(kind, id) as { deleted: number } | undefined;
+        const existing = this.existing(kind, id);
         if (!existing || existing.deleted) return undefined;
-        return this.write(kind, id, data);
+        return this.write(kind, id, data, hlc ?? null, 'api');
       })
       .immediate();
   }
 
-  async seedIfEmpty(entities: SeedEntity[]): Promise<boolean> {
+  async applyFile(entities: SeedEntity[]): Promise<FileApplyResult> {
     return this.conn
       .transaction(() => {
-        const seeded = this.conn.prepare(`SELECT v FROM store_meta WHERE k = 'seeded'`).get();
-        if (seeded) return false;
-        for (const e of entities) this.write(e.kind, e.id, e.data);
-        this.conn.prepare(`INSERT INTO store_meta (k, v) VALUES ('seeded', ?)`).run(String(Date.now()));
-        return true;
+        const result: FileApplyResult = { created: [], updated: [], removed: [], unchanged: 0 };
+        const declared = new Set(entities.map((e) => `${e.kind}/${e.id}`));
+        for (const e of entities) {
+          const cur = this.existing(e.kind, e.id);
+          const json = JSON.stringify(e.data);
+          if (cur && !cur.deleted && cur.origin === 'file' && cur.data === json) {
+            result.unchanged++;
+            continue;
+          }
+          this.write(e.kind, e.id, e.data, null, 'file');
+          (cur && !cur.deleted ? result.updated : result.created).push(e);
+        }
+        const fileRows = this.conn
+          .prepare(`SELECT kind, id FROM entities WHERE origin = 'file'`)
+          .all() as Array<{ kind: EntityKind; id: string }>;
+        for (const r of fileRows) {
+          if (declared.has(`${r.kind}/${r.id}`)) continue;
+          // Never replicated, so no tombstone is needed; a write bumps the change feed for pollers.
+          this.conn.prepare('DELETE FROM entities WHERE kind = ? AND id = ?').run(r.kind, r.id);
+          result.removed.push(r);
+        }
+        return result;
       })
       .immediate();
+  }
+
+  // ------------------------------------------------------------------ replica
+
+  async versions(): Promise<
+    Array<{ kind: EntityKind; id: string; hlc: string | null; origin: EntityOrigin }>
+  > {
+    return (
+      this.conn.prepare('SELECT kind, id, hlc, origin FROM entities').all() as Array<{
+        kind: EntityKind;
+        id: string;
+        hlc: string | null;
+        origin: string;
+      }>
+    ).map((r) => ({ ...r, origin: r.origin === 'file' ? 'file' : 'api' }));
+  }
+
+  async rows(keys: Array<{ kind: EntityKind; id: string }>): Promise<StoreRow[]> {
+    const stmt = this.conn.prepare('SELECT * FROM entities WHERE kind = ? AND id = ?');
+    const out: StoreRow[] = [];
+    for (const k of keys) {
+      const r = stmt.get(k.kind, k.id) as RawRow | undefined;
+      if (r) out.push(toRow(r));
+    }
+    return out;
+  }
+
+  async applyRemote(entities: ReplicaEntity[]): Promise<StoreRow[]> {
+    // A peer holds these versions too, so a power loss that drops this commit is repaired by
+    // anti-entropy: no fsync on the replication path (local admin writes keep synchronous = FULL).
+    this.conn.pragma('synchronous = NORMAL');
+    try {
+      return this.applyRemoteTx(entities);
+    } finally {
+      this.conn.pragma('synchronous = FULL');
+    }
+  }
+
+  private applyRemoteTx(entities: ReplicaEntity[]): StoreRow[] {
+    return this.conn
+      .transaction(() => {
+        const written: StoreRow[] = [];
+        for (const e of entities) {
+          const cur = this.existing(e.kind, e.id);
+          if (cur?.origin === 'file') continue;
+          const incoming = { kind: e.kind, id: e.id, hlc: e.hlc, deleted: e.deleted, data: e.data };
+          const current = cur?.hlc
+            ? {
+                kind: cur.kind,
+                id: cur.id,
+                hlc: cur.hlc,
+                deleted: !!cur.deleted,
+                data: cur.data === null ? null : (JSON.parse(cur.data) as Record<string, unknown>),
+              }
+            : undefined;
+          if (!supersedes(incoming, current)) continue;
+          written.push(this.write(e.kind, e.id, e.deleted ? null : e.data, e.hlc, 'api'));
+        }
+        return written;
+      })
+      .immediate();
+  }
+
+  async collectTombstones(beforeMs: number): Promise<Array<{ kind: EntityKind; id: string }>> {
+    return this.conn
+      .transaction(() => {
+        const rows = this.conn
+          .prepare(`SELECT kind, id, hlc FROM entities WHERE deleted = 1 AND origin = 'api'`)
+          .all() as Array<{ kind: EntityKind; id: string; hlc: string | null }>;
+        const gone = rows.filter((r) => r.hlc !== null && hlcWall(r.hlc) < beforeMs);
+        const del = this.conn.prepare('DELETE FROM entities WHERE kind = ? AND id = ?');
+        for (const r of gone) del.run(r.kind, r.id);
+        return gone.map(({ kind, id }) => ({ kind, id }));
+      })
+      .immediate();
+  }
+
+  async wipeReplica(): Promise<number> {
+    return this.conn.prepare(`DELETE FROM entities WHERE origin = 'api'`).run().changes;
+  }
+
+  async backfillHlc(hlcFor: (updatedAt: number) => string): Promise<number> {
+    return this.conn
+      .transaction(() => {
+        const rows = this.conn
+          .prepare(`SELECT kind, id, updated_at FROM entities WHERE origin = 'api' AND hlc IS NULL`)
+          .all() as Array<{ kind: string; id: string; updated_at: number }>;
+        const set = this.conn.prepare('UPDATE entities SET hlc = ? WHERE kind = ? AND id = ?');
+        for (const r of rows) set.run(hlcFor(Number(r.updated_at)), r.kind, r.id);
+        return rows.length;
+      })
+      .immediate();
+  }
+
+  async getMeta(key: string): Promise<string | undefined> {
+    const r = this.conn.prepare('SELECT v FROM store_meta WHERE k = ?').get(`meta:${key}`) as
+      | { v: string }
+      | undefined;
+    return r?.v;
+  }
+
+  async setMeta(key: string, value: string): Promise<void> {
+    this.conn
+      .prepare('INSERT INTO store_meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v')
+      .run(`meta:${key}`, value);
   }
 
   async saveUsage(rows: UsageRow[]): Promise<void> {

@@ -230,26 +230,72 @@ describe('admin API', () => {
     expect(Object.keys(node.providersApplied)).toEqual(['mock']);
   });
 
-  it('the store is the source of truth after the first start', async () => {
-    // Restart on the same store with a config file that still lists "seeded" and not the admin's changes.
+  it('the config file owns what it declares (applied at every start, 409 naming the file); API entities survive', async () => {
+    expect(
+      (
+        await call(node, 'POST', '/api/governance/virtual-keys', {
+          id: 'from-api',
+          value: 'vk-from-api-0123456789',
+        })
+      ).status,
+    ).toBe(201);
+    // Restart on the same store with a file that changes "seeded", adds a key and a provider.
     await node.stop();
     node = await new GovernedNode({
       server: { host: '127.0.0.1', port: 0, admin_token: TOKEN },
       providers: { mock: { keys: [] }, anthropic: { keys: [] } },
       governance: {
         virtual_keys: [
-          { id: 'seeded', value: 'vk-seeded-0123456789' },
+          { id: 'seeded', value: 'vk-seeded-0123456789', allowed_models: ['mock/only'] },
           { id: 'new-in-file', value: 'vk-file-0123456789' },
         ],
       },
       config_store: { enabled: true, type: 'sqlite', config: { path: join(dir, 'a.db') } },
     }).start();
-    const ids = (
+    const vks = (
       (await (await call(node, 'GET', '/api/governance/virtual-keys')).json()) as {
-        virtual_keys: { id: string }[];
+        virtual_keys: { id: string; allowed_models?: string[] }[];
       }
-    ).virtual_keys.map((k) => k.id);
-    expect(ids).toEqual(['seeded']);
-    expect(Object.keys(node.providersApplied)).toEqual(['mock']);
+    ).virtual_keys;
+    expect(vks.map((k) => k.id).sort()).toEqual(['from-api', 'new-in-file', 'seeded']);
+    expect(vks.find((k) => k.id === 'seeded')?.allowed_models).toEqual(['mock/only']);
+    expect(Object.keys(node.providersApplied).sort()).toEqual(['anthropic', 'mock']);
+    for (const [method, path] of [
+      ['PUT', '/api/governance/virtual-keys/seeded'],
+      ['DELETE', '/api/governance/virtual-keys/new-in-file'],
+      ['DELETE', '/api/providers/anthropic'],
+    ] as const) {
+      const r = await call(
+        node,
+        method,
+        path,
+        method === 'PUT' ? { value: 'vk-seeded-0123456789' } : undefined,
+      );
+      expect(r.status).toBe(409);
+      const err = ((await r.json()) as { error: { message: string; code: string } }).error;
+      expect(err.code).toBe('owned_by_config_file');
+      expect(err.message).toContain('config file');
+    }
+    const dup = await call(node, 'POST', '/api/providers', { name: 'anthropic', keys: [] });
+    expect(dup.status).toBe(409);
+    // The API entity is still the API's.
+    expect((await call(node, 'DELETE', '/api/governance/virtual-keys/from-api')).status).toBe(204);
+  });
+
+  it('with no providers in the file the built-in mock stays available', async () => {
+    const bare = await new GovernedNode({
+      server: { host: '127.0.0.1', port: 0, admin_token: TOKEN },
+      config_store: { enabled: true, type: 'sqlite', config: { path: join(dir, 'c.db') } },
+    }).start();
+    try {
+      expect(Object.keys(bare.providersApplied)).toEqual(['mock']);
+      expect((await call(bare, 'DELETE', '/api/providers/mock')).status).toBe(409);
+      // Replacing it through the admin API is allowed.
+      expect((await call(bare, 'POST', '/api/providers', { name: 'mock', keys: [] })).status).toBe(201);
+      expect((await call(bare, 'DELETE', '/api/providers/mock')).status).toBe(204);
+      expect(Object.keys(bare.providersApplied)).toEqual(['mock']);
+    } finally {
+      await bare.stop();
+    }
   });
 });

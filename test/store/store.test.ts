@@ -141,13 +141,32 @@ for (const backend of backends) {
       expect(await t.maxVersion()).toBe(20);
     });
 
-    it('seeds only once, on the first start', async () => {
+    it('applies the config file at every start: creates, updates to match, removes what it dropped', async () => {
       const s = await fresh();
-      expect(await s.seedIfEmpty([{ kind: 'provider', id: 'mock', data: { keys: [] } }])).toBe(true);
-      await s.delete('provider', 'mock');
-      // A restart with the same config file must not bring the deleted provider back.
-      expect(await s.seedIfEmpty([{ kind: 'provider', id: 'mock', data: { keys: [] } }])).toBe(false);
+      const mock = { kind: 'provider' as const, id: 'mock', data: { keys: [] } };
+      const vk = { kind: 'virtual_key' as const, id: 'a', data: { id: 'a', value: 'v1' } };
+      const first = await s.applyFile([mock, vk]);
+      expect([first.created.length, first.updated.length, first.unchanged]).toEqual([2, 0, 0]);
+      expect((await s.get('provider', 'mock'))?.origin).toBe('file');
+      // Same file again: nothing rewritten.
+      const v = await s.maxVersion();
+      expect((await s.applyFile([mock, vk])).unchanged).toBe(2);
+      expect(await s.maxVersion()).toBe(v);
+      // Changed value, provider dropped from the file.
+      const next = await s.applyFile([{ ...vk, data: { id: 'a', value: 'v2' } }]);
+      expect(next.updated.map((e) => e.id)).toEqual(['a']);
+      expect(next.removed).toEqual([{ kind: 'provider', id: 'mock' }]);
+      expect((await s.get('virtual_key', 'a'))?.data).toEqual({ id: 'a', value: 'v2' });
       expect(await s.list('provider')).toEqual([]);
+    });
+
+    it('takes over an admin-API row the file now declares', async () => {
+      const s = await fresh();
+      await s.create('virtual_key', 'b', { id: 'b', value: 'api' });
+      const r = await s.applyFile([{ kind: 'virtual_key', id: 'b', data: { id: 'b', value: 'file' } }]);
+      expect(r.updated.map((e) => e.id)).toEqual(['b']);
+      const row = await s.get('virtual_key', 'b');
+      expect([row?.origin, row?.data?.value]).toEqual(['file', 'file']);
     });
 
     it('persists usage slots with max-merge and loads them by window', async () => {
