@@ -1,6 +1,7 @@
 import { type Duration, windowEnd, windowStart } from '../../config/duration.js';
 import type { Logger } from '../../observability/logger.js';
 import type { UsageRow } from '../../store/types.js';
+import { claimAmount, type SlotView } from './limiter.js';
 import { CHANNEL_COUNTERS, type ClusterLike, type GossipChannel, type MemberState } from './gossip.js';
 
 /**
@@ -29,6 +30,28 @@ export interface CounterSpec {
   key: string;
   limit: number;
   duration: Duration;
+  /** Amounts are whole units (requests): shares of the limit are apportioned in whole units. */
+  integer?: boolean;
+}
+
+/** One counter a request needs, and how much of it. */
+export interface CounterClaim {
+  spec: CounterSpec;
+  /** Requests: 1. Tokens and budgets: the reservation (an estimate; 0 = admit while not used up). */
+  amount: number;
+  /** Charged at admission (requests); otherwise held until settled with the real amount. */
+  consume?: boolean;
+}
+
+/** The limiter's one answer for a request: every counter it needs, checked together. */
+export interface AdmissionResult {
+  ok: boolean;
+  /** One decision per claim, in order. */
+  decisions: CounterDecision[];
+  /** Index of the first claim that refused, or -1. */
+  refused: number;
+  /** Charges what was really used per claim (undefined: nothing) and frees the reservations. Idempotent. */
+  settle(actual: (number | undefined)[]): void;
 }
 
 export interface CounterDecision {
@@ -38,6 +61,8 @@ export interface CounterDecision {
   remaining: number;
   /** End of the current window (ms since epoch). */
   resetAt: number;
+  /** What the cluster has left (others' unused claims included): a refusal with room left is retried soon. */
+  clusterRemaining: number;
 }
 
 export interface CountersOptions {
@@ -68,6 +93,8 @@ interface Slot {
   d: number;
   /** Upper bound of the slot node's next claim (what others reserve when it becomes unreachable). */
   nx: number;
+  /** What the slot's node was asked for in this window, admitted or not (grow-only): its share of the demand. */
+  a: number;
 }
 
 interface Win {
@@ -84,12 +111,20 @@ interface Win {
   /** A claim made since the last send: no second claim until it is sent. */
   claimUnsent: boolean;
   lastSentAt: number;
+  /** Start of the window before this one (its slots are the demand history). */
+  prevWs?: number;
+  /** Our `a` as last sent: the shares are computed from what every node can know, our own included. */
+  sentA: number;
   /** Peer -> highest version of OUR slot it has echoed back. */
   echoes: Map<string, number>;
   /** Peer -> our next-claim bound in that echo (what it would reserve for us). */
   echoNx: Map<string, number>;
   /** Own attempts in this window (drives proactive claims). */
   active: boolean;
+  /** Apportioned in whole units. */
+  integer: boolean;
+  /** Local reservations not yet settled (part of our cap, never sent: the cap already covers them). */
+  held: number;
 }
 
 interface KeyStats {
@@ -114,7 +149,7 @@ interface Peer {
   listed: boolean;
 }
 
-type WireSlot = [node: string, used: number, cap: number, ver: number, d: number, nx: number];
+type WireSlot = [node: string, used: number, cap: number, ver: number, d: number, nx: number, a?: number];
 type WireWin = [key: string, ws: number, we: number, ackReq: 0 | 1, slots: WireSlot[]];
 interface WireMsg {
   n: string;
@@ -238,34 +273,86 @@ export class DistributedCounters {
 
   // ---------------------------------------------------------------- request path
 
-  /** Consumes `amount` when the node's claimed share allows it (request counters, rpm). */
-  acquire(spec: CounterSpec, amount = 1): CounterDecision {
+  /**
+   * Checks every counter a request needs in one call: all admit, or none is charged. Consumed claims
+   * (requests) are charged now; the others are reserved within this node's claimed cap until settled.
+   */
+  admit(claims: readonly CounterClaim[]): AdmissionResult {
     const now = this.now();
     this.noteUse(now);
-    const w = this.win(spec, now);
-    this.noteAttempt(spec.key);
-    w.active = true;
-    const own = this.own(w);
-    if (own.used + amount > Math.min(own.cap, w.limit)) this.claim(w, now, amount);
-    const ok = own.used + amount <= Math.min(own.cap, w.limit) + 1e-9;
-    if (ok) {
-      own.used += amount;
+    const wins: Win[] = [];
+    let refused = -1;
+    for (let i = 0; i < claims.length; i++) {
+      const c = claims[i]!;
+      const w = this.win(c.spec, now);
+      wins.push(w);
+      const amount = Math.max(0, c.amount);
+      this.noteAttempt(c.spec.key);
+      w.active = true;
+      const own = this.own(w);
+      own.a += amount > 0 ? amount : this.avgAmount(c.spec.key);
       own.ver++;
       w.dirty = true;
+      if (refused >= 0) continue;
+      if (!this.fits(w, own, amount)) this.claim(w, now, Math.max(amount, this.avgAmount(c.spec.key)));
+      if (!this.fits(w, own, amount)) refused = i;
     }
-    return this.decision(w, ok);
+    const ok = refused < 0;
+    const held: number[] = [];
+    if (ok) {
+      for (let i = 0; i < claims.length; i++) {
+        const c = claims[i]!;
+        const w = wins[i]!;
+        const amount = Math.max(0, c.amount);
+        held.push(c.consume ? 0 : amount);
+        if (c.consume) {
+          if (amount > 0) this.charge(w, c.spec.key, amount);
+        } else w.held += amount;
+      }
+    }
+    const decisions = wins.map((w, i) => this.decision(w, ok || i < refused));
+    let settled = !ok;
+    return {
+      ok,
+      decisions,
+      refused,
+      settle: (actual) => {
+        if (settled) return;
+        settled = true;
+        this.noteUse(this.now());
+        for (let i = 0; i < claims.length; i++) {
+          const w = wins[i]!;
+          w.held = Math.max(0, w.held - held[i]!);
+          const a = actual[i];
+          if (!claims[i]!.consume && a !== undefined && Number.isFinite(a) && a > 0) this.charge(w, claims[i]!.spec.key, a);
+        }
+      },
+    };
+  }
+
+  private fits(w: Win, own: Slot, amount: number): boolean {
+    const room = Math.min(own.cap, w.limit) - own.used - w.held;
+    return amount > 0 ? amount <= room + 1e-9 : room > 1e-9;
+  }
+
+  private charge(w: Win, key: string, amount: number): void {
+    const own = this.own(w);
+    own.used += amount;
+    own.ver++;
+    w.dirty = true;
+    const st = this.keyStats(key);
+    st.amount += amount;
+    st.amountEvents++;
+  }
+
+  /** Consumes `amount` when the node's claimed share allows it (request counters, rpm). */
+  acquire(spec: CounterSpec, amount = 1): CounterDecision {
+    return this.admit([{ spec, amount, consume: true }]).decisions[0]!;
   }
 
   /** Admits while the node's claimed share is not used up, without consuming (token limits, budgets). */
   check(spec: CounterSpec): CounterDecision {
-    const now = this.now();
-    this.noteUse(now);
-    const w = this.win(spec, now);
-    this.noteAttempt(spec.key);
-    w.active = true;
-    const own = this.own(w);
-    if (own.used >= Math.min(own.cap, w.limit)) this.claim(w, now, this.avgAmount(spec.key));
-    return this.decision(w, own.used < Math.min(own.cap, w.limit));
+    return this.admit([{ spec, amount: 0 }]).decisions[0]!;
   }
 
   /** Charges `amount` once known (settle); may pass the cap by what one request used. */
@@ -273,23 +360,14 @@ export class DistributedCounters {
     const now = this.now();
     this.noteUse(now);
     const w = this.win(spec, now);
-    if (amount > 0) {
-      const own = this.own(w);
-      own.used += amount;
-      own.ver++;
-      w.dirty = true;
-      const st = this.keyStats(spec.key);
-      st.amount += amount;
-      st.amountEvents++;
-    }
+    if (amount > 0) this.charge(w, spec.key, amount);
     return this.decision(w, true);
   }
 
   /** Current state without counting an attempt. */
   peek(spec: CounterSpec): CounterDecision {
     const w = this.win(spec, this.now());
-    const own = this.own(w);
-    return this.decision(w, own.used < Math.min(own.cap, w.limit));
+    return this.decision(w, this.fits(w, this.own(w), 0));
   }
 
   /** Cluster-wide used estimate for the current window. */
@@ -297,8 +375,10 @@ export class DistributedCounters {
     return this.globalUsed(this.win(spec, this.now()));
   }
 
+  /** A refusal reports nothing remaining: what is left belongs to other nodes' claims until they release it. */
   private decision(w: Win, ok: boolean): CounterDecision {
-    return { ok, limit: w.limit, remaining: Math.max(0, w.limit - this.globalUsed(w)), resetAt: w.we };
+    const remaining = ok ? Math.max(0, w.limit - this.globalUsed(w) - w.held) : 0;
+    return { ok, limit: w.limit, remaining, resetAt: w.we, clusterRemaining: Math.max(0, w.limit - this.globalUsed(w) - w.held) };
   }
 
   private noteUse(now: number): void {
@@ -319,6 +399,8 @@ export class DistributedCounters {
       this.wins.set(id, w);
     }
     w.limit = spec.limit;
+    w.integer = spec.integer === true;
+    w.prevWs ??= windowStart(spec.duration, ws - 1);
     return w;
   }
 
@@ -336,9 +418,12 @@ export class DistributedCounters {
       lastClaimVer: 0,
       claimUnsent: false,
       lastSentAt: 0,
+      sentA: 0,
       echoes: new Map(),
       echoNx: new Map(),
       active: false,
+      integer: false,
+      held: 0,
     };
     const restored = this.restored.get(id);
     if (restored) {
@@ -350,6 +435,7 @@ export class DistributedCounters {
           ver: node === this.nodeName ? this.verBase++ : 0,
           d: 0,
           nx: 0,
+          a: used,
         });
       }
       this.restored.delete(id);
@@ -361,7 +447,7 @@ export class DistributedCounters {
     let s = w.slots.get(this.nodeName);
     if (!s) {
       const st = this.keyStats(w.key);
-      s = { used: 0, cap: 0, ver: this.verBase++, d: st.published, nx: this.nextBound(w.key, w.limit) };
+      s = { used: 0, cap: 0, ver: this.verBase++, d: st.published, nx: this.nextBound(w.key, w.limit), a: 0 };
       w.slots.set(this.nodeName, s);
     }
     return s;
@@ -529,15 +615,37 @@ export class DistributedCounters {
     if (this.peers.size === 0) amount = pool;
     else {
       // Never more than the bound every required peer holds for us: if it loses us right after this
-      // claim, that bound is what it keeps reserved.
-      // Claims stay small (nx: ~0.5 s of demand, at least 10% of the limit): what a node holds unused is
-      // lost for the rest of the window if it dies, since nobody can tell it from a partitioned node.
+      // claim, that bound is what it keeps reserved. What a node holds unused is lost for the rest of
+      // the window if it dies, since nobody can tell it from a partitioned node.
       let bound = Math.max(own.nx, want);
       for (const p of required) {
         const e = w.echoNx.get(p.name);
         if (e !== undefined) bound = Math.min(bound, Math.max(e, 1e-9));
       }
-      amount = Math.min(pool * this.share(w.key) * this.o.safety, bound);
+      const nodes: SlotView[] = [{ name: this.nodeName, used: own.used + w.held, cap: own.cap, asked: w.sentA }];
+      // Demand history: what each peer was asked in the last window, spread over this one. With no
+      // history (a key's first window) every peer keeps one unit until it is asked: a balancer's first
+      // round reaches every node.
+      const prev = w.prevWs === undefined ? undefined : this.wins.get(`${w.key}@${w.prevWs}`);
+      const left = 1 - (now - w.ws) / Math.max(1, w.we - w.ws);
+      const unit = w.integer ? 1 : this.avgAmount(w.key);
+      for (const p of this.peers.values()) {
+        if (p.state === 'left') continue;
+        const s = w.slots.get(p.name);
+        const asked = s?.a ?? 0;
+        const expect = prev ? (prev.slots.get(p.name)?.a ?? 0) * left : asked > 0 ? 0 : unit;
+        nodes.push({ name: p.name, used: s?.used ?? 0, cap: s?.cap ?? 0, asked, expect });
+      }
+      amount = claimAmount({
+        self: this.nodeName,
+        limit: w.limit,
+        nodes,
+        pool,
+        want,
+        bound,
+        elapsed: Math.min(1, Math.max(1e-3, (now - w.ws) / Math.max(1, w.we - w.ws))),
+        integer: w.integer,
+      });
     }
     if (amount <= 1e-9) return false;
     own.cap = Math.max(own.cap, own.used) + amount;
@@ -555,7 +663,8 @@ export class DistributedCounters {
   private maybeRelease(w: Win): void {
     const own = w.slots.get(this.nodeName);
     if (!own || this.peers.size === 0) return;
-    const keep = own.used + this.need(w.key, 1) * 4;
+    const exact = own.used + w.held + this.need(w.key, 1) * 4;
+    const keep = w.integer ? Math.ceil(exact - 1e-9) : exact;
     if (own.cap <= keep) return;
     // Is any peer short (its cap nearly used) with demand?
     let peerWants = false;
@@ -660,6 +769,7 @@ export class DistributedCounters {
       w.ackReq = false;
       w.claimUnsent = false;
       w.lastSentAt = now;
+      w.sentA = w.slots.get(this.nodeName)?.a ?? 0;
     }
     const heartbeat = now - this.lastHeartbeatAt >= HEARTBEAT_MS - 10;
     if (entries.length === 0 && !heartbeat) return;
@@ -670,7 +780,7 @@ export class DistributedCounters {
   private wireWin(w: Win, ackReq: boolean): WireWin {
     const slots: WireSlot[] = [];
     for (const [node, s] of w.slots)
-      slots.push([node, round(s.used), round(s.cap), s.ver, round(s.d), round(s.nx)]);
+      slots.push([node, round(s.used), round(s.cap), s.ver, round(s.d), round(s.nx), round(s.a)]);
     return [w.key, w.ws, w.we, ackReq ? 1 : 0, slots];
   }
 
@@ -796,9 +906,17 @@ export class DistributedCounters {
       }
       for (const s of slots) {
         if (!Array.isArray(s) || s.length < 6) continue;
-        const [node, used, cap, ver, d, nx] = s;
+        const [node, used, cap, ver, d, nx, a] = s;
         if (typeof node !== 'string') continue;
-        this.mergeSlot(w, from, node, { used: +used, cap: +cap, ver: +ver, d: +d, nx: +nx });
+        const asked = Number(a ?? 0);
+        this.mergeSlot(w, from, node, {
+          used: +used,
+          cap: +cap,
+          ver: +ver,
+          d: +d,
+          nx: +nx,
+          a: Number.isFinite(asked) && asked > 0 ? asked : 0,
+        });
       }
       if (ackReq === 1) {
         w.dirty = true;
@@ -822,6 +940,7 @@ export class DistributedCounters {
       // Only `used` is adopted (grow-only); a cap is never taken back from an old copy, since a
       // released cap may already have been claimed by others.
       const own = this.own(w);
+      if (inc.a > own.a) own.a = inc.a;
       if (inc.used > own.used + 1e-9) {
         own.used = inc.used;
         own.cap = Math.max(own.cap, own.used);
@@ -840,8 +959,10 @@ export class DistributedCounters {
       cur.ver = inc.ver;
       cur.d = inc.d;
       cur.nx = inc.nx;
-    } else if (inc.used > cur.used) {
-      cur.used = inc.used;
+      cur.a = Math.max(cur.a, inc.a);
+    } else {
+      if (inc.used > cur.used) cur.used = inc.used;
+      if (inc.a > cur.a) cur.a = inc.a;
     }
     const latest = w.slots.get(node)!;
     if (latest.ver === inc.ver && Number.isFinite(inc.d) && Number.isFinite(inc.nx)) {
@@ -883,7 +1004,7 @@ export class DistributedCounters {
             own.ver++;
             w.dirty = true;
           }
-        } else if (!s) w.slots.set(node, { used: r.value, cap: r.value, ver: 0, d: 0, nx: 0 });
+        } else if (!s) w.slots.set(node, { used: r.value, cap: r.value, ver: 0, d: 0, nx: 0, a: r.value });
         else if (r.value > s.used) {
           s.used = r.value;
           s.cap = Math.max(s.cap, r.value);
