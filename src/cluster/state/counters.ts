@@ -1,8 +1,8 @@
 import { type Duration, windowEnd, windowStart } from '../../config/duration.js';
 import type { Logger } from '../../observability/logger.js';
 import type { UsageRow } from '../../store/types.js';
-import { claimAmount, type SlotView } from './limiter.js';
 import { CHANNEL_COUNTERS, type ClusterLike, type GossipChannel, type MemberState } from './gossip.js';
+import { claimAmount, type SlotView } from './limiter.js';
 
 /**
  * Cluster-wide windowed counters (rate limits, token limits, budgets) that
@@ -324,7 +324,8 @@ export class DistributedCounters {
           const w = wins[i]!;
           w.held = Math.max(0, w.held - held[i]!);
           const a = actual[i];
-          if (!claims[i]!.consume && a !== undefined && Number.isFinite(a) && a > 0) this.charge(w, claims[i]!.spec.key, a);
+          if (!claims[i]!.consume && a !== undefined && Number.isFinite(a) && a > 0)
+            this.charge(w, claims[i]!.spec.key, a);
         }
       },
     };
@@ -378,7 +379,13 @@ export class DistributedCounters {
   /** A refusal reports nothing remaining: what is left belongs to other nodes' claims until they release it. */
   private decision(w: Win, ok: boolean): CounterDecision {
     const remaining = ok ? Math.max(0, w.limit - this.globalUsed(w) - w.held) : 0;
-    return { ok, limit: w.limit, remaining, resetAt: w.we, clusterRemaining: Math.max(0, w.limit - this.globalUsed(w) - w.held) };
+    return {
+      ok,
+      limit: w.limit,
+      remaining,
+      resetAt: w.we,
+      clusterRemaining: Math.max(0, w.limit - this.globalUsed(w) - w.held),
+    };
   }
 
   private noteUse(now: number): void {
@@ -593,7 +600,7 @@ export class DistributedCounters {
   }
 
   /** Tries to raise our cap on `w`; returns true when it did. */
-  private claim(w: Win, now: number, want: number): boolean {
+  private claim(w: Win, now: number, want: number, ahead = false): boolean {
     if (now >= w.we) return false;
     if (w.claimUnsent) return false;
     this.refreshPeers(now);
@@ -612,6 +619,7 @@ export class DistributedCounters {
     const pool = w.limit - this.reservedFor(w, new Set(required.map((p) => p.name)));
     if (pool <= 1e-9) return false;
     let amount: number;
+    let beyondShare = false;
     if (this.peers.size === 0) amount = pool;
     else {
       // Never more than the bound every required peer holds for us: if it loses us right after this
@@ -622,21 +630,27 @@ export class DistributedCounters {
         const e = w.echoNx.get(p.name);
         if (e !== undefined) bound = Math.min(bound, Math.max(e, 1e-9));
       }
-      const nodes: SlotView[] = [{ name: this.nodeName, used: own.used + w.held, cap: own.cap, asked: w.sentA }];
+      const nodes: SlotView[] = [
+        { name: this.nodeName, used: own.used + w.held, cap: own.cap, asked: w.sentA },
+      ];
       // Demand history: what each peer was asked in the last window, spread over this one. With no
-      // history (a key's first window) every peer keeps one unit until it is asked: a balancer's first
-      // round reaches every node.
+      // history (a key's first window) a peer not yet asked keeps its entitlement until the cluster
+      // has seen as many requests as it has nodes: a balancer's first round reaches every node.
       const prev = w.prevWs === undefined ? undefined : this.wins.get(`${w.key}@${w.prevWs}`);
       const left = 1 - (now - w.ws) / Math.max(1, w.we - w.ws);
-      const unit = w.integer ? 1 : this.avgAmount(w.key);
-      for (const p of this.peers.values()) {
-        if (p.state === 'left') continue;
+      const peers = [...this.peers.values()].filter((p) => p.state !== 'left');
+      let total = own.a;
+      for (const p of peers) total += w.slots.get(p.name)?.a ?? 0;
+      const firstRound = total < (peers.length + 1) * (w.integer ? 1 : this.avgAmount(w.key));
+      for (const p of peers) {
         const s = w.slots.get(p.name);
         const asked = s?.a ?? 0;
-        const expect = prev ? (prev.slots.get(p.name)?.a ?? 0) * left : asked > 0 ? 0 : unit;
+        let expect = 0;
+        if (prev) expect = (prev.slots.get(p.name)?.a ?? 0) * left;
+        else if (asked === 0 && firstRound) expect = Number.POSITIVE_INFINITY;
         nodes.push({ name: p.name, used: s?.used ?? 0, cap: s?.cap ?? 0, asked, expect });
       }
-      amount = claimAmount({
+      ({ amount, beyondShare } = claimAmount({
         self: this.nodeName,
         limit: w.limit,
         nodes,
@@ -645,7 +659,8 @@ export class DistributedCounters {
         bound,
         elapsed: Math.min(1, Math.max(1e-3, (now - w.ws) / Math.max(1, w.we - w.ws))),
         integer: w.integer,
-      });
+        ahead,
+      }));
     }
     if (amount <= 1e-9) return false;
     own.cap = Math.max(own.cap, own.used) + amount;
@@ -656,7 +671,21 @@ export class DistributedCounters {
       w.ackReq = true;
     }
     w.dirty = true;
+    // Taken from an idle peer's share: tell it now, not at the next flush, to keep the window in which
+    // it could be asked and claim the same units as short as the network's latency.
+    if (beyondShare) this.sendWindowNow(w, now);
     return true;
+  }
+
+  private sendWindowNow(w: Win, now: number): void {
+    if (!this.channel) return;
+    const entry = this.wireWin(w, true);
+    w.dirty = false;
+    w.ackReq = false;
+    w.claimUnsent = false;
+    w.lastSentAt = now;
+    w.sentA = w.slots.get(this.nodeName)?.a ?? 0;
+    for (const payload of this.chunks([entry])) this.send(payload);
   }
 
   /** Lowers our cap to what we need when peers are asking for more; always safe. */
@@ -738,7 +767,7 @@ export class DistributedCounters {
       if (w.active) {
         const own = this.own(w);
         const left = Math.min(own.cap, w.limit) - own.used;
-        if (left < this.need(w.key, 1)) this.claim(w, now, 1);
+        if (left < this.need(w.key, 1)) this.claim(w, now, 1, true);
         else this.maybeRelease(w);
       } else if (w.slots.has(this.nodeName)) this.maybeRelease(w);
       // Waiting for echoes too long (a lost datagram): ask again.

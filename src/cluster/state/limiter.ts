@@ -31,6 +31,8 @@ export interface ClaimInput {
   elapsed: number;
   /** Amounts are whole units: every share is apportioned in whole units. */
   integer: boolean;
+  /** Claiming ahead of need (no request waiting): only from the node's own entitlement. */
+  ahead?: boolean;
 }
 
 /**
@@ -75,9 +77,14 @@ export function apportion(
   return out;
 }
 
-/** The weight of a node's claim on the limit: what it was asked for, plus an even prior for a window's start. */
+/**
+ * The weight of a node's claim on the limit: what it was asked for, plus an even prior of a full even
+ * share. The prior keeps entitlements near-even while counts are small or differ by a request or two
+ * (round-robin), so they do not swing with who happened to be asked first; skew is served by the free
+ * part (idle nodes' unneeded entitlement), not by the entitlement itself.
+ */
 export function demandWeights(nodes: readonly SlotView[], limit: number, integer: boolean) {
-  const prior = Math.max(integer ? 1 : 1e-9, (limit * 0.01) / Math.max(1, nodes.length));
+  const prior = Math.max(integer ? 1 : 1e-9, limit / Math.max(1, nodes.length));
   return nodes.map((n) => ({ name: n.name, w: n.asked + prior }));
 }
 
@@ -91,10 +98,11 @@ export function demandWeights(nodes: readonly SlotView[], limit: number, integer
  * were asked so far, or from the last window) is free, and split among the nodes
  * that are short by the same share rule. Light, evenly spread load is thus served exactly (each node
  * holds its share before it needs it), and heavy skewed load converges to the
- * demand shares.
+ * demand shares. A claim beyond the node's own share is optimistic (the idle
+ * owner may be asked at the same moment) and is announced at once.
  */
-export function claimAmount(x: ClaimInput): number {
-  if (x.pool <= 1e-9) return 0;
+export function claimAmount(x: ClaimInput): { amount: number; beyondShare: boolean } {
+  if (x.pool <= 1e-9) return { amount: 0, beyondShare: false };
   const weights = demandWeights(x.nodes, x.limit, x.integer);
   const entitled = apportion(x.limit, weights, x.integer);
   const rest = (1 - x.elapsed) / Math.max(x.elapsed, 1e-3);
@@ -113,10 +121,11 @@ export function claimAmount(x: ClaimInput): number {
     if (need > room) short.push({ name: n.name, w: n.asked });
   }
   let amount = Math.min(ownRoom, x.pool);
-  if (amount < x.want) {
+  if (amount < x.want && !x.ahead) {
     const free = x.pool - ownRoom - reservedForOthers;
     if (free > 1e-9) amount += apportion(free, short, x.integer).get(x.self) ?? 0;
   }
   amount = Math.min(amount, x.pool, Math.max(x.bound, x.want));
-  return x.integer ? Math.floor(amount + 1e-9) : amount;
+  if (x.integer) amount = Math.floor(amount + 1e-9);
+  return { amount, beyondShare: amount > ownRoom + 1e-9 };
 }

@@ -45,10 +45,24 @@ describe('claimAmount (the claim rule)', () => {
         fc.double({ min: 0.001, max: 1, noNaN: true }),
         fc.integer({ min: 1, max: 50 }),
         (limit, slots, elapsed, want) => {
-          const nodes = slots.map((s, i) => ({ name: `n${i}`, used: s.used, cap: s.used + s.extra, asked: s.asked }));
+          const nodes = slots.map((s, i) => ({
+            name: `n${i}`,
+            used: s.used,
+            cap: s.used + s.extra,
+            asked: s.asked,
+          }));
           const taken = nodes.reduce((a, n) => a + Math.max(n.cap, n.used), 0);
           const pool = limit - taken;
-          const a = claimAmount({ self: 'n0', limit, nodes, pool, want, bound: limit, elapsed, integer: true });
+          const { amount: a } = claimAmount({
+            self: 'n0',
+            limit,
+            nodes,
+            pool,
+            want,
+            bound: limit,
+            elapsed,
+            integer: true,
+          });
           expect(a).toBeGreaterThanOrEqual(0);
           expect(a).toBeLessThanOrEqual(Math.max(0, pool));
           expect(Number.isInteger(a)).toBe(true);
@@ -61,7 +75,11 @@ describe('claimAmount (the claim rule)', () => {
 describe('limits exact for every traffic shape (real counters, in-memory gossip, virtual time)', () => {
   it('6/min, 9 requests round-robin over 3 nodes 0.5 s apart: 6 admitted; 429s report 0 remaining', () => {
     const arrivals: Arrival[] = Array.from({ length: 9 }, (_, i) => ({ at: 100 + i * 500, node: i % 3 }));
-    const r = runSchedule({ nodes: 3, spec: { key: 'vk:rr:req', limit: 6, duration: MINUTE, integer: true }, arrivals });
+    const r = runSchedule({
+      nodes: 3,
+      spec: { key: 'vk:rr:req', limit: 6, duration: MINUTE, integer: true },
+      arrivals,
+    });
     expect(r.admitted[0]).toBe(6);
     expect(r.refusals).toHaveLength(3);
     for (const x of r.refusals) expect(x.remaining).toBe(0);
@@ -96,11 +114,11 @@ describe('limits exact for every traffic shape (real counters, in-memory gossip,
           for (const x of r.refusals) expect(x.remaining).toBe(0);
         },
       ),
-      { numRuns: 30 },
+      { numRuns: Number(process.env.FC_RUNS ?? 30) },
     );
   });
 
-  it('light load, random spread: at most one refusal per node while the cluster has room', () => {
+  it('light load, random spread: never over; under by at most one share or one unit per idle node (a node asked once keeps its share: it cannot know it will not be asked again)', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 2, max: 7 }),
@@ -122,10 +140,12 @@ describe('limits exact for every traffic shape (real counters, in-memory gossip,
           });
           const admitted = r.admitted[0] ?? 0;
           expect(admitted).toBeLessThanOrEqual(limit);
-          expect(admitted).toBeGreaterThanOrEqual(Math.min(limit, arrivals.length) - (n - 1));
+          expect(admitted).toBeGreaterThanOrEqual(
+            Math.min(limit, arrivals.length) - Math.max(Math.ceil(limit / n), n - 1),
+          );
         },
       ),
-      { numRuns: 30 },
+      { numRuns: Number(process.env.FC_RUNS ?? 30) },
     );
   });
 
@@ -156,7 +176,7 @@ describe('limits exact for every traffic shape (real counters, in-memory gossip,
           for (const a of r.admitted) expect(a ?? 0).toBeLessThanOrEqual(limit);
         },
       ),
-      { numRuns: 30 },
+      { numRuns: Number(process.env.FC_RUNS ?? 30) },
     );
   });
 
@@ -187,7 +207,7 @@ describe('limits exact for every traffic shape (real counters, in-memory gossip,
           expect(r.charged[0] ?? 0).toBeLessThanOrEqual(limit);
         },
       ),
-      { numRuns: 25 },
+      { numRuns: Number(process.env.FC_RUNS ?? 25) },
     );
   });
 });
