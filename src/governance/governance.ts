@@ -207,11 +207,11 @@ export class Governance implements GovernanceHook {
       kinds.push('req');
     }
     if (k.tok) {
-      claims.push({ spec: k.tok, amount: Math.min(est.tokens, k.tok.limit) });
+      claims.push({ spec: k.tok, amount: Math.min(est.tokens, k.tok.limit), upTo: est.guess });
       kinds.push('tok');
     }
     if (k.usd) {
-      claims.push({ spec: k.usd, amount: Math.min(est.usd, k.usd.limit) });
+      claims.push({ spec: k.usd, amount: Math.min(est.usd, k.usd.limit), upTo: est.guess });
       kinds.push('usd');
     }
     const now = this.now();
@@ -281,16 +281,18 @@ export class Governance implements GovernanceHook {
   }
 
   /** What a request may use: the gateway's estimate (prompt + max_tokens), else the key's running average. */
-  private estimate(k: CompiledKey, req: AdmissionRequest): { tokens: number; usd: number } {
+  private estimate(k: CompiledKey, req: AdmissionRequest): { tokens: number; usd: number; guess: boolean } {
     const given = req.estimatedTokens;
-    const tokens = given !== undefined && Number.isFinite(given) && given > 0 ? given : (k.avgTokens ?? 0);
-    if (!k.usd || tokens <= 0) return { tokens, usd: 0 };
+    const bound = given !== undefined && Number.isFinite(given) && given > 0;
+    const tokens = bound ? given : (k.avgTokens ?? 0);
+    const guess = !bound;
+    if (!k.usd || tokens <= 0) return { tokens, usd: 0, guess };
     let perToken = 0;
     for (const t of [{ provider: req.provider, model: req.model }, ...(req.fallbacks ?? [])]) {
       const p = this.pricing.price(t.provider, t.model) ?? this.defaultPrice;
       if (p) perToken = Math.max(perToken, Math.max(p.input_per_million, p.output_per_million) / 1e6);
     }
-    return { tokens, usd: tokens * perToken };
+    return { tokens, usd: tokens * perToken, guess };
   }
 
   private costOf(

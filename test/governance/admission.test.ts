@@ -110,7 +110,7 @@ describe('admission: every target, every limit, one call', () => {
     expect(g.usage('a')?.tokens?.used).toBe(800);
   });
 
-  it('without an estimate the key’s running average is reserved', () => {
+  it('without an estimate the key’s running average is reserved (at most what is left)', () => {
     const { g } = setup({
       virtual_keys: [
         { id: 'a', value: KEY, rate_limit: { token_max_limit: 1000, token_reset_duration: '1m' } },
@@ -120,7 +120,7 @@ describe('admission: every target, every limit, one call', () => {
     first.settle({ provider: 'mock', model: 'echo', promptTokens: 100, completionTokens: 100 });
     let admitted = 0;
     for (let i = 0; i < 20; i++) if (!g.admit({ ...base, virtualKey: KEY }).reject) admitted++;
-    expect(admitted).toBe(4); // 800 left, 200 reserved each
+    expect(admitted).toBe(4); // 800 left, 200 held by each request in flight
   });
 
   it('a 429 reports 0 remaining and retry-after: 1 s while the cluster has room, else the window reset', () => {

@@ -41,6 +41,11 @@ export interface CounterClaim {
   amount: number;
   /** Charged at admission (requests); otherwise held until settled with the real amount. */
   consume?: boolean;
+  /**
+   * `amount` is a guess (a running average), not a bound: admit while any room is left and hold at most
+   * what is left, so sequential requests run up to the limit and concurrent ones still cannot pass it.
+   */
+  upTo?: boolean;
 }
 
 /** The limiter's one answer for a request: every counter it needs, checked together. */
@@ -294,8 +299,9 @@ export class DistributedCounters {
       own.ver++;
       w.dirty = true;
       if (refused >= 0) continue;
+      const need = c.upTo ? 0 : amount;
       if (!this.fits(w, own, amount)) this.claim(w, now, Math.max(amount, this.avgAmount(c.spec.key)));
-      if (!this.fits(w, own, amount)) refused = i;
+      if (!this.fits(w, own, need)) refused = i;
     }
     const ok = refused < 0;
     const held: number[] = [];
@@ -303,7 +309,9 @@ export class DistributedCounters {
       for (let i = 0; i < claims.length; i++) {
         const c = claims[i]!;
         const w = wins[i]!;
-        const amount = Math.max(0, c.amount);
+        const own = this.own(w);
+        const room = Math.max(0, Math.min(own.cap, w.limit) - own.used - w.held);
+        const amount = c.upTo ? Math.min(Math.max(0, c.amount), room) : Math.max(0, c.amount);
         held.push(c.consume ? 0 : amount);
         if (c.consume) {
           if (amount > 0) this.charge(w, c.spec.key, amount);
