@@ -638,13 +638,20 @@ export class DistributedCounters {
         const e = w.echoNx.get(p.name);
         if (e !== undefined) bound = Math.min(bound, Math.max(e, 1e-9));
       }
+      const prevW = w.prevWs === undefined ? undefined : this.wins.get(`${w.key}@${w.prevWs}`);
       const nodes: SlotView[] = [
-        { name: this.nodeName, used: own.used + w.held, cap: own.cap, asked: w.sentA },
+        {
+          name: this.nodeName,
+          used: own.used + w.held,
+          cap: own.cap,
+          asked: w.sentA,
+          history: prevW?.slots.get(this.nodeName)?.a,
+        },
       ];
       // Demand history: what each peer was asked in the last window, spread over this one. With no
       // history (a key's first window) a peer not yet asked keeps its entitlement until the cluster
       // has seen as many requests as it has nodes: a balancer's first round reaches every node.
-      const prev = w.prevWs === undefined ? undefined : this.wins.get(`${w.key}@${w.prevWs}`);
+      const prev = prevW;
       const left = 1 - (now - w.ws) / Math.max(1, w.we - w.ws);
       const peers = [...this.peers.values()].filter((p) => p.state !== 'left');
       let total = own.a;
@@ -656,7 +663,14 @@ export class DistributedCounters {
         let expect = 0;
         if (prev) expect = (prev.slots.get(p.name)?.a ?? 0) * left;
         else if (asked === 0 && firstRound) expect = Number.POSITIVE_INFINITY;
-        nodes.push({ name: p.name, used: s?.used ?? 0, cap: s?.cap ?? 0, asked, expect });
+        nodes.push({
+          name: p.name,
+          used: s?.used ?? 0,
+          cap: s?.cap ?? 0,
+          asked,
+          expect,
+          history: prev?.slots.get(p.name)?.a,
+        });
       }
       ({ amount, beyondShare } = claimAmount({
         self: this.nodeName,

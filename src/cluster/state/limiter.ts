@@ -14,6 +14,8 @@ export interface SlotView {
   asked: number;
   /** What it is expected to be asked for in the rest of the window from its history (the last window). */
   expect?: number;
+  /** What it was asked for in the whole last window: the weight of its entitlement (settled, so every node sees the same). */
+  history?: number;
 }
 
 export interface ClaimInput {
@@ -78,14 +80,15 @@ export function apportion(
 }
 
 /**
- * The weight of a node's claim on the limit: what it was asked for, plus an even prior of a full even
- * share. The prior keeps entitlements near-even while counts are small or differ by a request or two
- * (round-robin), so they do not swing with who happened to be asked first; skew is served by the free
- * part (idle nodes' unneeded entitlement), not by the entitlement itself.
+ * The weight of a node's claim on the limit: what it was asked for in the whole last window (final, so
+ * every node computes the same entitlements: counts of the current window differ between views by the
+ * requests in flight, and entitlements computed from them would overlap), plus an even prior of a full
+ * even share, which keeps entitlements near-even for small counts; skew within a window is served by
+ * the free part (idle nodes' unneeded entitlement).
  */
 export function demandWeights(nodes: readonly SlotView[], limit: number, integer: boolean) {
   const prior = Math.max(integer ? 1 : 1e-9, limit / Math.max(1, nodes.length));
-  return nodes.map((n) => ({ name: n.name, w: n.asked + prior }));
+  return nodes.map((n) => ({ name: n.name, w: (n.history ?? 0) + prior }));
 }
 
 /**
