@@ -3,6 +3,7 @@ import type { Logger } from '../../observability/logger.js';
 import type { UsageRow } from '../../store/types.js';
 import { CHANNEL_COUNTERS, type ClusterLike, type GossipChannel, type MemberState } from './gossip.js';
 import { claimAmount, type SlotView } from './limiter.js';
+import { decodeCounterMessage, type WireMsg, type WireSlot, type WireWin } from './wire.js';
 
 /**
  * Cluster-wide windowed counters (rate limits, token limits, budgets) that
@@ -152,17 +153,6 @@ interface Peer {
   /** When it became unreachable (silent or dead), 0 while reachable. */
   unreachableSince: number;
   listed: boolean;
-}
-
-type WireSlot = [node: string, used: number, cap: number, ver: number, d: number, nx: number, a?: number];
-type WireWin = [key: string, ws: number, we: number, ackReq: 0 | 1, slots: WireSlot[]];
-interface WireMsg {
-  n: string;
-  /** Sender's process start time. */
-  h?: number;
-  /** 1: this is the sender's full state. */
-  f?: 1;
-  w: WireWin[];
 }
 
 const MAX_PAYLOAD = 900;
@@ -909,13 +899,8 @@ export class DistributedCounters {
 
   /** Merges a peer's message or push/pull state. Public for tests and for the gossip adapter. */
   receive(payload: Buffer, fromHint: string | undefined, fullState = false): void {
-    let msg: WireMsg;
-    try {
-      msg = JSON.parse(payload.toString('utf8')) as WireMsg;
-      if (!msg || typeof msg.n !== 'string' || !Array.isArray(msg.w)) return;
-    } catch {
-      return;
-    }
+    const msg = decodeCounterMessage(payload);
+    if (!msg) return;
     const from = msg.n || fromHint;
     if (!from || from === this.nodeName) return;
     this.stats_.received++;
