@@ -27,7 +27,9 @@ const logger = createLogger({ level: process.env.BENCH_LOG ?? 'warn' });
 const registry = createRegistry({ defaultMetrics: false });
 const runtime = new GovernanceRuntime({ config, logger, registry, onProviders: () => undefined });
 const vk = config.governance.virtual_keys[0]!;
-const duration = parseDuration(vk.rate_limit?.request_reset_duration ?? '1m');
+const duration = parseDuration(
+  vk.rate_limit?.request_reset_duration ?? vk.rate_limit?.token_reset_duration ?? '1m',
+);
 
 const router = new Router();
 router.addAll(opsRoutes({ registry, readiness: [() => runtime.readiness()] }));
@@ -38,16 +40,25 @@ router.add({
     const body = parseJsonObject(await readBody(req, 1 << 20));
     const [provider, ...rest] = String(body.model).split('/');
     const auth = req.headers.authorization;
+    // `tokens`: what the request will use, given as its estimate (as max_tokens would be).
+    const tokens = typeof body.tokens === 'number' && body.tokens > 0 ? body.tokens : 2;
     const adm = runtime.governance.admit({
       virtualKey: typeof auth === 'string' ? auth.slice(7) : undefined,
       provider: provider!,
       model: rest.join('/'),
       route: '/v1/chat/completions',
+      estimatedTokens: typeof body.tokens === 'number' ? tokens : undefined,
     });
     if (adm.reject) return sendError(res, adm.reject);
     const ws = windowStart(duration, Date.now());
     sendJson(res, 200, { ok: true }, { ...adm.headers, 'x-bench-window': String(ws) });
-    adm.settle({ provider: provider!, model: rest.join('/'), promptTokens: 1, completionTokens: 1 });
+    const prompt = Math.floor(tokens / 2);
+    adm.settle({
+      provider: provider!,
+      model: rest.join('/'),
+      promptTokens: prompt,
+      completionTokens: tokens - prompt,
+    });
   },
 });
 const http = new HttpServer({ config: config.server, logger, registry, router });

@@ -1,10 +1,15 @@
 /**
- * Cluster-wide rate-limit accuracy: 3 node processes on loopback (real
- * gossip), load spread 70/20/10, offered at 3x the limit for several
- * windows. Scenarios: leased (the shared counters), naive (per-node limit/N),
- * kill (node 1 — the 70% node — gets SIGKILL in the middle of a window).
+ * Cluster-wide rate-limit accuracy: N node processes on loopback (real
+ * gossip), offered at --overload × the limit for several windows, in one of
+ * three shapes: skewed (70/20/10: node 1 70%, node 2 20%, the rest share 10%),
+ * even (every node the same rate) or light (one request stream sent
+ * round-robin over the nodes, as a load balancer does, at a low rate).
+ * --kind tokens limits tokens instead of requests (each request uses
+ * --tokens, given as its estimate). Scenarios: leased (the shared counters),
+ * naive (per-node limit/N), kill (node 1 gets SIGKILL in the middle of a window).
  *
- *   npx tsx bench/limits-accuracy/run.ts [--scenario leased|naive|naive-full|kill|all] [--limit 200] [--window 5] [--windows 6]
+ *   npx tsx bench/limits-accuracy/run.ts [--scenario leased|naive|naive-full|kill|all] [--nodes 3]
+ *     [--shape skewed|even|light] [--kind requests|tokens] [--limit 200] [--window 5] [--windows 6]
  *
  * Every loop is bounded in count and time; only the processes started here are stopped, by PID.
  */
@@ -23,13 +28,28 @@ const { values: args } = parseArgs({
     window: { type: 'string', default: '5' },
     windows: { type: 'string', default: '6' },
     overload: { type: 'string', default: '3' },
+    nodes: { type: 'string', default: '3' },
+    shape: { type: 'string', default: 'skewed' },
+    kind: { type: 'string', default: 'requests' },
+    tokens: { type: 'string', default: '10' },
   },
 });
+const N = Number(args.nodes);
+const SHAPE = args.shape as 'skewed' | 'even' | 'light';
+const TOKENS = args.kind === 'tokens';
+const PER_REQ = TOKENS ? Number(args.tokens) : 1;
 const LIMIT = Number(args.limit);
 const WINDOW_S = Number(args.window);
 const WINDOWS = Number(args.windows);
 const OVERLOAD = Number(args.overload);
-const WEIGHTS = [0.7, 0.2, 0.1];
+const WEIGHTS =
+  SHAPE === 'even'
+    ? Array.from({ length: N }, () => 1 / N)
+    : N === 1
+      ? [1]
+      : N === 2
+        ? [0.8, 0.2]
+        : [0.7, 0.2, ...Array.from({ length: N - 2 }, () => 0.1 / (N - 2))];
 const KEY = 'vk-bench-0123456789';
 const NODE_TS = resolve(import.meta.dirname, 'node.ts');
 
@@ -44,9 +64,9 @@ type Mode = 'leased' | 'split' | 'full';
 
 async function startCluster(mode: Mode, dir: string): Promise<BenchNode[]> {
   const naive = mode !== 'leased';
-  const ports = await freePorts(6);
+  const ports = await freePorts(2 * N);
   const nodes: BenchNode[] = [];
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < N; i++) {
     const config = {
       server: { host: '127.0.0.1', port: ports[i], drain_accept_seconds: 0, drain_timeout_seconds: 1 },
       providers: { mock: { keys: [] } },
@@ -56,10 +76,15 @@ async function startCluster(mode: Mode, dir: string): Promise<BenchNode[]> {
           {
             id: 'bench',
             value: KEY,
-            rate_limit: {
-              request_max_limit: mode === 'split' ? Math.floor(LIMIT / 3) : LIMIT,
-              request_reset_duration: `${WINDOW_S}s`,
-            },
+            rate_limit: TOKENS
+              ? {
+                  token_max_limit: mode === 'split' ? Math.floor(LIMIT / N) : LIMIT,
+                  token_reset_duration: `${WINDOW_S}s`,
+                }
+              : {
+                  request_max_limit: mode === 'split' ? Math.floor(LIMIT / N) : LIMIT,
+                  request_reset_duration: `${WINDOW_S}s`,
+                },
           },
         ],
       },
@@ -69,10 +94,10 @@ async function startCluster(mode: Mode, dir: string): Promise<BenchNode[]> {
         node_name: `bench-${i + 1}`,
         bind_address: '127.0.0.1',
         peers: ports
-          .slice(3)
+          .slice(N)
           .filter((_, j) => j !== i)
           .map((p) => `127.0.0.1:${p}`),
-        gossip: { port: ports[3 + i], timings: { profile: 'local' } },
+        gossip: { port: ports[N + i], timings: { profile: 'local' } },
       },
     };
     const proc = spawn(process.execPath, ['--import', 'tsx', NODE_TS], {
@@ -91,7 +116,7 @@ async function startCluster(mode: Mode, dir: string): Promise<BenchNode[]> {
     });
     nodes.push({ proc, port: ports[i]!, url: `http://127.0.0.1:${ports[i]}` });
   }
-  // All three see each other.
+  // All see each other.
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     const m = await Promise.all(
@@ -99,7 +124,7 @@ async function startCluster(mode: Mode, dir: string): Promise<BenchNode[]> {
         async (n) => ((await (await fetch(`${n.url}/bench/members`)).json()) as { members: number }).members,
       ),
     );
-    if (m.every((x) => x === 3)) break;
+    if (m.every((x) => x === N)) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   return nodes;
@@ -127,12 +152,12 @@ async function load(nodes: BenchNode[], opts: { killAt?: number }): Promise<Resu
   const result: Result = {
     admitted: new Map(),
     offeredByWindow: new Map(),
-    offered: [0, 0, 0],
+    offered: Array.from({ length: N }, () => 0),
     rejected: 0,
     errors: 0,
   };
-  const ratePerNode = WEIGHTS.map((w) => (OVERLOAD * LIMIT * w) / WINDOW_S);
-  const maxRequests = Math.ceil(OVERLOAD * LIMIT * (WINDOWS + 1) * 1.1);
+  const ratePerNode = WEIGHTS.map((w) => (OVERLOAD * (LIMIT / PER_REQ) * w) / WINDOW_S);
+  const maxRequests = Math.ceil(OVERLOAD * (LIMIT / PER_REQ) * (WINDOWS + 1) * 1.1);
   let sent = 0;
   await new Promise((r) => setTimeout(r, start - Date.now()));
   if (opts.killAt !== undefined) {
@@ -144,12 +169,12 @@ async function load(nodes: BenchNode[], opts: { killAt?: number }): Promise<Resu
     const ows = Math.floor(Date.now() / windowMs) * windowMs;
     // Offered to live nodes only: what a killed node cannot answer is not demand the cluster can serve.
     if (nodes[i]!.proc.exitCode === null && nodes[i]!.proc.signalCode === null)
-      result.offeredByWindow.set(ows, (result.offeredByWindow.get(ows) ?? 0) + 1);
+      result.offeredByWindow.set(ows, (result.offeredByWindow.get(ows) ?? 0) + PER_REQ);
     sent++;
     const p = undiciFetch(`${nodes[i]!.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
-      body: '{"model":"mock/m"}',
+      body: TOKENS ? `{"model":"mock/m","tokens":${PER_REQ}}` : '{"model":"mock/m"}',
       dispatcher,
       signal: AbortSignal.timeout(5000),
     })
@@ -157,8 +182,8 @@ async function load(nodes: BenchNode[], opts: { killAt?: number }): Promise<Resu
         await res.arrayBuffer();
         if (res.status === 200) {
           const ws = Number(res.headers.get('x-bench-window'));
-          const row = result.admitted.get(ws) ?? [0, 0, 0];
-          row[i]!++;
+          const row = result.admitted.get(ws) ?? Array.from({ length: N }, () => 0);
+          row[i]! += PER_REQ;
           result.admitted.set(ws, row);
         } else if (res.status === 429) result.rejected++;
         else result.errors++;
@@ -169,13 +194,17 @@ async function load(nodes: BenchNode[], opts: { killAt?: number }): Promise<Resu
       .finally(() => inflight.delete(p));
     inflight.add(p);
   };
-  const next = ratePerNode.map(() => start);
+  // light: one stream, round-robin over the nodes; else one stream per node at its share of the rate.
+  const total = ratePerNode.reduce((a, b) => a + b, 0);
+  const streams = SHAPE === 'light' ? [total] : ratePerNode;
+  const next = streams.map((_, i) => start + ((i * 7) % 50));
+  let rr = 0;
   while (Date.now() < end && sent < maxRequests) {
     const now = Date.now();
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < streams.length; i++) {
       while (next[i]! <= now && sent < maxRequests) {
-        fire(i);
-        next[i]! += 1000 / ratePerNode[i]!;
+        fire(SHAPE === 'light' ? rr++ % N : i);
+        next[i]! += 1000 / streams[i]!;
       }
     }
     await new Promise((r) => setTimeout(r, 2));
@@ -189,8 +218,12 @@ function report(name: string, r: Result): { over: number; under: number } {
   const rows = [...r.admitted.entries()].sort((a, b) => a[0] - b[0]);
   let worstOver = 0;
   let worstUnder = 0;
-  console.log(`\n## ${name}: limit ${LIMIT} per ${WINDOW_S}s window, offered ${OVERLOAD}x split 70/20/10`);
-  console.log('window start (UTC)        node1  node2  node3  total  offered(live)  vs min(limit, offered)');
+  console.log(
+    `\n## ${name}: ${N} nodes, ${TOKENS ? `${PER_REQ} tokens per request, token` : 'request'} limit ${LIMIT} per ${WINDOW_S}s window, offered ${OVERLOAD}x, shape ${SHAPE}`,
+  );
+  console.log(
+    `window start (UTC)        ${N <= 7 ? `${Array.from({ length: N }, (_, i) => `node${i + 1}`.padStart(5)).join('  ')}  ` : ''}total  offered(live)  vs min(limit, offered)`,
+  );
   for (const [ws, a] of rows) {
     const total = a.reduce((x, y) => x + y, 0);
     const offered = r.offeredByWindow.get(ws) ?? 0;
@@ -199,7 +232,7 @@ function report(name: string, r: Result): { over: number; under: number } {
     worstOver = Math.max(worstOver, ((total - LIMIT) / LIMIT) * 100);
     worstUnder = Math.min(worstUnder, pct);
     console.log(
-      `${new Date(ws).toISOString()}  ${a.map((x) => String(x).padStart(5)).join('  ')}  ${String(total).padStart(5)}  ${String(offered).padStart(13)}  ${pct >= 0 ? '+' : ''}${pct.toFixed(1)}%`,
+      `${new Date(ws).toISOString()}  ${N <= 7 ? `${a.map((x) => String(x).padStart(5)).join('  ')}  ` : ''}${String(total).padStart(5)}  ${String(offered).padStart(13)}  ${pct >= 0 ? '+' : ''}${pct.toFixed(1)}%`,
     );
   }
   console.log(`offered per node: ${r.offered.join('/')}, 429s: ${r.rejected}, errors: ${r.errors}`);

@@ -108,19 +108,22 @@ export const virtualKeySchema = z.strictObject({
   disabled: z.boolean().default(false),
 });
 
-export const pricingSchema = z.record(
-  z.string(),
-  z.strictObject({
-    input_per_million: z.number().min(0),
-    output_per_million: z.number().min(0),
-  }),
-);
+export const priceSchema = z.strictObject({
+  input_per_million: z.number().min(0),
+  output_per_million: z.number().min(0),
+});
+
+export const pricingSchema = z.record(z.string(), priceSchema);
 
 export const governanceSchema = z.strictObject({
   enforce_virtual_keys: z.boolean().default(false),
   virtual_keys: z.array(virtualKeySchema).default([]),
   /** USD per million tokens, keyed by "provider/model" or "model"; overrides the built-in table. */
   pricing: pricingSchema.default({}),
+  /** Price of models missing from the table (else they cost $0 and budgets do not apply to them). */
+  default_price: priceSchema.optional(),
+  /** A budgeted key asking for a model with no price (and no default_price): charge nothing (warned) or refuse (403). */
+  unpriced_models: z.enum(['charge_nothing', 'refuse']).default('charge_nothing'),
 });
 
 export const discoveryTypes = ['kubernetes', 'consul', 'etcd', 'dns', 'udp', 'mdns'] as const;

@@ -13,6 +13,16 @@ export interface AdmissionRequest {
   model: string;
   /** Route label, e.g. "/v1/chat/completions". */
   route: string;
+  /**
+   * Where the key came from. With `enforce_virtual_keys: false` a bearer or `x-api-key` value that is no
+   * virtual key counts as no key (SDKs always send one); an unknown `x-deepintshield-vk` is always 401.
+   * Absent: treated as a bearer value.
+   */
+  virtualKeySource?: 'x-deepintshield-vk' | 'authorization' | 'x-api-key';
+  /** Tokens the request may use (prompt estimate + max_tokens), reserved against token limits and budgets. */
+  estimatedTokens?: number;
+  /** Fallback targets: each is admitted like the primary (allowed_models), before any upstream call. */
+  fallbacks?: { provider: string; model: string }[];
 }
 
 export interface Usage {
@@ -20,6 +30,8 @@ export interface Usage {
   model: string;
   promptTokens: number;
   completionTokens: number;
+  /** The stream was cut short (client abort, timeout): these are the tokens delivered so far. */
+  partial?: boolean;
 }
 
 export interface Admission {
@@ -43,8 +55,15 @@ export interface GovernanceHook {
  */
 export interface ProviderKeyGate {
   /** True when the key may be used now (not cooling down, under its caps); counts the request when it is. */
-  tryAcquire(provider: string, keyName: string): boolean;
-  coolDown(provider: string, keyName: string, ms: number, reason: 'rate_limited' | 'auth_failed'): void;
+  tryAcquire(provider: string, keyName: string, model?: string): boolean;
+  /** `model`: a model-scoped refusal (e.g. a 403 for one model) cools the key down for that model only. */
+  coolDown(
+    provider: string,
+    keyName: string,
+    ms: number,
+    reason: 'rate_limited' | 'auth_failed',
+    model?: string,
+  ): void;
   recordTokens(provider: string, keyName: string, tokens: number): void;
 }
 
@@ -86,7 +105,12 @@ export interface KeyCandidate {
  */
 export interface KeyRouter {
   /** Index into `candidates` of the key to use, or -1 when none may be used now. `avoid` holds names already tried. */
-  choose(provider: string, model: string, candidates: readonly KeyCandidate[], avoid: ReadonlySet<string> | undefined): number;
+  choose(
+    provider: string,
+    model: string,
+    candidates: readonly KeyCandidate[],
+    avoid: ReadonlySet<string> | undefined,
+  ): number;
   /** Whether a whole provider target should be skipped (its circuit is open for this model). */
   targetOpen?(provider: string, model: string): boolean;
   record(outcome: AttemptOutcome): void;

@@ -1,5 +1,10 @@
 import { Counter, type Registry } from 'prom-client';
-import type { CounterDecision, CounterSpec, DistributedCounters } from '../cluster/state/counters.js';
+import type {
+  CounterClaim,
+  CounterDecision,
+  CounterSpec,
+  DistributedCounters,
+} from '../cluster/state/counters.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import type { GovernanceConfig, VirtualKeyConfig } from '../config/schema.js';
 import type { Admission, AdmissionRequest, GovernanceHook, Usage } from '../gateway/hooks.js';
@@ -16,6 +21,8 @@ interface CompiledKey {
   req?: CounterSpec;
   tok?: CounterSpec;
   usd?: CounterSpec;
+  /** Running average of tokens per request (the reservation when the gateway gives no estimate). */
+  avgTokens?: number;
 }
 
 export interface GovernanceOptions {
@@ -41,6 +48,9 @@ export class Governance implements GovernanceHook {
   private enforce: boolean;
   private pricing: PricingTable;
   private pricingOverrides: Record<string, Price>;
+  private defaultPrice: Price | undefined;
+  private unpricedBudgeted: 'charge_nothing' | 'refuse';
+  private readonly warnedUnpriced = new Set<string>();
   private readonly now: () => number;
   private readonly metrics?: {
     rejections: Counter<'reason'>;
@@ -53,6 +63,8 @@ export class Governance implements GovernanceHook {
     this.enforce = opts.config.enforce_virtual_keys;
     this.pricingOverrides = opts.config.pricing;
     this.pricing = new PricingTable(this.pricingOverrides, opts.providerType);
+    this.defaultPrice = opts.config.default_price;
+    this.unpricedBudgeted = opts.config.unpriced_models;
     this.setVirtualKeys(opts.config.virtual_keys);
     if (opts.registry) {
       this.metrics = {
@@ -88,15 +100,33 @@ export class Governance implements GovernanceHook {
     }
     this.byValue = byValue;
     this.byId = byId;
+    this.warnUnpricedAtStart();
+  }
+
+  /** Budgeted keys limited to exact models without a price: their budget would never apply. */
+  private warnUnpricedAtStart(): void {
+    if (this.defaultPrice) return;
+    for (const k of this.byId.values()) {
+      if (!k.usd) continue;
+      for (const m of k.models) {
+        const slash = m.indexOf('/');
+        if (slash > 0) {
+          const provider = m.slice(0, slash);
+          const model = m.slice(slash + 1);
+          if (!this.pricing.price(provider, model)) this.warnUnpriced(provider, model, k.vk.id);
+        }
+      }
+    }
   }
 
   setEnforce(enforce: boolean): void {
     this.enforce = enforce;
   }
 
-  setPricing(overrides: Record<string, Price>): void {
+  setPricing(overrides: Record<string, Price>, defaultPrice?: Price): void {
     this.pricingOverrides = overrides;
     this.pricing = new PricingTable(overrides, this.opts.providerType);
+    if (defaultPrice !== undefined) this.defaultPrice = defaultPrice;
   }
 
   virtualKeyIds(): string[] {
@@ -104,12 +134,19 @@ export class Governance implements GovernanceHook {
   }
 
   cost(provider: string, model: string, prompt: number, completion: number): number {
-    return this.pricing.cost(provider, model, prompt, completion);
+    return this.costOf(provider, model, prompt, completion);
   }
 
   admit(req: AdmissionRequest): Admission {
     const raw = req.virtualKey;
-    if (raw === undefined || raw === '') {
+    const k = raw ? this.byValue.get(raw) : undefined;
+    if (!k) {
+      const fromHeader = req.virtualKeySource === 'x-deepintshield-vk';
+      if (raw && (this.enforce || fromHeader))
+        return this.reject(
+          'unknown_key',
+          new HttpError(401, 'invalid virtual key', 'authentication_error', 'invalid_virtual_key'),
+        );
       if (this.enforce)
         return this.reject(
           'missing_key',
@@ -120,16 +157,8 @@ export class Governance implements GovernanceHook {
             'virtual_key_required',
           ),
         );
+      // Not enforced: a bearer/x-api-key value that is no virtual key is an SDK's placeholder.
       return { settle: NOOP_SETTLE };
-    }
-    const k = this.byValue.get(raw);
-    if (!k) {
-      // With no virtual keys at all and enforcement off, a client's placeholder API key is not an error.
-      if (!this.enforce && this.byValue.size === 0) return { settle: NOOP_SETTLE };
-      return this.reject(
-        'unknown_key',
-        new HttpError(401, 'invalid virtual key', 'authentication_error', 'invalid_virtual_key'),
-      );
     }
     const id = k.vk.id;
     if (k.vk.disabled)
@@ -138,90 +167,159 @@ export class Governance implements GovernanceHook {
         new HttpError(401, `virtual key "${id}" is disabled`, 'authentication_error', 'virtual_key_disabled'),
         id,
       );
-    if (!k.allModels && !k.models.has(`${req.provider}/${req.model}`) && !k.anyModelOf.has(req.provider))
+    const targets = [{ provider: req.provider, model: req.model }, ...(req.fallbacks ?? [])];
+    for (const [i, t] of targets.entries()) {
+      if (allowed(k, t.provider, t.model)) continue;
+      const field = i === 0 ? '' : ` (fallbacks[${i - 1}])`;
       return this.reject(
         'model_not_allowed',
         new HttpError(
           403,
-          `model "${req.provider}/${req.model}" is not allowed for virtual key "${id}"`,
+          `model "${t.provider}/${t.model}"${field} is not allowed for virtual key "${id}"`,
           'permission_error',
           'model_not_allowed',
         ),
         id,
       );
-    const counters = this.opts.counters;
-    const headers: Record<string, string> = {};
-    // Non-consuming checks first, so a refusal does not spend a request slot.
-    let tok: CounterDecision | undefined;
+    }
+    const unpriced = k.usd ? targets.filter((t) => !this.pricing.price(t.provider, t.model)) : [];
+    for (const t of unpriced) this.warnUnpriced(t.provider, t.model, id);
+    if (unpriced.length > 0 && this.unpricedBudgeted === 'refuse' && !this.defaultPrice) {
+      const t = unpriced[0]!;
+      return this.reject(
+        'unpriced_model',
+        new HttpError(
+          403,
+          `model "${t.provider}/${t.model}" has no price, so the budget of virtual key "${id}" cannot apply: add it to governance.pricing or set governance.default_price`,
+          'permission_error',
+          'model_not_priced',
+        ),
+        id,
+      );
+    }
+    // One call into the limiter for every limit of the key: requests are consumed now, tokens and
+    // dollars reserved (estimate) and settled with what the request really used.
+    const est = this.estimate(k, req);
+    const claims: CounterClaim[] = [];
+    const kinds: ('req' | 'tok' | 'usd')[] = [];
+    if (k.req) {
+      claims.push({ spec: k.req, amount: 1, consume: true });
+      kinds.push('req');
+    }
     if (k.tok) {
-      tok = counters.check(k.tok);
-      rateHeaders(headers, 'tokens', tok, this.now());
-      if (!tok.ok)
-        return this.reject(
-          'token_limit',
-          new HttpError(
-            429,
-            `token rate limit reached for virtual key "${id}": ${k.tok.limit} tokens per ${describe(k.vk.rate_limit?.token_reset_duration)}`,
-            'rate_limit_error',
-            'rate_limit_exceeded',
-            { ...headers, 'retry-after': retryAfter(tok, this.now()) },
-          ),
-          id,
-        );
+      claims.push({ spec: k.tok, amount: Math.min(est.tokens, k.tok.limit), upTo: est.guess });
+      kinds.push('tok');
     }
     if (k.usd) {
-      const b = counters.check(k.usd);
-      if (!b.ok)
+      claims.push({ spec: k.usd, amount: Math.min(est.usd, k.usd.limit), upTo: est.guess });
+      kinds.push('usd');
+    }
+    const now = this.now();
+    const headers: Record<string, string> = {};
+    if (claims.length === 0) return { virtualKeyId: id, headers, settle: (u) => this.settleUsage(k, id, u) };
+    const res = this.opts.counters.admit(claims);
+    kinds.forEach((kind, i) => {
+      if (kind !== 'usd')
+        rateHeaders(headers, kind === 'req' ? 'requests' : 'tokens', res.decisions[i]!, now);
+    });
+    if (!res.ok) {
+      const i = res.refused;
+      const kind = kinds[i]!;
+      const d = res.decisions[i]!;
+      const retry = { 'retry-after': retryAfter(d, claims[i]!.amount, now) };
+      if (kind === 'usd')
         return this.reject(
           'budget',
           new HttpError(
             402,
-            `budget exhausted for virtual key "${id}": $${k.usd.limit} per ${describe(k.vk.budget?.reset_duration)}`,
+            `budget exhausted for virtual key "${id}": $${k.usd!.limit} per ${describe(k.vk.budget?.reset_duration)}`,
             'insufficient_quota',
             'budget_exceeded',
-            { 'retry-after': retryAfter(b, this.now()) },
+            retry,
           ),
           id,
         );
+      const what =
+        kind === 'req'
+          ? `request rate limit reached for virtual key "${id}": ${k.req!.limit} requests per ${describe(k.vk.rate_limit?.request_reset_duration)}`
+          : `token rate limit reached for virtual key "${id}": ${k.tok!.limit} tokens per ${describe(k.vk.rate_limit?.token_reset_duration)}`;
+      return this.reject(
+        kind === 'req' ? 'request_limit' : 'token_limit',
+        new HttpError(429, what, 'rate_limit_error', 'rate_limit_exceeded', { ...headers, ...retry }),
+        id,
+      );
     }
-    if (k.req) {
-      const r = counters.acquire(k.req, 1);
-      rateHeaders(headers, 'requests', r, this.now());
-      if (!r.ok)
-        return this.reject(
-          'request_limit',
-          new HttpError(
-            429,
-            `request rate limit reached for virtual key "${id}": ${k.req.limit} requests per ${describe(k.vk.rate_limit?.request_reset_duration)}`,
-            'rate_limit_error',
-            'rate_limit_exceeded',
-            { ...headers, 'retry-after': retryAfter(r, this.now()) },
-          ),
-          id,
-        );
-    }
-    let settled = false;
     return {
       virtualKeyId: id,
       headers,
       settle: (usage: Usage | null) => {
-        if (settled || !usage) return;
-        settled = true;
-        const tokens = Math.max(0, (usage.promptTokens || 0) + (usage.completionTokens || 0));
-        if (k.tok && tokens > 0) counters.add(k.tok, tokens);
-        this.metrics?.tokens.inc({ virtual_key: id }, tokens);
-        const usd = this.pricing.cost(
-          usage.provider,
-          usage.model,
-          usage.promptTokens || 0,
-          usage.completionTokens || 0,
+        const charged = this.settleUsage(k, id, usage);
+        res.settle(
+          kinds.map((kind) => (kind === 'tok' ? charged.tokens : kind === 'usd' ? charged.usd : undefined)),
         );
-        if (usd > 0) {
-          if (k.usd) counters.add(k.usd, usd);
-          this.metrics?.spend.inc({ virtual_key: id }, usd);
-        }
       },
     };
+  }
+
+  /** Metrics and the running estimate; returns what the limiter charges (nothing when no usage is known). */
+  private settleUsage(k: CompiledKey, id: string, usage: Usage | null): { tokens?: number; usd?: number } {
+    if (!usage) return {};
+    const prompt = Math.max(0, usage.promptTokens || 0);
+    const completion = Math.max(0, usage.completionTokens || 0);
+    const tokens = prompt + completion;
+    k.avgTokens = k.avgTokens === undefined ? tokens : 0.8 * k.avgTokens + 0.2 * tokens;
+    this.metrics?.tokens.inc({ virtual_key: id }, tokens);
+    const usd = this.costOf(
+      usage.provider,
+      usage.model,
+      prompt,
+      completion,
+      k.usd !== undefined ? id : undefined,
+    );
+    if (usd > 0) this.metrics?.spend.inc({ virtual_key: id }, usd);
+    return { tokens, usd };
+  }
+
+  /** What a request may use: the gateway's estimate (prompt + max_tokens), else the key's running average. */
+  private estimate(k: CompiledKey, req: AdmissionRequest): { tokens: number; usd: number; guess: boolean } {
+    const given = req.estimatedTokens;
+    const bound = given !== undefined && Number.isFinite(given) && given > 0;
+    const tokens = bound ? given : (k.avgTokens ?? 0);
+    const guess = !bound;
+    if (!k.usd || tokens <= 0) return { tokens, usd: 0, guess };
+    let perToken = 0;
+    for (const t of [{ provider: req.provider, model: req.model }, ...(req.fallbacks ?? [])]) {
+      const p = this.pricing.price(t.provider, t.model) ?? this.defaultPrice;
+      if (p) perToken = Math.max(perToken, Math.max(p.input_per_million, p.output_per_million) / 1e6);
+    }
+    return { tokens, usd: tokens * perToken, guess };
+  }
+
+  private costOf(
+    provider: string,
+    model: string,
+    prompt: number,
+    completion: number,
+    budgetedKey?: string,
+  ): number {
+    const p = this.pricing.price(provider, model) ?? this.defaultPrice;
+    if (!p) {
+      if (budgetedKey) this.warnUnpriced(provider, model, budgetedKey);
+      return 0;
+    }
+    return (prompt * p.input_per_million + completion * p.output_per_million) / 1e6;
+  }
+
+  private warnUnpriced(provider: string, model: string, keyId: string): void {
+    const m = `${provider}/${model}`;
+    if (this.warnedUnpriced.has(m) || this.warnedUnpriced.size > 1000) return;
+    this.warnedUnpriced.add(m);
+    this.opts.logger?.warn(
+      { model: m, virtual_key: keyId, default_price: this.defaultPrice ?? null },
+      this.defaultPrice
+        ? 'model has no price: charging governance.default_price to budgets'
+        : 'model has no price: it costs $0, so budgets do not apply to it (set governance.pricing or governance.default_price)',
+    );
   }
 
   private reject(reason: string, err: HttpError, id?: string): Admission {
@@ -245,6 +343,10 @@ export class Governance implements GovernanceHook {
   }
 }
 
+function allowed(k: CompiledKey, provider: string, model: string): boolean {
+  return k.allModels || k.models.has(`${provider}/${model}`) || k.anyModelOf.has(provider);
+}
+
 function compile(vk: VirtualKeyConfig): CompiledKey {
   const models = new Set<string>();
   const anyModelOf = new Set<string>();
@@ -261,6 +363,7 @@ function compile(vk: VirtualKeyConfig): CompiledKey {
       key: `vk:${vk.id}:req`,
       limit: rl.request_max_limit,
       duration: parseDuration(rl.request_reset_duration),
+      integer: true,
     };
   if (rl?.token_max_limit)
     c.tok = {
@@ -293,8 +396,12 @@ function rateHeaders(
   h[`x-ratelimit-reset-${kind}`] = `${Math.max(0, Math.ceil((d.resetAt - now) / 1000))}s`;
 }
 
-/** Seconds until the window resets; 1 when the cluster still has room (this node is waiting for its share). */
-function retryAfter(d: CounterDecision, now: number): string {
-  if (d.remaining >= 1) return '1';
+/**
+ * When a request would really be admitted: within a second when the cluster still has room for it (it
+ * is held by other nodes' claims, which they release or this node re-claims within a gossip round),
+ * else when the window resets.
+ */
+function retryAfter(d: CounterDecision, amount: number, now: number): string {
+  if (d.clusterRemaining >= Math.max(1e-9, amount)) return '1';
   return String(Math.max(1, Math.ceil((d.resetAt - now) / 1000)));
 }

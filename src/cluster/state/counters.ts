@@ -2,6 +2,8 @@ import { type Duration, windowEnd, windowStart } from '../../config/duration.js'
 import type { Logger } from '../../observability/logger.js';
 import type { UsageRow } from '../../store/types.js';
 import { CHANNEL_COUNTERS, type ClusterLike, type GossipChannel, type MemberState } from './gossip.js';
+import { claimAmount, type SlotView } from './limiter.js';
+import { decodeCounterMessage, type WireMsg, type WireSlot, type WireWin } from './wire.js';
 
 /**
  * Cluster-wide windowed counters (rate limits, token limits, budgets) that
@@ -29,6 +31,33 @@ export interface CounterSpec {
   key: string;
   limit: number;
   duration: Duration;
+  /** Amounts are whole units (requests): shares of the limit are apportioned in whole units. */
+  integer?: boolean;
+}
+
+/** One counter a request needs, and how much of it. */
+export interface CounterClaim {
+  spec: CounterSpec;
+  /** Requests: 1. Tokens and budgets: the reservation (an estimate; 0 = admit while not used up). */
+  amount: number;
+  /** Charged at admission (requests); otherwise held until settled with the real amount. */
+  consume?: boolean;
+  /**
+   * `amount` is a guess (a running average), not a bound: admit while any room is left and hold at most
+   * what is left, so sequential requests run up to the limit and concurrent ones still cannot pass it.
+   */
+  upTo?: boolean;
+}
+
+/** The limiter's one answer for a request: every counter it needs, checked together. */
+export interface AdmissionResult {
+  ok: boolean;
+  /** One decision per claim, in order. */
+  decisions: CounterDecision[];
+  /** Index of the first claim that refused, or -1. */
+  refused: number;
+  /** Charges what was really used per claim (undefined: nothing) and frees the reservations. Idempotent. */
+  settle(actual: (number | undefined)[]): void;
 }
 
 export interface CounterDecision {
@@ -38,6 +67,8 @@ export interface CounterDecision {
   remaining: number;
   /** End of the current window (ms since epoch). */
   resetAt: number;
+  /** What the cluster has left (others' unused claims included): a refusal with room left is retried soon. */
+  clusterRemaining: number;
 }
 
 export interface CountersOptions {
@@ -68,6 +99,8 @@ interface Slot {
   d: number;
   /** Upper bound of the slot node's next claim (what others reserve when it becomes unreachable). */
   nx: number;
+  /** What the slot's node was asked for in this window, admitted or not (grow-only): its share of the demand. */
+  a: number;
 }
 
 interface Win {
@@ -84,12 +117,20 @@ interface Win {
   /** A claim made since the last send: no second claim until it is sent. */
   claimUnsent: boolean;
   lastSentAt: number;
+  /** Start of the window before this one (its slots are the demand history). */
+  prevWs?: number;
+  /** Our `a` as last sent: the shares are computed from what every node can know, our own included. */
+  sentA: number;
   /** Peer -> highest version of OUR slot it has echoed back. */
   echoes: Map<string, number>;
   /** Peer -> our next-claim bound in that echo (what it would reserve for us). */
   echoNx: Map<string, number>;
   /** Own attempts in this window (drives proactive claims). */
   active: boolean;
+  /** Apportioned in whole units. */
+  integer: boolean;
+  /** Local reservations not yet settled (part of our cap, never sent: the cap already covers them). */
+  held: number;
 }
 
 interface KeyStats {
@@ -112,17 +153,6 @@ interface Peer {
   /** When it became unreachable (silent or dead), 0 while reachable. */
   unreachableSince: number;
   listed: boolean;
-}
-
-type WireSlot = [node: string, used: number, cap: number, ver: number, d: number, nx: number];
-type WireWin = [key: string, ws: number, we: number, ackReq: 0 | 1, slots: WireSlot[]];
-interface WireMsg {
-  n: string;
-  /** Sender's process start time. */
-  h?: number;
-  /** 1: this is the sender's full state. */
-  f?: 1;
-  w: WireWin[];
 }
 
 const MAX_PAYLOAD = 900;
@@ -238,34 +268,90 @@ export class DistributedCounters {
 
   // ---------------------------------------------------------------- request path
 
-  /** Consumes `amount` when the node's claimed share allows it (request counters, rpm). */
-  acquire(spec: CounterSpec, amount = 1): CounterDecision {
+  /**
+   * Checks every counter a request needs in one call: all admit, or none is charged. Consumed claims
+   * (requests) are charged now; the others are reserved within this node's claimed cap until settled.
+   */
+  admit(claims: readonly CounterClaim[]): AdmissionResult {
     const now = this.now();
     this.noteUse(now);
-    const w = this.win(spec, now);
-    this.noteAttempt(spec.key);
-    w.active = true;
-    const own = this.own(w);
-    if (own.used + amount > Math.min(own.cap, w.limit)) this.claim(w, now, amount);
-    const ok = own.used + amount <= Math.min(own.cap, w.limit) + 1e-9;
-    if (ok) {
-      own.used += amount;
+    const wins: Win[] = [];
+    let refused = -1;
+    for (let i = 0; i < claims.length; i++) {
+      const c = claims[i]!;
+      const w = this.win(c.spec, now);
+      wins.push(w);
+      const amount = Math.max(0, c.amount);
+      this.noteAttempt(c.spec.key);
+      w.active = true;
+      const own = this.own(w);
+      own.a += amount > 0 ? amount : this.avgAmount(c.spec.key);
       own.ver++;
       w.dirty = true;
+      if (refused >= 0) continue;
+      const need = c.upTo ? 0 : amount;
+      if (!this.fits(w, own, amount)) this.claim(w, now, Math.max(amount, this.avgAmount(c.spec.key)));
+      if (!this.fits(w, own, need)) refused = i;
     }
-    return this.decision(w, ok);
+    const ok = refused < 0;
+    const held: number[] = [];
+    if (ok) {
+      for (let i = 0; i < claims.length; i++) {
+        const c = claims[i]!;
+        const w = wins[i]!;
+        const own = this.own(w);
+        const room = Math.max(0, Math.min(own.cap, w.limit) - own.used - w.held);
+        const amount = c.upTo ? Math.min(Math.max(0, c.amount), room) : Math.max(0, c.amount);
+        held.push(c.consume ? 0 : amount);
+        if (c.consume) {
+          if (amount > 0) this.charge(w, c.spec.key, amount);
+        } else w.held += amount;
+      }
+    }
+    const decisions = wins.map((w, i) => this.decision(w, ok || i < refused));
+    let settled = !ok;
+    return {
+      ok,
+      decisions,
+      refused,
+      settle: (actual) => {
+        if (settled) return;
+        settled = true;
+        this.noteUse(this.now());
+        for (let i = 0; i < claims.length; i++) {
+          const w = wins[i]!;
+          w.held = Math.max(0, w.held - held[i]!);
+          const a = actual[i];
+          if (!claims[i]!.consume && a !== undefined && Number.isFinite(a) && a > 0)
+            this.charge(w, claims[i]!.spec.key, a);
+        }
+      },
+    };
+  }
+
+  private fits(w: Win, own: Slot, amount: number): boolean {
+    const room = Math.min(own.cap, w.limit) - own.used - w.held;
+    return amount > 0 ? amount <= room + 1e-9 : room > 1e-9;
+  }
+
+  private charge(w: Win, key: string, amount: number): void {
+    const own = this.own(w);
+    own.used += amount;
+    own.ver++;
+    w.dirty = true;
+    const st = this.keyStats(key);
+    st.amount += amount;
+    st.amountEvents++;
+  }
+
+  /** Consumes `amount` when the node's claimed share allows it (request counters, rpm). */
+  acquire(spec: CounterSpec, amount = 1): CounterDecision {
+    return this.admit([{ spec, amount, consume: true }]).decisions[0]!;
   }
 
   /** Admits while the node's claimed share is not used up, without consuming (token limits, budgets). */
   check(spec: CounterSpec): CounterDecision {
-    const now = this.now();
-    this.noteUse(now);
-    const w = this.win(spec, now);
-    this.noteAttempt(spec.key);
-    w.active = true;
-    const own = this.own(w);
-    if (own.used >= Math.min(own.cap, w.limit)) this.claim(w, now, this.avgAmount(spec.key));
-    return this.decision(w, own.used < Math.min(own.cap, w.limit));
+    return this.admit([{ spec, amount: 0 }]).decisions[0]!;
   }
 
   /** Charges `amount` once known (settle); may pass the cap by what one request used. */
@@ -273,23 +359,14 @@ export class DistributedCounters {
     const now = this.now();
     this.noteUse(now);
     const w = this.win(spec, now);
-    if (amount > 0) {
-      const own = this.own(w);
-      own.used += amount;
-      own.ver++;
-      w.dirty = true;
-      const st = this.keyStats(spec.key);
-      st.amount += amount;
-      st.amountEvents++;
-    }
+    if (amount > 0) this.charge(w, spec.key, amount);
     return this.decision(w, true);
   }
 
   /** Current state without counting an attempt. */
   peek(spec: CounterSpec): CounterDecision {
     const w = this.win(spec, this.now());
-    const own = this.own(w);
-    return this.decision(w, own.used < Math.min(own.cap, w.limit));
+    return this.decision(w, this.fits(w, this.own(w), 0));
   }
 
   /** Cluster-wide used estimate for the current window. */
@@ -297,8 +374,16 @@ export class DistributedCounters {
     return this.globalUsed(this.win(spec, this.now()));
   }
 
+  /** A refusal reports nothing remaining: what is left belongs to other nodes' claims until they release it. */
   private decision(w: Win, ok: boolean): CounterDecision {
-    return { ok, limit: w.limit, remaining: Math.max(0, w.limit - this.globalUsed(w)), resetAt: w.we };
+    const remaining = ok ? Math.max(0, w.limit - this.globalUsed(w) - w.held) : 0;
+    return {
+      ok,
+      limit: w.limit,
+      remaining,
+      resetAt: w.we,
+      clusterRemaining: Math.max(0, w.limit - this.globalUsed(w) - w.held),
+    };
   }
 
   private noteUse(now: number): void {
@@ -319,6 +404,8 @@ export class DistributedCounters {
       this.wins.set(id, w);
     }
     w.limit = spec.limit;
+    w.integer = spec.integer === true;
+    w.prevWs ??= windowStart(spec.duration, ws - 1);
     return w;
   }
 
@@ -336,9 +423,12 @@ export class DistributedCounters {
       lastClaimVer: 0,
       claimUnsent: false,
       lastSentAt: 0,
+      sentA: 0,
       echoes: new Map(),
       echoNx: new Map(),
       active: false,
+      integer: false,
+      held: 0,
     };
     const restored = this.restored.get(id);
     if (restored) {
@@ -350,6 +440,7 @@ export class DistributedCounters {
           ver: node === this.nodeName ? this.verBase++ : 0,
           d: 0,
           nx: 0,
+          a: used,
         });
       }
       this.restored.delete(id);
@@ -361,7 +452,7 @@ export class DistributedCounters {
     let s = w.slots.get(this.nodeName);
     if (!s) {
       const st = this.keyStats(w.key);
-      s = { used: 0, cap: 0, ver: this.verBase++, d: st.published, nx: this.nextBound(w.key, w.limit) };
+      s = { used: 0, cap: 0, ver: this.verBase++, d: st.published, nx: this.nextBound(w.key, w.limit), a: 0 };
       w.slots.set(this.nodeName, s);
     }
     return s;
@@ -507,7 +598,7 @@ export class DistributedCounters {
   }
 
   /** Tries to raise our cap on `w`; returns true when it did. */
-  private claim(w: Win, now: number, want: number): boolean {
+  private claim(w: Win, now: number, want: number, ahead = false): boolean {
     if (now >= w.we) return false;
     if (w.claimUnsent) return false;
     this.refreshPeers(now);
@@ -526,18 +617,62 @@ export class DistributedCounters {
     const pool = w.limit - this.reservedFor(w, new Set(required.map((p) => p.name)));
     if (pool <= 1e-9) return false;
     let amount: number;
+    let beyondShare = false;
     if (this.peers.size === 0) amount = pool;
     else {
       // Never more than the bound every required peer holds for us: if it loses us right after this
-      // claim, that bound is what it keeps reserved.
-      // Claims stay small (nx: ~0.5 s of demand, at least 10% of the limit): what a node holds unused is
-      // lost for the rest of the window if it dies, since nobody can tell it from a partitioned node.
+      // claim, that bound is what it keeps reserved. What a node holds unused is lost for the rest of
+      // the window if it dies, since nobody can tell it from a partitioned node.
       let bound = Math.max(own.nx, want);
       for (const p of required) {
         const e = w.echoNx.get(p.name);
         if (e !== undefined) bound = Math.min(bound, Math.max(e, 1e-9));
       }
-      amount = Math.min(pool * this.share(w.key) * this.o.safety, bound);
+      const prevW = w.prevWs === undefined ? undefined : this.wins.get(`${w.key}@${w.prevWs}`);
+      const nodes: SlotView[] = [
+        {
+          name: this.nodeName,
+          used: own.used + w.held,
+          cap: own.cap,
+          asked: w.sentA,
+          history: prevW?.slots.get(this.nodeName)?.a,
+        },
+      ];
+      // Demand history: what each peer was asked in the last window, spread over this one. With no
+      // history (a key's first window) a peer not yet asked keeps its entitlement until the cluster
+      // has seen as many requests as it has nodes: a balancer's first round reaches every node.
+      const prev = prevW;
+      const left = 1 - (now - w.ws) / Math.max(1, w.we - w.ws);
+      const peers = [...this.peers.values()].filter((p) => p.state !== 'left');
+      let total = own.a;
+      for (const p of peers) total += w.slots.get(p.name)?.a ?? 0;
+      const firstRound = total < (peers.length + 1) * (w.integer ? 1 : this.avgAmount(w.key));
+      for (const p of peers) {
+        const s = w.slots.get(p.name);
+        const asked = s?.a ?? 0;
+        let expect = 0;
+        if (prev) expect = (prev.slots.get(p.name)?.a ?? 0) * left;
+        else if (asked === 0 && firstRound) expect = Number.POSITIVE_INFINITY;
+        nodes.push({
+          name: p.name,
+          used: s?.used ?? 0,
+          cap: s?.cap ?? 0,
+          asked,
+          expect,
+          history: prev?.slots.get(p.name)?.a,
+        });
+      }
+      ({ amount, beyondShare } = claimAmount({
+        self: this.nodeName,
+        limit: w.limit,
+        nodes,
+        pool,
+        want,
+        bound,
+        elapsed: Math.min(1, Math.max(1e-3, (now - w.ws) / Math.max(1, w.we - w.ws))),
+        integer: w.integer,
+        ahead,
+      }));
     }
     if (amount <= 1e-9) return false;
     own.cap = Math.max(own.cap, own.used) + amount;
@@ -548,14 +683,29 @@ export class DistributedCounters {
       w.ackReq = true;
     }
     w.dirty = true;
+    // Taken from an idle peer's share: tell it now, not at the next flush, to keep the window in which
+    // it could be asked and claim the same units as short as the network's latency.
+    if (beyondShare) this.sendWindowNow(w, now);
     return true;
+  }
+
+  private sendWindowNow(w: Win, now: number): void {
+    if (!this.channel) return;
+    const entry = this.wireWin(w, true);
+    w.dirty = false;
+    w.ackReq = false;
+    w.claimUnsent = false;
+    w.lastSentAt = now;
+    w.sentA = w.slots.get(this.nodeName)?.a ?? 0;
+    for (const payload of this.chunks([entry])) this.send(payload);
   }
 
   /** Lowers our cap to what we need when peers are asking for more; always safe. */
   private maybeRelease(w: Win): void {
     const own = w.slots.get(this.nodeName);
     if (!own || this.peers.size === 0) return;
-    const keep = own.used + this.need(w.key, 1) * 4;
+    const exact = own.used + w.held + this.need(w.key, 1) * 4;
+    const keep = w.integer ? Math.ceil(exact - 1e-9) : exact;
     if (own.cap <= keep) return;
     // Is any peer short (its cap nearly used) with demand?
     let peerWants = false;
@@ -629,7 +779,7 @@ export class DistributedCounters {
       if (w.active) {
         const own = this.own(w);
         const left = Math.min(own.cap, w.limit) - own.used;
-        if (left < this.need(w.key, 1)) this.claim(w, now, 1);
+        if (left < this.need(w.key, 1)) this.claim(w, now, 1, true);
         else this.maybeRelease(w);
       } else if (w.slots.has(this.nodeName)) this.maybeRelease(w);
       // Waiting for echoes too long (a lost datagram): ask again.
@@ -660,6 +810,7 @@ export class DistributedCounters {
       w.ackReq = false;
       w.claimUnsent = false;
       w.lastSentAt = now;
+      w.sentA = w.slots.get(this.nodeName)?.a ?? 0;
     }
     const heartbeat = now - this.lastHeartbeatAt >= HEARTBEAT_MS - 10;
     if (entries.length === 0 && !heartbeat) return;
@@ -670,7 +821,7 @@ export class DistributedCounters {
   private wireWin(w: Win, ackReq: boolean): WireWin {
     const slots: WireSlot[] = [];
     for (const [node, s] of w.slots)
-      slots.push([node, round(s.used), round(s.cap), s.ver, round(s.d), round(s.nx)]);
+      slots.push([node, round(s.used), round(s.cap), s.ver, round(s.d), round(s.nx), round(s.a)]);
     return [w.key, w.ws, w.we, ackReq ? 1 : 0, slots];
   }
 
@@ -748,13 +899,8 @@ export class DistributedCounters {
 
   /** Merges a peer's message or push/pull state. Public for tests and for the gossip adapter. */
   receive(payload: Buffer, fromHint: string | undefined, fullState = false): void {
-    let msg: WireMsg;
-    try {
-      msg = JSON.parse(payload.toString('utf8')) as WireMsg;
-      if (!msg || typeof msg.n !== 'string' || !Array.isArray(msg.w)) return;
-    } catch {
-      return;
-    }
+    const msg = decodeCounterMessage(payload);
+    if (!msg) return;
     const from = msg.n || fromHint;
     if (!from || from === this.nodeName) return;
     this.stats_.received++;
@@ -796,9 +942,17 @@ export class DistributedCounters {
       }
       for (const s of slots) {
         if (!Array.isArray(s) || s.length < 6) continue;
-        const [node, used, cap, ver, d, nx] = s;
+        const [node, used, cap, ver, d, nx, a] = s;
         if (typeof node !== 'string') continue;
-        this.mergeSlot(w, from, node, { used: +used, cap: +cap, ver: +ver, d: +d, nx: +nx });
+        const asked = Number(a ?? 0);
+        this.mergeSlot(w, from, node, {
+          used: +used,
+          cap: +cap,
+          ver: +ver,
+          d: +d,
+          nx: +nx,
+          a: Number.isFinite(asked) && asked > 0 ? asked : 0,
+        });
       }
       if (ackReq === 1) {
         w.dirty = true;
@@ -822,6 +976,7 @@ export class DistributedCounters {
       // Only `used` is adopted (grow-only); a cap is never taken back from an old copy, since a
       // released cap may already have been claimed by others.
       const own = this.own(w);
+      if (inc.a > own.a) own.a = inc.a;
       if (inc.used > own.used + 1e-9) {
         own.used = inc.used;
         own.cap = Math.max(own.cap, own.used);
@@ -840,8 +995,10 @@ export class DistributedCounters {
       cur.ver = inc.ver;
       cur.d = inc.d;
       cur.nx = inc.nx;
-    } else if (inc.used > cur.used) {
-      cur.used = inc.used;
+      cur.a = Math.max(cur.a, inc.a);
+    } else {
+      if (inc.used > cur.used) cur.used = inc.used;
+      if (inc.a > cur.a) cur.a = inc.a;
     }
     const latest = w.slots.get(node)!;
     if (latest.ver === inc.ver && Number.isFinite(inc.d) && Number.isFinite(inc.nx)) {
@@ -883,7 +1040,7 @@ export class DistributedCounters {
             own.ver++;
             w.dirty = true;
           }
-        } else if (!s) w.slots.set(node, { used: r.value, cap: r.value, ver: 0, d: 0, nx: 0 });
+        } else if (!s) w.slots.set(node, { used: r.value, cap: r.value, ver: 0, d: 0, nx: 0, a: r.value });
         else if (r.value > s.used) {
           s.used = r.value;
           s.cap = Math.max(s.cap, r.value);

@@ -2,7 +2,7 @@ import type { Duration } from '../../config/duration.js';
 import type { ProviderConfig } from '../../config/schema.js';
 import type { ProviderKeyGate } from '../../gateway/hooks.js';
 import type { Logger } from '../../observability/logger.js';
-import type { DistributedCounters } from './counters.js';
+import type { CounterClaim, DistributedCounters } from './counters.js';
 import { CHANNEL_KEY_COOLDOWN, type ClusterLike, type GossipChannel } from './gossip.js';
 
 const MINUTE: Duration = { kind: 'fixed', ms: 60_000 };
@@ -12,7 +12,16 @@ interface CoolDown {
   reason: 'rate_limited' | 'auth_failed';
 }
 
-type WireCoolDown = [provider: string, key: string, until: number, reason: CoolDown['reason']];
+/** `model` set: a model-scoped cool-down (the key still serves other models). */
+type WireCoolDown = [
+  provider: string,
+  key: string,
+  until: number,
+  reason: CoolDown['reason'],
+  model?: string,
+];
+
+const MAX_COOLDOWNS = 10_000;
 
 /**
  * Provider keys, cluster-wide: rpm/tpm caps through the shared counters
@@ -53,30 +62,49 @@ export class ClusterKeyGate implements ProviderKeyGate {
     this.channel.setLocalState(() => Buffer.from(JSON.stringify(this.active())));
   }
 
-  tryAcquire(provider: string, keyName: string): boolean {
+  /** Not cooling down (whole key, or for `model`) and under its rpm and tpm: both caps in one limiter call. */
+  tryAcquire(provider: string, keyName: string, model?: string): boolean {
     const k = id(provider, keyName);
-    const c = this.cool.get(k);
-    if (c) {
-      if (c.until > this.now()) return false;
-      this.cool.delete(k);
-    }
+    if (this.cooling(k) || (model !== undefined && this.cooling(id(provider, keyName, model)))) return false;
     const lim = this.limits.get(k);
     if (!lim) return true;
-    if (lim.tpm && !this.counters.check({ key: `pk:${k}:tpm`, limit: lim.tpm, duration: MINUTE }).ok)
-      return false;
-    if (lim.rpm && !this.counters.acquire({ key: `pk:${k}:rpm`, limit: lim.rpm, duration: MINUTE }).ok)
-      return false;
-    return true;
+    const claims: CounterClaim[] = [];
+    if (lim.rpm)
+      claims.push({
+        spec: { key: `pk:${k}:rpm`, limit: lim.rpm, duration: MINUTE, integer: true },
+        amount: 1,
+        consume: true,
+      });
+    // tpm: admitted while the key's share is not used up; tokens are charged by recordTokens.
+    if (lim.tpm) claims.push({ spec: { key: `pk:${k}:tpm`, limit: lim.tpm, duration: MINUTE }, amount: 0 });
+    return this.counters.admit(claims).ok;
   }
 
-  coolDown(provider: string, keyName: string, ms: number, reason: 'rate_limited' | 'auth_failed'): void {
+  private cooling(k: string): boolean {
+    const c = this.cool.get(k);
+    if (!c) return false;
+    if (c.until > this.now()) return true;
+    this.cool.delete(k);
+    return false;
+  }
+
+  coolDown(
+    provider: string,
+    keyName: string,
+    ms: number,
+    reason: 'rate_limited' | 'auth_failed',
+    model?: string,
+  ): void {
     const until = this.now() + ms;
-    const k = id(provider, keyName);
+    const k = id(provider, keyName, model);
     const cur = this.cool.get(k);
     if (cur && cur.until >= until) return;
+    if (!cur && this.cool.size >= MAX_COOLDOWNS) this.collect();
     this.cool.set(k, { until, reason });
-    this.logger?.info({ provider, key: keyName, ms, reason }, 'provider key cooling down');
-    const wire: WireCoolDown[] = [[provider, keyName, until, reason]];
+    this.logger?.info({ provider, key: keyName, model, ms, reason }, 'provider key cooling down');
+    const entry: WireCoolDown = [provider, keyName, until, reason];
+    if (model !== undefined) entry.push(model);
+    const wire: WireCoolDown[] = [entry];
     try {
       this.channel?.broadcast(Buffer.from(JSON.stringify(wire)), `cool:${k}`);
     } catch {
@@ -91,10 +119,15 @@ export class ClusterKeyGate implements ProviderKeyGate {
       this.counters.add({ key: `pk:${k}:tpm`, limit: lim.tpm, duration: MINUTE }, tokens);
   }
 
-  /** When the key's cool-down ends (ms since epoch), if it is cooling down. */
-  coolingUntil(provider: string, keyName: string): number | undefined {
-    const c = this.cool.get(id(provider, keyName));
+  /** When the key's cool-down ends (ms since epoch), if it is cooling down (for `model`: that scope only). */
+  coolingUntil(provider: string, keyName: string, model?: string): number | undefined {
+    const c = this.cool.get(id(provider, keyName, model));
     return c && c.until > this.now() ? c.until : undefined;
+  }
+
+  private collect(): void {
+    const now = this.now();
+    for (const [k, c] of this.cool) if (c.until <= now) this.cool.delete(k);
   }
 
   private active(): WireCoolDown[] {
@@ -102,8 +135,10 @@ export class ClusterKeyGate implements ProviderKeyGate {
     const out: WireCoolDown[] = [];
     for (const [k, c] of this.cool) {
       if (c.until <= now) continue;
-      const [p, key] = JSON.parse(k) as [string, string];
-      out.push([p, key, c.until, c.reason]);
+      const [p, key, model] = JSON.parse(k) as [string, string, string?];
+      const e: WireCoolDown = [p, key, c.until, c.reason];
+      if (model !== undefined) e.push(model);
+      out.push(e);
     }
     return out;
   }
@@ -124,14 +159,17 @@ export class ClusterKeyGate implements ProviderKeyGate {
         typeof e[2] !== 'number'
       )
         continue;
-      const k = id(e[0], e[1]);
+      const model = typeof e[4] === 'string' ? e[4] : undefined;
+      const k = id(e[0], e[1], model);
       const cur = this.cool.get(k);
-      if (e[2] > this.now() && (!cur || cur.until < e[2]))
+      if (!cur && this.cool.size >= MAX_COOLDOWNS) this.collect();
+      if (!cur && this.cool.size >= MAX_COOLDOWNS) continue;
+      if (e[2] > this.now() && e[2] <= this.now() + 3_600_000 && (!cur || cur.until < e[2]))
         this.cool.set(k, { until: e[2], reason: e[3] === 'auth_failed' ? 'auth_failed' : 'rate_limited' });
     }
   }
 }
 
-function id(provider: string, key: string): string {
-  return JSON.stringify([provider, key]);
+function id(provider: string, key: string, model?: string): string {
+  return JSON.stringify(model === undefined ? [provider, key] : [provider, key, model]);
 }

@@ -1,0 +1,71 @@
+/**
+ * The counters' gossip message (channel 2), JSON: who sent it, its process
+ * start, whether it is its full state, and slots per counter window. Decoding
+ * is the edge: anything from the network is validated and bounded here, and
+ * what does not fit is dropped, never thrown.
+ */
+
+export type WireSlot = [
+  node: string,
+  used: number,
+  cap: number,
+  ver: number,
+  d: number,
+  nx: number,
+  a?: number,
+];
+export type WireWin = [key: string, ws: number, we: number, ackReq: 0 | 1, slots: WireSlot[]];
+export interface WireMsg {
+  n: string;
+  /** Sender's process start time. */
+  h?: number;
+  /** 1: this is the sender's full state. */
+  f?: 1;
+  w: WireWin[];
+}
+
+/** Push/pull state can be large (every window of every key in use); single messages stay under 900 bytes. */
+export const MAX_MESSAGE_BYTES = 8 << 20;
+const MAX_NAME = 256;
+const MAX_KEY = 512;
+const MAX_WINDOWS = 100_000;
+const MAX_SLOTS = 10_000;
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const name = (v: unknown, max: number): v is string =>
+  typeof v === 'string' && v.length > 0 && v.length <= max;
+
+/** Parses and validates one message; undefined when it is not one. Invalid entries inside are skipped. */
+export function decodeCounterMessage(payload: Buffer): WireMsg | undefined {
+  if (payload.length === 0 || payload.length > MAX_MESSAGE_BYTES) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(payload.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!raw || typeof raw !== 'object') return undefined;
+  const m = raw as Record<string, unknown>;
+  if (!name(m.n, MAX_NAME) || !Array.isArray(m.w) || m.w.length > MAX_WINDOWS) return undefined;
+  const out: WireMsg = { n: m.n, w: [] };
+  if (finite(m.h)) out.h = m.h;
+  if (m.f === 1) out.f = 1;
+  for (const e of m.w) {
+    if (!Array.isArray(e) || e.length < 5) continue;
+    const [key, ws, we, ack, slots] = e as unknown[];
+    if (!name(key, MAX_KEY) || !finite(ws) || !finite(we) || we <= ws || !Array.isArray(slots)) continue;
+    if (slots.length > MAX_SLOTS) continue;
+    const good: WireSlot[] = [];
+    for (const s of slots) {
+      if (!Array.isArray(s) || s.length < 6) continue;
+      const [node, used, cap, ver, d, nx, a] = s as unknown[];
+      if (!name(node, MAX_NAME) || !finite(used) || !finite(cap) || !finite(ver)) continue;
+      if (used < 0 || cap < 0) continue;
+      const slot: WireSlot = [node, used, cap, ver, finite(d) ? d : 0, finite(nx) ? nx : 0];
+      if (finite(a) && a > 0) slot.push(a);
+      good.push(slot);
+    }
+    out.w.push([key, ws, we, ack === 1 ? 1 : 0, good]);
+  }
+  return out;
+}
