@@ -86,7 +86,9 @@ export class CircuitBreakers {
     this.channel = channel;
     channel.onMessage((buf) => this.mergeWire(buf));
     channel.onRemoteState((buf) => this.mergeWire(buf));
-    channel.setLocalState(() => encode([...this.circuits.values()].filter((c) => c.state === 'open' || c.trips > 0)));
+    channel.setLocalState(() =>
+      encode([...this.circuits.values()].filter((c) => c.state === 'open' || c.trips > 0)),
+    );
   }
 
   /**
@@ -95,7 +97,16 @@ export class CircuitBreakers {
    * A true answer on a half-open circuit claims the probe.
    */
   allow(provider: string, key: string, model: string): boolean {
-    return this.allowOne(id(provider, key, '')) && this.allowOne(id(provider, key, model));
+    const scopes = [id(provider, key, ''), id(provider, key, model)];
+    const states = scopes.map((sc) => this.stateOf(this.circuits.get(sc)));
+    if (states.includes('open')) return false;
+    // Half-open: one probe, by one node; claimed only once every scope agrees.
+    const t = this.now();
+    const owner = this.probeOwner(provider, key, t) === this.opts.nodeName();
+    for (let i = 0; i < scopes.length; i++)
+      if (states[i] === 'half_open' && !this.mayProbe(scopes[i]!, t, owner)) return false;
+    for (let i = 0; i < scopes.length; i++) if (states[i] === 'half_open') this.probing.set(scopes[i]!, t);
+    return true;
   }
 
   /** Like allow() but claims nothing (for views and scoring). */
@@ -117,7 +128,15 @@ export class CircuitBreakers {
       if (outcome === 'ok') {
         this.failures.delete(scope);
         if (c && (c.state === 'open' || c.trips > 0) && (probe !== undefined || this.stateOf(c) !== 'open'))
-          this.set({ ...c, state: 'closed', version: Math.max(c.version + 1, this.now()), until: 0, trips: 0, by: this.opts.nodeName(), reason: 'probe succeeded' });
+          this.set({
+            ...c,
+            state: 'closed',
+            version: Math.max(c.version + 1, this.now()),
+            until: 0,
+            trips: 0,
+            by: this.opts.nodeName(),
+            reason: 'probe succeeded',
+          });
         continue;
       }
       if (c && this.stateOf(c) === 'half_open' && probe !== undefined) {
@@ -146,35 +165,36 @@ export class CircuitBreakers {
 
   /** Epoch ms of the last close of this circuit (0 if never): stats from before it are stale. */
   closedAt(provider: string, key: string, model: string): number {
-    const c = this.circuits.get(id(provider, key, model));
-    return c && c.state === 'closed' ? c.version : 0;
+    let at = 0;
+    for (const scope of [id(provider, key, model), id(provider, key, '')]) {
+      const c = this.circuits.get(scope);
+      if (c && c.state === 'closed') at = Math.max(at, c.version);
+    }
+    return at;
   }
 
   all(): (Circuit & { effective: CircuitState })[] {
     return [...this.circuits.values()].map((c) => ({ ...c, effective: this.stateOf(c) }));
   }
 
-  private allowOne(scope: string): boolean {
-    const c = this.circuits.get(scope);
-    const s = this.stateOf(c);
-    if (s === 'closed') return true;
-    if (s === 'open' || !c) return false;
-    // Half-open: one probe, by one node.
-    const t = this.now();
+  private mayProbe(scope: string, t: number, owner: boolean): boolean {
     const claimed = this.probing.get(scope);
     if (claimed !== undefined && t - claimed < this.probeSlotMs) return false;
-    if (this.probeOwner(scope, c, t) !== this.opts.nodeName()) return false;
-    this.probing.set(scope, t);
-    return true;
+    return owner;
   }
 
-  /** The node allowed to probe now: rendezvous hash of (scope, version, slot) over the live nodes. */
-  probeOwner(scope: string, c: Circuit, t: number): string | undefined {
-    const slot = Math.floor(Math.max(0, t - c.until) / this.probeSlotMs);
+  /**
+   * The node allowed to probe a key's half-open circuits now: rendezvous hash
+   * of (key, time slot) over the live nodes, so every node names the same one
+   * and the role moves on each slot (an owner with no traffic for the key
+   * does not keep it stuck).
+   */
+  probeOwner(provider: string, key: string, t: number): string | undefined {
+    const slot = Math.floor(t / this.probeSlotMs);
     let best: string | undefined;
     let bestScore = -1;
     for (const n of this.opts.liveNodes()) {
-      const h = createHash('sha1').update(`${scope}\u0000${c.version}\u0000${slot}\u0000${n}`).digest();
+      const h = createHash('sha1').update(`${provider}\u0000${key}\u0000${slot}\u0000${n}`).digest();
       const score = h.readUInt32BE(0);
       if (score > bestScore || (score === bestScore && best !== undefined && n < best)) {
         best = n;
@@ -189,7 +209,13 @@ export class CircuitBreakers {
     return this.now() < c.until ? 'open' : 'half_open';
   }
 
-  private trip(provider: string, key: string, model: string, reason: string, prev: Circuit | undefined): void {
+  private trip(
+    provider: string,
+    key: string,
+    model: string,
+    reason: string,
+    prev: Circuit | undefined,
+  ): void {
     const trips = Math.min(16, (prev?.trips ?? 0) + 1);
     const openMs = Math.min(this.maxOpenMs, this.baseOpenMs * 2 ** (trips - 1));
     this.set({
@@ -261,7 +287,19 @@ function newer(a: Circuit, b: Circuit): boolean {
 function encode(list: Circuit[]): Buffer {
   return Buffer.from(
     JSON.stringify(
-      list.slice(0, 256).map((c) => [c.provider, c.key, c.model, c.state, c.version, c.until, c.trips, c.by, c.reason.slice(0, 64)]),
+      list
+        .slice(0, 256)
+        .map((c) => [
+          c.provider,
+          c.key,
+          c.model,
+          c.state,
+          c.version,
+          c.until,
+          c.trips,
+          c.by,
+          c.reason.slice(0, 64),
+        ]),
     ),
   );
 }

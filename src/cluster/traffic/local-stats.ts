@@ -2,7 +2,15 @@ import type { AttemptOutcome } from '../../gateway/hooks.js';
 import { Ewma, LatencySketch } from './sketch.js';
 import { emptyStats, type FailureClass, type KeyStats, statsId, WINDOW_SECONDS } from './types.js';
 
-const COUNTERS = ['requests', 'ok', 'rateLimited', 'serverErrors', 'timeouts', 'connectErrors', 'otherErrors'] as const;
+const COUNTERS = [
+  'requests',
+  'ok',
+  'rateLimited',
+  'serverErrors',
+  'timeouts',
+  'connectErrors',
+  'otherErrors',
+] as const;
 type Counter = (typeof COUNTERS)[number];
 /** Sketches rotate every half window: quantiles cover the last 5–10 s. */
 const EPOCH_MS = (WINDOW_SECONDS * 1000) / 2;

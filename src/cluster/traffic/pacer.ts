@@ -61,7 +61,11 @@ export class QuotaPacer {
    * (unlimited as far as we know). `otherNodesRps`: the rest of the cluster's
    * rate on this key.
    */
-  available(provider: string, key: string, otherNodesRps: number): { rate: number; remaining: number } | undefined {
+  available(
+    provider: string,
+    key: string,
+    otherNodesRps: number,
+  ): { rate: number; remaining: number } | undefined {
     const q = this.source.quota(provider, key);
     const w = q?.requests;
     if (!q || !w) return undefined;
@@ -88,7 +92,11 @@ export class QuotaPacer {
  * Keys with no known rate take whatever λ gives them. Returns per-key
  * shares to use as weights.
  */
-export function waterFill(weights: readonly number[], rates: readonly (number | undefined)[], demand: number): number[] {
+export function waterFill(
+  weights: readonly number[],
+  rates: readonly (number | undefined)[],
+  demand: number,
+): number[] {
   const n = weights.length;
   const out = new Array<number>(n).fill(0);
   if (demand <= 0) return weights.map((w, i) => (rates[i] === 0 ? 0 : w));

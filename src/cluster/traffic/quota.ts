@@ -32,7 +32,12 @@ export function parseQuotaHeaders(
   if (!h) return undefined;
   const obs: QuotaObservation = { at: now };
   const requests =
-    window(h['x-ratelimit-limit-requests'], h['x-ratelimit-remaining-requests'], h['x-ratelimit-reset-requests'], now) ??
+    window(
+      h['x-ratelimit-limit-requests'],
+      h['x-ratelimit-remaining-requests'],
+      h['x-ratelimit-reset-requests'],
+      now,
+    ) ??
     window(
       h['anthropic-ratelimit-requests-limit'],
       h['anthropic-ratelimit-requests-remaining'],
@@ -40,7 +45,12 @@ export function parseQuotaHeaders(
       now,
     );
   const tokens =
-    window(h['x-ratelimit-limit-tokens'], h['x-ratelimit-remaining-tokens'], h['x-ratelimit-reset-tokens'], now) ??
+    window(
+      h['x-ratelimit-limit-tokens'],
+      h['x-ratelimit-remaining-tokens'],
+      h['x-ratelimit-reset-tokens'],
+      now,
+    ) ??
     window(
       h['anthropic-ratelimit-tokens-limit'],
       h['anthropic-ratelimit-tokens-remaining'],

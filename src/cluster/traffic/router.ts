@@ -148,7 +148,11 @@ export class AdaptiveKeyRouter implements KeyRouter {
       o.provider,
       o.keyName,
       o.model,
-      cls === 'ok' ? 'ok' : cls === 'server_error' || cls === 'timeout' || cls === 'connect' ? 'hard' : 'neutral',
+      cls === 'ok'
+        ? 'ok'
+        : cls === 'server_error' || cls === 'timeout' || cls === 'connect'
+          ? 'hard'
+          : 'neutral',
     );
     const obs = parseQuotaHeaders(o.quotaHeaders, now);
     if (o.status === 429) {
@@ -161,7 +165,13 @@ export class AdaptiveKeyRouter implements KeyRouter {
       this.opts.view.observeQuota(q);
       this.opts.onQuota?.(q);
     } else if (obs && (obs.requests || obs.tokens)) {
-      const q: KeyQuota = { provider: o.provider, key: o.keyName, at: now, requests: obs.requests, tokens: obs.tokens };
+      const q: KeyQuota = {
+        provider: o.provider,
+        key: o.keyName,
+        at: now,
+        requests: obs.requests,
+        tokens: obs.tokens,
+      };
       if (!q.requests) delete q.requests;
       if (!q.tokens) delete q.tokens;
       this.opts.view.observeQuota(q);

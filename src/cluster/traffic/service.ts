@@ -26,6 +26,8 @@ export interface TrafficServiceOptions {
   logger?: Logger;
   registry?: Registry;
   now?: () => number;
+  /** Random source of the router (seeded in simulations). */
+  random?: () => number;
   publishIntervalMs?: number;
   /** Unchanged entries are re-sent this often (and at once to a newcomer). */
   refreshMs?: number;
@@ -53,7 +55,15 @@ export interface TrafficStatus {
     weight_factor: number;
     quota: { limit: number; remaining: number; reset_at: string; retry_until: string | null } | null;
   }[];
-  nodes: { name: string; cpu: number; rss_mb: number; loop_lag_ms: number; in_flight: number; rps: number; age_ms: number }[];
+  nodes: {
+    name: string;
+    cpu: number;
+    rss_mb: number;
+    loop_lag_ms: number;
+    in_flight: number;
+    rps: number;
+    age_ms: number;
+  }[];
 }
 
 /**
@@ -115,10 +125,8 @@ export class TrafficService {
       circuits: this.circuits,
       pacer: this.pacer,
       now: this.now,
-      onQuota: (q) => {
-        const id = keyId(q.provider, q.key);
-        if (this.pendingQuotas.has(id) || this.pendingQuotas.size < 256) this.pendingQuotas.set(id, q);
-      },
+      random: opts.random,
+      onQuota: (q) => this.quotaObserved(q),
     });
     if (opts.registry) registerTrafficMetrics(opts.registry, this.view, this.circuits);
   }
@@ -219,11 +227,26 @@ export class TrafficService {
     return this.view.nodeHealth(node);
   }
 
+  /** A cool-down (429) goes out at once: every request another node sends meanwhile would be refused too. */
+  private quotaObserved(q: KeyQuota): void {
+    const id = keyId(q.provider, q.key);
+    if (q.retryUntil !== undefined && this.channel) {
+      try {
+        for (const c of encodeTraffic({ stats: [], quotas: [q] })) this.channel.broadcast(c, `quota:${id}`);
+        this.pendingQuotas.delete(id);
+        return;
+      } catch {
+        // not started: the next tick sends it
+      }
+    }
+    if (this.pendingQuotas.has(id) || this.pendingQuotas.size < 256) this.pendingQuotas.set(id, q);
+  }
+
   private liveNodes(): string[] {
     if (!this.cluster) return [this.nodeName];
     return this.cluster
       .members()
-      .filter((m) => (m.state === 'alive' || m.state === 'suspect') && (m.name === this.nodeName || m.tags?.http))
+      .filter((m) => (m.state === 'alive' || m.state === 'suspect') && (!m.tags || m.tags.http !== undefined))
       .map((m) => m.name);
   }
 
@@ -254,7 +277,12 @@ export class TrafficService {
       if (this.circuits.state(s.provider, s.key, s.model) !== 'closed') continue;
       // Stats from before the last close are what closed it: judge only a full window after it.
       if (t - this.circuits.closedAt(s.provider, s.key, s.model) < WINDOW_SECONDS * 1000) continue;
-      this.circuits.openFromStats(s.provider, s.key, s.model, `cluster error rate ${Math.round((bad / n) * 100)}%`);
+      this.circuits.openFromStats(
+        s.provider,
+        s.key,
+        s.model,
+        `cluster error rate ${Math.round((bad / n) * 100)}%`,
+      );
     }
   }
 
@@ -292,7 +320,9 @@ export class TrafficService {
       stats: this.stats.snapshot().filter((s) => s.requests > 0),
       quotas: this.view.allQuotas().slice(0, 256),
     });
-    return Buffer.from(JSON.stringify({ n: this.nodeName, c: chunks.slice(0, 64).map((c) => c.toString('utf8')) }));
+    return Buffer.from(
+      JSON.stringify({ n: this.nodeName, c: chunks.slice(0, 64).map((c) => c.toString('utf8')) }),
+    );
   }
 
   private mergeState(buf: Buffer): void {

@@ -63,7 +63,10 @@ export class ClusterTrafficView {
     const cur = this.quotas.get(id);
     if (!cur || q.at >= cur.at) {
       if (!cur && this.quotas.size >= MAX_NODES * 4) return;
-      this.quotas.set(id, cur && q.retryUntil === undefined && cur.retryUntil ? { ...q, retryUntil: cur.retryUntil } : q);
+      this.quotas.set(
+        id,
+        cur && q.retryUntil === undefined && cur.retryUntil ? { ...q, retryUntil: cur.retryUntil } : q,
+      );
     } else if (q.retryUntil !== undefined && (cur.retryUntil ?? 0) < q.retryUntil) {
       cur.retryUntil = q.retryUntil;
     }
@@ -98,7 +101,8 @@ export class ClusterTrafficView {
     const t = this.now();
     const out = [{ node: this.local.name, health: this.local.health(), ageMs: 0 }];
     for (const [name, n] of this.nodes)
-      if (n.health && t - n.health.at <= HEALTH_TTL_MS) out.push({ node: name, health: n.health.h, ageMs: t - n.health.at });
+      if (n.health && t - n.health.at <= HEALTH_TTL_MS)
+        out.push({ node: name, health: n.health.h, ageMs: t - n.health.at });
     return out;
   }
 

@@ -152,8 +152,10 @@ export function decodeTraffic(buf: Buffer): TrafficMessage | undefined {
     });
   for (const t of m.q ?? []) {
     const q: KeyQuota = { provider: t[0], key: t[1], at: t[2] };
-    if (t[3] !== null && t[4] !== null && t[5] !== null) q.requests = { limit: t[3], remaining: t[4], resetAt: t[5] };
-    if (t[6] !== null && t[7] !== null && t[8] !== null) q.tokens = { limit: t[6], remaining: t[7], resetAt: t[8] };
+    if (t[3] !== null && t[4] !== null && t[5] !== null)
+      q.requests = { limit: t[3], remaining: t[4], resetAt: t[5] };
+    if (t[6] !== null && t[7] !== null && t[8] !== null)
+      q.tokens = { limit: t[6], remaining: t[7], resetAt: t[8] };
     if (t[9] !== null) q.retryUntil = t[9];
     out.quotas.push(q);
   }

@@ -18,15 +18,18 @@ describe('LatencySketch', () => {
 
   it('stays bounded and keeps the tail exact-ish when the range is huge', () => {
     fc.assert(
-      fc.property(fc.array(fc.double({ min: 0, max: 1e7, noNaN: true }), { minLength: 1, maxLength: 500 }), (xs) => {
-        const s = new LatencySketch(0.02, 64);
-        for (const x of xs) s.add(x);
-        const sorted = [...xs].sort((a, b) => a - b);
-        const max = sorted[sorted.length - 1]!;
-        const p100 = s.quantile(1);
-        if (max >= 0.01) expect(Math.abs(p100 - max) / max).toBeLessThanOrEqual(0.021);
-        expect(s.count).toBe(xs.length);
-      }),
+      fc.property(
+        fc.array(fc.double({ min: 0, max: 1e7, noNaN: true }), { minLength: 1, maxLength: 500 }),
+        (xs) => {
+          const s = new LatencySketch(0.02, 64);
+          for (const x of xs) s.add(x);
+          const sorted = [...xs].sort((a, b) => a - b);
+          const max = sorted[sorted.length - 1]!;
+          const p100 = s.quantile(1);
+          if (max >= 0.01) expect(Math.abs(p100 - max) / max).toBeLessThanOrEqual(0.021);
+          expect(s.count).toBe(xs.length);
+        },
+      ),
       { verbose: 1 },
     );
   });
@@ -79,12 +82,19 @@ describe('provider rate-limit headers', () => {
   });
 
   it('retry-after as an HTTP date, retry-after-ms first', () => {
-    expect(parseQuotaHeaders({ 'retry-after': 'Tue, 01 Dec 2026 20:00:05 GMT' }, now)?.retryUntil).toBe(now + 5000);
-    expect(parseQuotaHeaders({ 'retry-after-ms': '250', 'retry-after': '9' }, now)?.retryUntil).toBe(now + 250);
+    expect(parseQuotaHeaders({ 'retry-after': 'Tue, 01 Dec 2026 20:00:05 GMT' }, now)?.retryUntil).toBe(
+      now + 5000,
+    );
+    expect(parseQuotaHeaders({ 'retry-after-ms': '250', 'retry-after': '9' }, now)?.retryUntil).toBe(
+      now + 250,
+    );
   });
 
   it('never throws and never yields a non-finite or negative window on hostile values', () => {
-    const hdr = fc.oneof(fc.string({ maxLength: 80 }), fc.constantFrom('1e309', '-5', 'NaN', '1h2m3.5s', '0', ''));
+    const hdr = fc.oneof(
+      fc.string({ maxLength: 80 }),
+      fc.constantFrom('1e309', '-5', 'NaN', '1h2m3.5s', '0', ''),
+    );
     fc.assert(
       fc.property(
         fc.record({
@@ -144,13 +154,21 @@ describe('traffic wire format', () => {
 
   it('rejects anything off-schema without throwing', () => {
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)), fc.json().map((j) => Buffer.from(j))), (buf) => {
-        const m = decodeTraffic(buf);
-        if (m) for (const s of m.stats) expect(Number.isFinite(s.requests)).toBe(true);
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+          fc.json().map((j) => Buffer.from(j)),
+        ),
+        (buf) => {
+          const m = decodeTraffic(buf);
+          if (m) for (const s of m.stats) expect(Number.isFinite(s.requests)).toBe(true);
+        },
+      ),
       { verbose: 1 },
     );
-    expect(decodeTraffic(Buffer.from('{"v":1,"s":[["a","b","c",-1,0,0,0,0,0,0,0,0,0,0,0]]}'))).toBeUndefined();
+    expect(
+      decodeTraffic(Buffer.from('{"v":1,"s":[["a","b","c",-1,0,0,0,0,0,0,0,0,0,0,0]]}')),
+    ).toBeUndefined();
     expect(decodeTraffic(Buffer.from('{"v":2}'))).toBeUndefined();
   });
 });
