@@ -2,7 +2,7 @@ import type { NodeHealth } from './types.js';
 
 /**
  * This process's health: CPU (cores used over the last sample), RSS and
- * event-loop lag. Lag is measured as the drift of a 50 ms timer, averaged
+ * event-loop lag. Lag is measured as the drift of a 100 ms timer, averaged
  * over the last 500 ms and also kept as the worst recent value, so an
  * overloaded loop shows within half a second and a single GC pause does not
  * dominate. One timer, unref'd; stop() releases it.
@@ -19,7 +19,7 @@ export class NodeHealthSampler {
   constructor(
     private readonly inFlight: () => number,
     private readonly rps: () => number,
-    private readonly intervalMs = 50,
+    private readonly intervalMs = 100,
   ) {}
 
   start(): void {
@@ -36,6 +36,7 @@ export class NodeHealthSampler {
 
   /** Mean event-loop lag over the last ~500 ms, ms. */
   get loopLagMs(): number {
+    if (!this.timer) return 0;
     // A loop so busy that the timer has not fired shows its lag as time since the last tick.
     const pending = performance.now() - this.lastTick - this.intervalMs;
     if (this.lags.length === 0) return Math.max(0, pending);

@@ -9,7 +9,8 @@ import type { ClusterTrafficView } from './view.js';
 export type RoutingMode = 'weighted' | 'least-latency' | 'adaptive';
 
 export interface RouterOptions {
-  mode: RoutingMode;
+  /** One mode for every provider, or each provider's own (`network_config.routing`). */
+  mode: RoutingMode | ((provider: string) => RoutingMode);
   stats: LocalStats;
   view: ClusterTrafficView;
   circuits: CircuitBreakers;
@@ -63,8 +64,9 @@ export class AdaptiveKeyRouter implements KeyRouter {
     this.interval = opts.scoreIntervalMs ?? 1000;
   }
 
-  get mode(): RoutingMode {
-    return this.opts.mode;
+  modeOf(provider: string): RoutingMode {
+    const m = this.opts.mode;
+    return typeof m === 'function' ? m(provider) : m;
   }
 
   choose(
@@ -79,6 +81,7 @@ export class AdaptiveKeyRouter implements KeyRouter {
       this.known.set(tk, candidates);
     }
     const { circuits, pacer } = this.opts;
+    const mode = this.modeOf(provider);
     const idx: number[] = [];
     const prior: number[] = [];
     const rates: (number | undefined)[] = [];
@@ -93,7 +96,7 @@ export class AdaptiveKeyRouter implements KeyRouter {
       const s = this.score(provider, c.name, model);
       demand += s.clusterRps;
       let rate: number | undefined;
-      if (this.opts.mode !== 'weighted') {
+      if (mode !== 'weighted') {
         const a = pacer.available(provider, c.name, Math.max(0, s.clusterRps - s.localRps));
         if (a && a.remaining <= 0) {
           // Paced out; remembered as the least-bad choice should every key be.
@@ -106,7 +109,7 @@ export class AdaptiveKeyRouter implements KeyRouter {
         rate = a?.rate;
       }
       idx.push(i);
-      prior.push(c.weight * (this.opts.mode === 'weighted' ? 1 : s.factor));
+      prior.push(c.weight * (mode === 'weighted' ? 1 : s.factor));
       rates.push(rate);
     }
     const weights = rates.some((r) => r !== undefined) ? waterFill(prior, rates, demand) : prior;
@@ -124,7 +127,7 @@ export class AdaptiveKeyRouter implements KeyRouter {
       const i = idx[j]!;
       // allow() claims the probe of a half-open circuit; refused when another node holds it.
       if (circuits.allow(provider, candidates[i]!.name, model)) {
-        if (this.opts.mode !== 'weighted') pacer.sent(provider, candidates[i]!.name);
+        if (mode !== 'weighted') pacer.sent(provider, candidates[i]!.name);
         return i;
       }
       idx.splice(j, 1);
@@ -196,13 +199,14 @@ export class AdaptiveKeyRouter implements KeyRouter {
     const local = this.opts.stats.get(provider, key, model);
     const clusterRps = s.requests / WINDOW_SECONDS;
     const localRps = (local?.requests ?? 0) / WINDOW_SECONDS;
+    const mode = this.modeOf(provider);
     let factor = 1;
-    if (this.opts.mode !== 'weighted') {
-      factor = this.opts.mode === 'adaptive' ? healthFactor(s) : 1;
+    if (mode !== 'weighted') {
+      factor = mode === 'adaptive' ? healthFactor(s) : 1;
       const fastest = this.fastestPeer(provider, model, key, s);
       if (fastest > 0 && s.latencyMs > 0 && s.ok >= 3) {
         const ratio = Math.min(1, fastest / s.latencyMs);
-        factor *= this.opts.mode === 'least-latency' ? ratio ** 6 : ratio ** 3;
+        factor *= mode === 'least-latency' ? ratio ** 6 : ratio ** 3;
       }
       factor = Math.max(MIN_FACTOR, factor);
     }

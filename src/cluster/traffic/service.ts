@@ -19,6 +19,7 @@ const stateSchema = z.strictObject({
 });
 
 export interface TrafficServiceOptions {
+  /** Default routing mode; providers may set their own with setModes(). */
   mode: RoutingMode;
   /** Requests being served by this node now, and its recent request rate. */
   inFlight: () => number;
@@ -39,12 +40,14 @@ export interface TrafficServiceOptions {
 
 /** What /cluster/status shows under `traffic` (documented for the dashboard). */
 export interface TrafficStatus {
-  routing: RoutingMode;
+  /** Routing mode per provider (providers not listed use `default`). */
+  routing: { default: RoutingMode; providers: Record<string, RoutingMode> };
   window_seconds: number;
   keys: {
     provider: string;
     key: string;
     model: string;
+    routing: RoutingMode;
     requests: number;
     ok: number;
     errors: { rate_limited: number; server_error: number; timeout: number; connect: number; other: number };
@@ -82,6 +85,7 @@ export class TrafficService {
   readonly router: AdaptiveKeyRouter;
   readonly health: NodeHealthSampler;
   private nodeName = 'local';
+  private modes = new Map<string, RoutingMode>();
   private cluster: ClusterLike | undefined;
   private channel: GossipChannel | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -119,7 +123,7 @@ export class TrafficService {
     });
     this.pacer = new QuotaPacer(this.view, { now: this.now });
     this.router = new AdaptiveKeyRouter({
-      mode: opts.mode,
+      mode: (provider) => this.modes.get(provider) ?? opts.mode,
       stats: this.stats,
       view: this.view,
       circuits: this.circuits,
@@ -129,6 +133,11 @@ export class TrafficService {
       onQuota: (q) => this.quotaObserved(q),
     });
     if (opts.registry) registerTrafficMetrics(opts.registry, this.view, this.circuits);
+  }
+
+  /** Each provider's `network_config.routing`. */
+  setModes(modes: Record<string, RoutingMode>): void {
+    this.modes = new Map(Object.entries(modes));
   }
 
   get localName(): string {
@@ -183,6 +192,7 @@ export class TrafficService {
         provider: s.provider,
         key: s.key,
         model: s.model,
+        routing: this.router.modeOf(s.provider),
         requests: s.requests,
         ok: s.ok,
         errors: {
@@ -208,7 +218,7 @@ export class TrafficService {
       };
     });
     return {
-      routing: this.opts.mode,
+      routing: { default: this.opts.mode, providers: Object.fromEntries(this.modes) },
       window_seconds: WINDOW_SECONDS,
       keys,
       nodes: this.view.health().map(({ node, health: h, ageMs }) => ({
@@ -310,7 +320,7 @@ export class TrafficService {
     msg.quotas = [...this.pendingQuotas.values()].filter((q) => full || q.at > t - 60_000);
     this.pendingQuotas.clear();
     const chunks = encodeTraffic(msg);
-    chunks.forEach((c, i) => this.channel!.broadcast(c, `traffic:${i}`));
+    for (let i = 0; i < chunks.length; i++) this.channel.broadcast(chunks[i]!, `traffic:${i}`);
   }
 
   /** Push/pull: everything we measure, for a node that joins or repairs. */

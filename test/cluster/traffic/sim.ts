@@ -1,6 +1,6 @@
-import type { AttemptOutcome, KeyCandidate, KeyRouter } from '../../../src/gateway/hooks.js';
 import type { RoutingMode } from '../../../src/cluster/traffic/router.js';
 import { TrafficService } from '../../../src/cluster/traffic/service.js';
+import type { AttemptOutcome, KeyCandidate, KeyRouter } from '../../../src/gateway/hooks.js';
 import { FakeNetwork } from '../state/fake-network.js';
 
 /** What the simulated upstream answers for one attempt. */
