@@ -13,7 +13,8 @@ export const MAX_CHUNK_BYTES = 1000;
 const MAX_NAME = 128;
 
 const name = z.string().min(1).max(MAX_NAME);
-const num = z.number().finite().min(0).max(1e12);
+// Epoch milliseconds (quota times) are ~1.8e12: the bound leaves room for them.
+const num = z.number().finite().min(0).max(1e14);
 const count = z.number().int().min(0).max(1e9);
 const maybe = num.nullable();
 

@@ -138,7 +138,15 @@ describe('traffic wire format', () => {
         const chunks = encodeTraffic({
           health: { cpu: 0.5, rssMb: 80, loopLagMs: 1.2, inFlight: 3, rps: 10 },
           stats,
-          quotas: [{ provider: 'p', key: 'k', at: 1, requests: { limit: 10, remaining: 3, resetAt: 5 } }],
+          quotas: [
+            {
+              provider: 'p',
+              key: 'k',
+              at: Date.now(),
+              requests: { limit: 10, remaining: 3, resetAt: Date.now() + 5000 },
+              retryUntil: Date.now() + 1000,
+            },
+          ],
         });
         const back = chunks.map((c) => {
           expect(c.length).toBeLessThanOrEqual(MAX_CHUNK_BYTES);
