@@ -45,12 +45,18 @@ describe('StatusView (incremental /cluster/status)', () => {
         fc.array(
           fc.tuple(
             fc.constantFrom('n1', 'n2', 'n3', 'n4', 'n5'),
-            fc.constantFrom('alive', 'suspect', 'dead', 'left', 'remove') as fc.Arbitrary<StatusRow['state'] | 'remove'>,
+            fc.constantFrom('alive', 'suspect', 'dead', 'left', 'remove') as fc.Arbitrary<
+              StatusRow['state'] | 'remove'
+            >,
           ),
           { maxLength: 60 },
         ),
         (events) => {
-          const v = new StatusView({ localName: 'n1', isHealthy: (r) => r.state === 'alive', traffic: () => null });
+          const v = new StatusView({
+            localName: 'n1',
+            isHealthy: (r) => r.state === 'alive',
+            traffic: () => null,
+          });
           const truth = new Map<string, StatusRow['state']>();
           for (const [name, st] of events) {
             if (st === 'remove') {

@@ -52,10 +52,13 @@ describe('traffic intelligence over real gossip (3 in-process cluster members)',
       traffic.start();
       nodes.push({ cluster, traffic, registry });
     }
-    await waitFor(() => nodes.every((n) => n.cluster.members().filter((m) => m.state === 'alive').length === 3), {
-      timeoutMs: 15_000,
-      what: '3 alive members everywhere',
-    });
+    await waitFor(
+      () => nodes.every((n) => n.cluster.members().filter((m) => m.state === 'alive').length === 3),
+      {
+        timeoutMs: 15_000,
+        what: '3 alive members everywhere',
+      },
+    );
   });
 
   afterAll(async () => {
@@ -91,9 +94,17 @@ describe('traffic intelligence over real gossip (3 in-process cluster members)',
     expect(nodes[2]!.traffic.view.quota('openai', 'k1')?.requests?.remaining).toBe(861);
     const status = nodes[1]!.traffic.status();
     expect(status.nodes.map((n) => n.name).sort()).toEqual(['tr-1', 'tr-2', 'tr-3']);
-    expect(status.keys[0]).toMatchObject({ provider: 'openai', key: 'k1', model: 'gpt-x', requests: 40, ok: 30 });
+    expect(status.keys[0]).toMatchObject({
+      provider: 'openai',
+      key: 'k1',
+      model: 'gpt-x',
+      requests: 40,
+      ok: 30,
+    });
     const metrics = await nodes[2]!.registry.metrics();
-    expect(metrics).toMatch(/deepintshield_traffic_requests_window\{provider="openai",key="k1",model="gpt-x",outcome="server_error"\} 10/);
+    expect(metrics).toMatch(
+      /deepintshield_traffic_requests_window\{provider="openai",key="k1",model="gpt-x",outcome="server_error"\} 10/,
+    );
     expect(metrics).toMatch(/deepintshield_node_health\{node="tr-1",stat="rss_mb"\}/);
     console.log(`cluster-wide view converged in ${seenMs} ms`);
   });
@@ -116,7 +127,13 @@ describe('traffic intelligence over real gossip (3 in-process cluster members)',
         const key = KEYS[i]!.name;
         const started = performance.now();
         const status = await upstream(key);
-        router.record({ provider: 'p', keyName: key, model: 'm', status, latencyMs: performance.now() - started });
+        router.record({
+          provider: 'p',
+          keyName: key,
+          model: 'm',
+          status,
+          latencyMs: performance.now() - started,
+        });
         if (status === 200) return;
         avoid.add(key);
       }
@@ -144,6 +161,7 @@ describe('traffic intelligence over real gossip (3 in-process cluster members)',
     expect(bShare).toBeLessThanOrEqual(0.05);
     expect(bBack).toBeGreaterThan(0.2);
     // The circuit was opened by one node and adopted by all.
-    for (const n of nodes) expect(n.traffic.circuits.all().some((c) => c.key === 'b' && c.trips === 0)).toBe(true);
+    for (const n of nodes)
+      expect(n.traffic.circuits.all().some((c) => c.key === 'b' && c.trips === 0)).toBe(true);
   });
 });
