@@ -249,8 +249,11 @@ export const configStoreSchema = z.discriminatedUnion('type', [sqliteStoreSchema
 /** Overload protection: /ready turns 503 past these (load balancers move traffic), and excess inference requests are shed early. */
 export const overloadSchema = z.strictObject({
   enabled: z.boolean().default(true),
-  /** /ready answers 503 while the event-loop lag (mean of the last 500 ms) is above this. */
-  ready_max_event_loop_lag_ms: z.number().positive().default(150),
+  /**
+   * /ready answers 503 while the event-loop lag (mean of the last 500 ms) is above this. High enough
+   * that CPU contention on a shared host does not take a node out (peers health-check /ready too).
+   */
+  ready_max_event_loop_lag_ms: z.number().positive().default(500),
   /** /ready answers 503 while more requests than this are in flight (0 = no limit). */
   ready_max_in_flight: z.number().int().min(0).default(0),
   /** Above this lag, inference requests are shed (503 + retry-after), as many as it takes to bring it back under. */

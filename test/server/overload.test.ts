@@ -5,7 +5,7 @@ import { OverloadGuard } from '../../src/server/overload.js';
 function guard(over: Partial<Record<string, number>> = {}) {
   const state = { lag: 0, inFlight: 0, t: 0 };
   const g = new OverloadGuard({
-    config: overloadSchema.parse({ recovery_ms: 1000, ...over }),
+    config: overloadSchema.parse({ recovery_ms: 1000, ready_max_event_loop_lag_ms: 150, ...over }),
     loopLagMs: () => state.lag,
     inFlight: () => state.inFlight,
     now: () => state.t,
