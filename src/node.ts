@@ -1,13 +1,17 @@
 import { Cluster } from './cluster/cluster.js';
 import { DiscoveryRunner } from './cluster/discovery/runner.js';
 import { advertisedHttpAddress, clusterRoutes } from './cluster/routes.js';
+import type { RoutingMode } from './cluster/traffic/router.js';
+import { TrafficService } from './cluster/traffic/service.js';
 import type { Config } from './config/schema.js';
-import { Gateway } from './gateway/gateway.js';
+import { Gateway, type GatewayOptions } from './gateway/gateway.js';
+import type { KeyRouter } from './gateway/hooks.js';
 import { GovernanceRuntime } from './governance/runtime.js';
 import type { Logger } from './observability/logger.js';
 import { createRegistry, type Registry } from './observability/metrics.js';
 import { HttpServer } from './server/http-server.js';
 import { opsRoutes } from './server/ops-routes.js';
+import { OverloadGuard } from './server/overload.js';
 import { Router } from './server/router.js';
 import { uiRoutes } from './server/ui/index.js';
 import { VERSION } from './version.js';
@@ -33,6 +37,9 @@ export class DeepIntShieldNode {
   private discoveryFirstRoundDone = false;
   /** Config store, config sync, governance, cluster-wide counters, admin API. */
   readonly governance: GovernanceRuntime;
+  /** Traffic intelligence: cluster-wide stats, adaptive key routing, circuit breakers, quota pacing. */
+  readonly traffic: TrafficService;
+  readonly overload: OverloadGuard;
   private stopping?: Promise<void>;
 
   constructor(private readonly opts: NodeOptions) {
@@ -43,14 +50,34 @@ export class DeepIntShieldNode {
       logger,
       registry: this.registry,
       configSource: opts.configSource,
-      onProviders: (providers) => this.gateway?.updateProviders(providers),
+      onProviders: (providers) => {
+        this.traffic?.setModes(routingModes(providers));
+        this.gateway?.updateProviders(providers);
+      },
     });
-    this.gateway = new Gateway({
+    this.traffic = new TrafficService({
+      mode: 'adaptive',
+      inFlight: () => this.http?.inFlightCount ?? 0,
+      rps: () => this.http?.traffic().rps ?? 0,
+      logger,
+      registry: this.registry,
+    });
+    this.traffic.setModes(routingModes(config.providers));
+    // `keyRouter` is the gateway's injection point for the KeyRouter seam (src/gateway/hooks.ts).
+    const gatewayOptions: GatewayOptions & { keyRouter: KeyRouter } = {
       config,
       logger,
       registry: this.registry,
       governance: this.governance.governance,
       keyGate: this.governance.keyGate,
+      keyRouter: this.traffic.router,
+    };
+    this.gateway = new Gateway(gatewayOptions);
+    this.overload = new OverloadGuard({
+      config: config.server.overload,
+      loopLagMs: () => this.traffic.health.loopLagMs,
+      inFlight: () => this.http?.inFlightCount ?? 0,
+      registry: this.registry,
     });
     const router = new Router();
     router.addAll(
@@ -62,10 +89,12 @@ export class DeepIntShieldNode {
           () => (this.cluster && !this.cluster.firstJoinDone ? 'cluster join in progress' : undefined),
           () =>
             this.discovery && !this.discoveryFirstRoundDone ? 'first discovery round in progress' : undefined,
+          () => this.overload.readiness(),
         ],
       }),
     );
-    router.addAll(this.gateway.routes());
+    // Early shedding sits in front of the inference routes only (never /health, /ready, /metrics).
+    router.addAll(this.overload.guard(this.gateway.routes()));
     router.addAll(this.governance.routes());
     this.http = new HttpServer({ config: config.server, logger, registry: this.registry, router });
     const httpAddress = advertisedHttpAddress(config, config.server.port);
@@ -80,8 +109,17 @@ export class DeepIntShieldNode {
         traffic,
       });
       this.governance.attachCluster(this.cluster);
+      this.traffic.attachCluster(this.cluster);
     }
-    router.addAll(clusterRoutes({ cluster: this.cluster, config, httpAddress, traffic }));
+    router.addAll(
+      clusterRoutes({
+        cluster: this.cluster,
+        config,
+        httpAddress,
+        traffic,
+        trafficStatus: () => this.traffic.status(),
+      }),
+    );
     router.addAll(uiRoutes());
   }
 
@@ -90,6 +128,7 @@ export class DeepIntShieldNode {
     // Store and config first (bounded wait: a down store does not keep the node from serving).
     await this.governance.start();
     await this.http.listen();
+    this.traffic.start();
     const addr = this.http.address();
     // HTTP first so peers can health-check us as soon as gossip announces us.
     await this.cluster?.start();
@@ -154,10 +193,17 @@ export class DeepIntShieldNode {
       const { forced } = await drained;
       await left;
       await this.cluster?.shutdown();
+      this.traffic.stop();
       await this.gateway.close();
       await this.governance.close();
       logger.info({ forced }, 'drained, exiting');
     })();
     return this.stopping;
   }
+}
+
+function routingModes(providers: Config['providers']): Record<string, RoutingMode> {
+  const out: Record<string, RoutingMode> = {};
+  for (const [name, p] of Object.entries(providers)) out[name] = p.network_config.routing;
+  return out;
 }

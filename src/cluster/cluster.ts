@@ -1,31 +1,30 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { hostname, networkInterfaces } from 'node:os';
+import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
 import type { ClusterConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
+import { CHANNELS } from './channels.js';
 import { HealthChecker } from './health.js';
+import { type JoinRetry, startupJoin } from './join.js';
 import { CHANNEL_MAGIC, type Channel, ChannelMux } from './membership/channels.js';
 import { Keyring } from './membership/keyring.js';
-import { Memberlist, splitHostPort } from './membership/memberlist.js';
+import { Memberlist } from './membership/memberlist.js';
 import { decodeTags, encodeTags } from './membership/serf.js';
 import type { MemberState, NodeInfo } from './membership/state.js';
 import { resolveTimings, type Timings } from './membership/timings.js';
+import { NodeTrafficGossip, type TrafficSnapshot } from './node-traffic.js';
+import { ReconnectLoop } from './reconnect.js';
+import { formatHostPort, isSelfAddress } from './self-address.js';
+import { type ClusterStatus, type StatusRow, StatusView } from './status.js';
 
 export type { Channel } from './membership/channels.js';
 export type { MemberState } from './membership/state.js';
+export type { TrafficSnapshot } from './node-traffic.js';
+export type { ClusterNodeStatus, ClusterStatus } from './status.js';
 
-/** Channel carrying each node's traffic snapshot (~1/s). Ids 1–3 belong to the shared-state layer. */
-export const CHANNEL_TRAFFIC = 16;
-
-/** How often unchanged traffic figures are re-announced. */
-const TRAFFIC_REFRESH_MS = 10_000;
-
-export interface TrafficSnapshot {
-  rps: number;
-  in_flight: number;
-  error_rate: number;
-}
+/** Channel carrying each node's traffic snapshot (registered in ./channels.ts). */
+export const CHANNEL_TRAFFIC = CHANNELS.nodeTraffic;
 
 export interface ClusterOptions {
   config: ClusterConfig;
@@ -38,7 +37,7 @@ export interface ClusterOptions {
   /** Overrides the timings resolved from config (tests). */
   timings?: Timings;
   /** Startup join retries (after the first attempt). Default 10 attempts, 1 s doubling to 30 s. */
-  joinRetry?: { attempts: number; initialMs: number; maxMs: number };
+  joinRetry?: JoinRetry;
   /** How often to try to rejoin failed peers (serf's reconnect); default 10 s. */
   reconnectIntervalMs?: number;
   /** Replaces the /ready probe of peers (tests). */
@@ -56,25 +55,6 @@ export interface ClusterMember {
   healthy: boolean;
 }
 
-export interface ClusterNodeStatus {
-  name: string;
-  address: string;
-  http_address: string;
-  state: MemberState;
-  healthy: boolean;
-  incarnation: number;
-  version: string;
-  traffic: TrafficSnapshot | null;
-}
-
-export interface ClusterStatus {
-  local_node: string;
-  members: number;
-  healthy_members: number;
-  cluster_health: 'HEALTHY' | 'NOT HEALTHY';
-  nodes: ClusterNodeStatus[];
-}
-
 export interface MemberEvent {
   type: 'join' | 'update' | 'leave';
   member: ClusterMember;
@@ -85,7 +65,13 @@ export declare interface Cluster {
   on(event: 'health', cb: (health: 'HEALTHY' | 'NOT HEALTHY') => void): this;
 }
 
-/** The node's view of the cluster: gossip membership, peer health, traffic and the channel multiplexer. */
+/**
+ * The membership facade: gossip membership (memberlist), peer health checks
+ * and the channel multiplexer, plus the pieces that live in their own
+ * modules: start-up join (join.ts), reconnect loop (reconnect.ts),
+ * self-address detection (self-address.ts), per-node traffic gossip
+ * (node-traffic.ts) and the incremental status view (status.ts).
+ */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: typed event overloads
 export class Cluster extends EventEmitter {
   readonly localName: string;
@@ -94,15 +80,11 @@ export class Cluster extends EventEmitter {
   private readonly mux: ChannelMux;
   private readonly health: HealthChecker;
   private readonly log: Logger;
-  private readonly remoteTraffic = new Map<string, { t: TrafficSnapshot; at: number }>();
-  private trafficTimer: NodeJS.Timeout | undefined;
+  private readonly traffic: NodeTrafficGossip;
+  private readonly reconnectLoop: ReconnectLoop;
+  private readonly view: StatusView;
   private retryTimer: NodeJS.Timeout | undefined;
-  private reconnectTimer: NodeJS.Timeout | undefined;
-  /** Peers that failed (not left), remembered after memberlist drops them, so a healed partition re-merges. */
-  private readonly failedPeers = new Map<string, { address: string; since: number }>();
   private lastHealth: 'HEALTHY' | 'NOT HEALTHY' | undefined;
-  private lastTraffic = { json: '', at: 0 };
-  private trafficToNewcomer = false;
   /** Decoded tags by meta buffer (memberlist replaces the buffer when a node's meta changes). */
   private readonly tagCache = new WeakMap<Buffer, Readonly<Record<string, string>>>();
   private stopped = false;
@@ -134,7 +116,7 @@ export class Cluster extends EventEmitter {
       registry: opts.registry,
       delegate: this.mux,
       userStateMagic: CHANNEL_MAGIC,
-      acceptsUserMessages: (n) => isGatewayNode(n),
+      acceptsUserMessages: (n) => this.isGatewayNode(n),
     });
     this.mux.attach(this.ml);
     const hc = cfg.gossip.config;
@@ -145,38 +127,47 @@ export class Cluster extends EventEmitter {
       failureThreshold: hc.failure_threshold,
       logger: this.log,
       check: opts.healthCheck,
-      onChange: () => this.evaluateHealth(),
+      onChange: () => {
+        this.view.healthChanged();
+        this.evaluateHealth();
+      },
+    });
+    this.traffic = new NodeTrafficGossip(
+      this.mux.channel(CHANNEL_TRAFFIC),
+      opts.traffic,
+      this.localName,
+      this.log,
+    );
+    this.reconnectLoop = new ReconnectLoop({
+      seeds: cfg.peers,
+      liveAddresses: () =>
+        new Set(
+          this.ml
+            .members()
+            .filter((n) => n.state === 'alive' || n.state === 'suspect')
+            .map((n) => formatHostPort(n.ip, n.port)),
+        ),
+      join: (addrs) => this.ml.join(addrs),
+      logger: this.log,
+    });
+    this.view = new StatusView({
+      localName: this.localName,
+      isHealthy: (r) => this.rowHealthy(r),
+      traffic: (name) => this.traffic.of(name),
+      incarnation: (name) => this.ml.member(name)?.incarnation,
     });
     for (const ev of ['join', 'update', 'leave'] as const) {
       this.ml.on(ev, (n: NodeInfo) => {
         if (n.name !== this.localName) {
-          if (n.state === 'dead')
-            this.failedPeers.set(n.name, { address: formatHostPort(n.ip, n.port), since: Date.now() });
-          else this.failedPeers.delete(n.name);
+          this.reconnectLoop.observe(n.name, n.state, formatHostPort(n.ip, n.port));
           this.logTransition(ev, n);
-          if (ev === 'join') this.trafficToNewcomer = true;
+          if (ev === 'join') this.traffic.joined();
         }
-        this.syncHealthPeers();
+        this.memberChanged(n);
         if (n.name !== this.localName) this.emit('member', { type: ev, member: this.toMember(n) });
       });
     }
-    this.ml.on('change', () => this.syncHealthPeers());
-    this.mux.channel(CHANNEL_TRAFFIC).onMessage((payload, from) => {
-      if (!from || from === this.localName) return;
-      try {
-        const t = JSON.parse(payload.toString('utf8')) as Partial<TrafficSnapshot>;
-        this.remoteTraffic.set(from, {
-          t: {
-            rps: Number(t.rps) || 0,
-            in_flight: Number(t.in_flight) || 0,
-            error_rate: Number(t.error_rate) || 0,
-          },
-          at: Date.now(),
-        });
-      } catch {
-        // ignore malformed traffic reports
-      }
-    });
+    this.ml.on('change', (n: NodeInfo) => this.memberChanged(n));
   }
 
   /** Binds the gossip port, then joins `peers` in the background (retrying with backoff). */
@@ -184,42 +175,25 @@ export class Cluster extends EventEmitter {
     await this.ml.start();
     const a = this.ml.address;
     this.log.info({ node: this.localName, address: `${a.ip}:${a.port}` }, 'gossip started');
+    for (const n of this.ml.members()) this.view.upsert(this.row(n));
     this.health.start();
     this.evaluateHealth();
-    if (this.opts.traffic) {
-      this.trafficTimer = setInterval(() => this.publishTraffic(), 1000);
-      this.trafficTimer.unref?.();
-    }
-    this.joinedPromise = this.startupJoin();
-    const every = this.opts.reconnectIntervalMs ?? 10_000;
-    this.reconnectTimer = setInterval(() => void this.reconnect(), every);
-    this.reconnectTimer.unref?.();
-  }
-
-  /**
-   * Like serf's reconnect: every interval, try a push-pull join to one failed
-   * peer, and to the static seeds when none of them is a live member. After a
-   * partition heals, this merges the two sides even once gossip to the dead
-   * has given up. Failed peers are forgotten after 15 minutes.
-   */
-  private async reconnect(): Promise<void> {
-    if (this.stopped || this.left) return;
-    const now = Date.now();
-    for (const [name, p] of this.failedPeers) if (now - p.since > 15 * 60_000) this.failedPeers.delete(name);
-    const live = new Set(
-      this.ml
-        .members()
-        .filter((n) => n.state === 'alive' || n.state === 'suspect')
-        .map((n) => formatHostPort(n.ip, n.port)),
-    );
-    const failed = [...this.failedPeers.values()].map((p) => p.address).filter((a) => !live.has(a));
-    const seeds = this.opts.config.peers.filter((p) => !live.has(p));
-    const targets: string[] = [];
-    if (failed.length > 0) targets.push(failed[Math.floor(Math.random() * failed.length)]!);
-    if (seeds.length > 0 && seeds.length === this.opts.config.peers.length) targets.push(...seeds);
-    if (targets.length === 0) return;
-    const { contacted } = await this.ml.join([...new Set(targets)]).catch(() => ({ contacted: 0 }));
-    if (contacted > 0) this.log.info({ peers: targets }, 'reconnected to failed peers');
+    this.traffic.start(() => !this.stopped && !this.left && this.ml.numAlive() >= 2);
+    this.joinedPromise = startupJoin({
+      peers: this.opts.config.peers.filter((p) => !this.isSelf(p)),
+      retry: this.opts.joinRetry ?? { attempts: 10, initialMs: 1000, maxMs: 30_000 },
+      join: (peers) => this.ml.join(peers),
+      numAlive: () => this.ml.numAlive(),
+      stopped: () => this.stopped,
+      logger: this.log,
+      onFirstAttempt: () => {
+        this.firstJoinDone = true;
+      },
+      setTimer: (t) => {
+        this.retryTimer = t;
+      },
+    });
+    this.reconnectLoop.start(this.opts.reconnectIntervalMs ?? 10_000, () => !this.stopped && !this.left);
   }
 
   /** Resolves once the first startup join attempt finished. */
@@ -227,41 +201,9 @@ export class Cluster extends EventEmitter {
     return this.joinedPromise ?? Promise.resolve();
   }
 
-  private async startupJoin(): Promise<void> {
-    const peers = this.opts.config.peers.filter((p) => !this.isSelfAddress(p));
-    if (peers.length === 0) {
-      this.firstJoinDone = true;
-      return;
-    }
-    const retry = this.opts.joinRetry ?? { attempts: 10, initialMs: 1000, maxMs: 30_000 };
-    let n = await this.tryStartupJoin(peers);
-    this.firstJoinDone = true;
-    if (n > 0) return;
-    let wait = retry.initialMs;
-    for (let attempt = 1; attempt <= retry.attempts && !this.stopped && n === 0; attempt++) {
-      await new Promise<void>((resolve) => {
-        this.retryTimer = setTimeout(resolve, wait);
-        this.retryTimer.unref?.();
-      });
-      if (this.stopped) return;
-      // Someone may have joined us meanwhile.
-      if (this.ml.numAlive() > 1) return;
-      n = await this.tryStartupJoin(peers);
-      wait = Math.min(retry.maxMs, wait * 2);
-    }
-  }
-
-  private async tryStartupJoin(peers: string[]): Promise<number> {
-    const { contacted, errors } = await this.ml.join(peers);
-    if (contacted > 0)
-      this.log.info({ peers: contacted }, `successfully joined ${contacted} peers on startup`);
-    else this.log.warn({ peers, errors: errors.map((e) => e.message) }, 'failed to join cluster');
-    return contacted;
-  }
-
   /** Joins the given gossip addresses (host:port); returns how many were contacted. */
   async join(addresses: string[]): Promise<number> {
-    addresses = addresses.filter((a) => !this.isSelfAddress(a));
+    addresses = addresses.filter((a) => !this.isSelf(a));
     if (addresses.length === 0) return 0;
     const { contacted, errors } = await this.ml.join(addresses);
     if (contacted === 0 && addresses.length > 0)
@@ -269,21 +211,11 @@ export class Cluster extends EventEmitter {
     return contacted;
   }
 
-  /** True for our own gossip address (advertised, bound, or any local interface IP with our port). */
-  private isSelfAddress(addr: string): boolean {
-    const self = this.ml.address;
-    let host: string;
-    let port: number;
-    try {
-      ({ host, port } = splitHostPort(addr, this.opts.config.gossip.port));
-    } catch {
-      return false;
-    }
-    if (port !== self.port) return false;
-    if (host === self.ip || host === 'localhost' || host === '0.0.0.0' || host === '::') return true;
-    const bind = this.opts.config.bind_address;
-    if (bind !== '0.0.0.0' && bind !== '::') return host === bind;
-    return Object.values(networkInterfaces()).some((list) => (list ?? []).some((i) => i.address === host));
+  private isSelf(addr: string): boolean {
+    return isSelfAddress(addr, this.ml.address, {
+      defaultPort: this.opts.config.gossip.port,
+      bindAddress: this.opts.config.bind_address,
+    });
   }
 
   channel(id: number): Channel {
@@ -299,12 +231,38 @@ export class Cluster extends EventEmitter {
     return this.ml;
   }
 
-  private toMember(n: NodeInfo): ClusterMember {
+  status(): ClusterStatus {
+    return this.view.snapshot();
+  }
+
+  private tagsOf(n: NodeInfo): Readonly<Record<string, string>> {
     let tags = this.tagCache.get(n.meta);
     if (!tags) {
       tags = Object.freeze(decodeTags(n.meta));
       this.tagCache.set(n.meta, tags);
     }
+    return tags;
+  }
+
+  /** Our nodes carry the `http` tag; other memberlist/serf members do not. */
+  private isGatewayNode(n: NodeInfo): boolean {
+    return this.tagsOf(n).http !== undefined;
+  }
+
+  private row(n: NodeInfo): StatusRow {
+    const tags = this.tagsOf(n);
+    return {
+      name: n.name,
+      address: formatHostPort(n.ip, n.port),
+      httpAddress: tags.http ?? '',
+      state: n.state,
+      incarnation: n.incarnation,
+      version: tags.version ?? '',
+    };
+  }
+
+  private toMember(n: NodeInfo): ClusterMember {
+    const tags = this.tagsOf(n);
     return {
       name: n.name,
       address: formatHostPort(n.ip, n.port),
@@ -312,59 +270,33 @@ export class Cluster extends EventEmitter {
       state: n.state,
       incarnation: n.incarnation,
       tags,
-      healthy: this.isHealthy(n),
+      healthy: this.isHealthy(n.name, n.state, tags.http !== undefined),
     };
   }
 
-  private isHealthy(n: NodeInfo): boolean {
-    if (n.state === 'dead' || n.state === 'left') return false;
-    if (n.name === this.localName) return !this.stopped && !this.left;
+  private rowHealthy(r: StatusRow): boolean {
+    return this.isHealthy(r.name, r.state, r.httpAddress !== '');
+  }
+
+  private isHealthy(name: string, state: MemberState, gateway: boolean): boolean {
+    if (state === 'dead' || state === 'left') return false;
+    if (name === this.localName) return !this.stopped && !this.left;
     // A foreign member (e.g. a plain serf agent) has no /ready to poll: healthy while it is alive.
-    if (!isGatewayNode(n)) return n.state === 'alive';
-    return this.health.isHealthy(n.name);
+    if (!gateway) return state === 'alive';
+    return this.health.isHealthy(name);
   }
 
-  status(): ClusterStatus {
-    const nodes = this.ml.members();
-    const live = nodes.filter((n) => n.state === 'alive' || n.state === 'suspect');
-    const healthy = live.filter((n) => this.isHealthy(n)).length;
-    const local = this.opts.traffic?.() ?? null;
-    return {
-      local_node: this.localName,
-      members: live.length,
-      healthy_members: healthy,
-      cluster_health: healthy === live.length && live.length >= 1 ? 'HEALTHY' : 'NOT HEALTHY',
-      nodes: nodes
-        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
-        .map((n) => {
-          const tags = decodeTags(n.meta);
-          const traffic = n.name === this.localName ? local : (this.remoteTraffic.get(n.name)?.t ?? null);
-          return {
-            name: n.name,
-            address: formatHostPort(n.ip, n.port),
-            http_address: tags.http ?? '',
-            state: n.state,
-            healthy: this.isHealthy(n),
-            incarnation: n.incarnation,
-            version: tags.version ?? '',
-            traffic,
-          };
-        }),
-    };
-  }
-
-  private syncHealthPeers(): void {
+  /** One member changed: its status row, the peers to health-check, the traffic it reported. */
+  private memberChanged(n: NodeInfo): void {
     if (this.stopped) return;
+    this.view.upsert(this.row(n));
+    if (n.state === 'dead' || n.state === 'left') this.traffic.forget(n.name);
     const peers = this.ml
       .members()
-      .filter((n) => n.name !== this.localName && (n.state === 'alive' || n.state === 'suspect'))
-      .map((n) => ({ name: n.name, httpAddress: decodeTags(n.meta).http ?? '' }))
+      .filter((m) => m.name !== this.localName && (m.state === 'alive' || m.state === 'suspect'))
+      .map((m) => ({ name: m.name, httpAddress: this.tagsOf(m).http ?? '' }))
       .filter((p) => p.httpAddress !== '');
     this.health.setPeers(peers);
-    for (const name of this.remoteTraffic.keys()) {
-      const m = this.ml.member(name);
-      if (!m || m.state === 'dead' || m.state === 'left') this.remoteTraffic.delete(name);
-    }
     this.evaluateHealth();
   }
 
@@ -379,32 +311,11 @@ export class Cluster extends EventEmitter {
 
   private evaluateHealth(): void {
     if (this.stopped) return;
-    const h = this.status().cluster_health;
+    const h = this.view.summary().cluster_health;
     if (h === this.lastHealth) return;
     this.lastHealth = h;
     this.log.info({ members: this.ml.numAlive() }, `cluster health: ${h}`);
     this.emit('health', h);
-  }
-
-  private publishTraffic(): void {
-    if (this.stopped || this.left || !this.opts.traffic || this.ml.numAlive() < 2) return;
-    try {
-      const t = this.opts.traffic();
-      const json = JSON.stringify({ rps: t.rps, in_flight: t.in_flight, error_rate: t.error_rate });
-      // An idle node's figures do not change: re-announce them only now and then (and to newcomers).
-      const now = Date.now();
-      if (
-        json === this.lastTraffic.json &&
-        now - this.lastTraffic.at < TRAFFIC_REFRESH_MS &&
-        !this.trafficToNewcomer
-      )
-        return;
-      this.lastTraffic = { json, at: now };
-      this.trafficToNewcomer = false;
-      this.mux.channel(CHANNEL_TRAFFIC).broadcast(Buffer.from(json), 'traffic');
-    } catch (e) {
-      this.log.warn({ err: (e as Error).message }, 'failed to broadcast');
-    }
   }
 
   /** Graceful leave: the others see this node as `left` (serf too). */
@@ -413,6 +324,7 @@ export class Cluster extends EventEmitter {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     await this.ml.leave(timeoutMs);
     this.left = true;
+    this.view.healthChanged();
     this.log.info({ node: this.localName }, 'left the cluster');
   }
 
@@ -420,19 +332,11 @@ export class Cluster extends EventEmitter {
   async shutdown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.trafficTimer) clearInterval(this.trafficTimer);
-    if (this.reconnectTimer) clearInterval(this.reconnectTimer);
+    this.view.healthChanged();
+    this.traffic.stop();
+    this.reconnectLoop.stop();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.health.stop();
     await this.ml.shutdown();
   }
-}
-
-/** Our nodes carry the `http` tag; other memberlist/serf members do not. */
-function isGatewayNode(n: NodeInfo): boolean {
-  return decodeTags(n.meta).http !== undefined;
-}
-
-function formatHostPort(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
 }

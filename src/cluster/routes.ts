@@ -5,7 +5,9 @@ import { sendJson } from '../server/errors.js';
 import type { TrafficSnapshot } from '../server/http-server.js';
 import type { Route } from '../server/router.js';
 import { VERSION } from '../version.js';
-import type { Cluster, ClusterStatus } from './cluster.js';
+import type { Cluster } from './cluster.js';
+import type { ClusterStatus } from './status.js';
+import type { TrafficStatus } from './traffic/service.js';
 
 /** `GET /cluster/status`: the cluster's view, or a one-node view when clustering is off. */
 export function clusterRoutes(opts: {
@@ -13,6 +15,8 @@ export function clusterRoutes(opts: {
   config: Config;
   httpAddress: string;
   traffic: () => TrafficSnapshot;
+  /** Cluster-wide traffic intelligence (per provider/key/model, per node health), shown under `traffic`. */
+  trafficStatus?: () => TrafficStatus;
 }): Route[] {
   const soloName =
     opts.config.cluster_config.node_name ??
@@ -39,7 +43,32 @@ export function clusterRoutes(opts: {
     {
       method: 'GET',
       path: '/cluster/status',
-      handler: (_req, res) => sendJson(res, 200, opts.cluster ? opts.cluster.status() : solo()),
+      handler: (_req, res) => {
+        const status = opts.cluster ? opts.cluster.status() : solo();
+        const traffic = opts.trafficStatus?.();
+        if (!traffic) return sendJson(res, 200, status);
+        // Without a cluster the traffic service has no member name: its first (local) row is this node.
+        if (!opts.cluster && traffic.nodes[0]) traffic.nodes[0].name = status.local_node;
+        const health = new Map(traffic.nodes.map((n) => [n.name, n]));
+        sendJson(res, 200, {
+          ...status,
+          nodes: status.nodes.map((n) => {
+            const h = health.get(n.name);
+            return h
+              ? {
+                  ...n,
+                  health: {
+                    cpu: h.cpu,
+                    rss_mb: h.rss_mb,
+                    loop_lag_ms: h.loop_lag_ms,
+                    in_flight: h.in_flight,
+                  },
+                }
+              : n;
+          }),
+          traffic,
+        });
+      },
     },
   ];
 }

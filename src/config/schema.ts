@@ -63,6 +63,8 @@ export const networkConfigSchema = z.strictObject({
   extra_headers: z.record(z.string(), z.string()).default({}),
   /** Upstream connections kept alive per origin. */
   max_connections: z.number().int().positive().default(256),
+  /** How keys are chosen: configured weights only, fastest first, or weights adjusted by cluster-wide errors, latency and quota. */
+  routing: z.enum(['weighted', 'least-latency', 'adaptive']).default('adaptive'),
 });
 
 /** Behaviour of the built-in `mock` provider: deterministic answers for demos and load tests. */
@@ -253,6 +255,25 @@ export const postgresStoreSchema = z.strictObject({
 
 export const configStoreSchema = z.discriminatedUnion('type', [sqliteStoreSchema, postgresStoreSchema]);
 
+/** Overload protection: /ready turns 503 past these (load balancers move traffic), and excess inference requests are shed early. */
+export const overloadSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /**
+   * /ready answers 503 while the event-loop lag (mean of the last 500 ms) is above this. High enough
+   * that CPU contention on a shared host does not take a node out (peers health-check /ready too).
+   */
+  ready_max_event_loop_lag_ms: z.number().positive().default(500),
+  /** /ready answers 503 while more requests than this are in flight (0 = no limit). */
+  ready_max_in_flight: z.number().int().min(0).default(0),
+  /** Above this lag, inference requests are shed (503 + retry-after), as many as it takes to bring it back under. */
+  shed_event_loop_lag_ms: z.number().positive().default(250),
+  /** Inference requests beyond this many in flight are shed at once (0 = no limit). */
+  shed_max_in_flight: z.number().int().min(0).default(0),
+  retry_after_seconds: z.number().int().min(1).max(3600).default(1),
+  /** Time below the ready thresholds before /ready answers 200 again. */
+  recovery_ms: z.number().int().min(0).max(60_000).default(1000),
+});
+
 export const serverSchema = z.strictObject({
   host: z.string().default('0.0.0.0'),
   port: port.default(DEFAULT_HTTP_PORT),
@@ -276,6 +297,7 @@ export const serverSchema = z.strictObject({
     .int()
     .positive()
     .default(32 * 1024),
+  overload: overloadSchema.prefault({}),
 });
 
 export const loggingSchema = z.strictObject({
@@ -316,6 +338,7 @@ export type DiscoveryConfig = z.infer<typeof discoverySchema>;
 export type GossipConfig = z.infer<typeof gossipSchema>;
 export type ConfigStoreConfig = z.infer<typeof configStoreSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
+export type OverloadConfig = z.infer<typeof overloadSchema>;
 
 /** The provider's wire type: explicit `type`, else the provider's own name when that is a known type. */
 export function providerTypeOf(name: string, p: ProviderConfig): ProviderType | undefined {

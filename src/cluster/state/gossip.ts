@@ -1,3 +1,5 @@
+import { CHANNELS } from '../channels.js';
+
 /**
  * What the state layer needs from the gossip layer (src/cluster/membership).
  * Kept local and minimal so the state layer runs, and is tested, with an
@@ -32,7 +34,7 @@ export interface ClusterLike {
   members(): MemberInfo[];
 }
 
-/** Channel ids used by the state layer. */
-export const CHANNEL_CONFIG = 1;
-export const CHANNEL_COUNTERS = 2;
-export const CHANNEL_KEY_COOLDOWN = 3;
+/** Channel ids used by the state layer (registered in ../channels.ts). */
+export const CHANNEL_CONFIG = CHANNELS.config;
+export const CHANNEL_COUNTERS = CHANNELS.counters;
+export const CHANNEL_KEY_COOLDOWN = CHANNELS.keyCooldown;
