@@ -3,6 +3,7 @@ import { DiscoveryRunner } from './cluster/discovery/runner.js';
 import { advertisedHttpAddress, clusterRoutes } from './cluster/routes.js';
 import type { Config } from './config/schema.js';
 import { Gateway } from './gateway/gateway.js';
+import { openApiRoutes } from './governance/openapi.js';
 import { GovernanceRuntime } from './governance/runtime.js';
 import type { Logger } from './observability/logger.js';
 import { createRegistry, type Registry } from './observability/metrics.js';
@@ -82,6 +83,7 @@ export class DeepIntShieldNode {
     }
     router.addAll(clusterRoutes({ cluster: this.cluster, config, httpAddress, traffic }));
     router.addAll(uiRoutes());
+    router.addAll(openApiRoutes());
   }
 
   async start(): Promise<void> {
