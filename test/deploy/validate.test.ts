@@ -15,6 +15,7 @@ const CHART = join(REPO, 'deploy/helm/deepintshield');
 const COMPOSE = join(REPO, 'deploy/compose');
 const SETUPS = ['consul', 'etcd', 'postgres'];
 
+// biome-ignore lint/suspicious/noExplicitAny: parsed YAML of any shape
 type Obj = Record<string, any>;
 const docs = (text: string): Obj[] =>
   parseAllDocuments(text)
@@ -190,7 +191,7 @@ describe('compose set-ups, validated by docker-compose', () => {
   });
 
   it.each(SETUPS)(
-    '%s: builds from the Dockerfile, no top-level name, every ${VAR} in env.example, openai via OPENAI_API_KEY',
+    '%s: builds from the Dockerfile, no top-level name, every variable in env.example, openai via OPENAI_API_KEY',
     (setup) => {
       const text = readFileSync(join(COMPOSE, setup, 'docker-compose.yml'), 'utf8');
       const compose = docs(text)[0]!;
