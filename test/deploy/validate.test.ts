@@ -224,3 +224,34 @@ describe('compose set-ups, validated by docker-compose', () => {
     },
   );
 });
+
+describe("deploy/local: the README's three nodes on one machine", () => {
+  const LOCAL = join(REPO, 'deploy/local');
+  const configs = [1, 2, 3].map((i) =>
+    parseConfigText(readFileSync(join(LOCAL, `node${i}.json`), 'utf8'), `node${i}`, {}),
+  );
+
+  it('pass the real validator, use distinct ports and files, and seed each other', () => {
+    const gossip = configs.map((c) => c.cluster_config.gossip.port);
+    expect(new Set(configs.map((c) => c.server.port)).size).toBe(3);
+    expect(new Set(gossip).size).toBe(3);
+    expect(
+      new Set(configs.map((c) => (c.config_store.type === 'sqlite' ? c.config_store.config.path : ''))).size,
+    ).toBe(3);
+    configs.forEach((c, i) => {
+      expect(c.cluster_config.enabled).toBe(true);
+      expect(c.cluster_config.peers.sort()).toEqual(
+        gossip
+          .filter((_, j) => j !== i)
+          .map((p) => `127.0.0.1:${p}`)
+          .sort(),
+      );
+    });
+    const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+    for (const i of [1, 2, 3])
+      expect(readme).toContain(`npx deepintshield --config deploy/local/node${i}.json`);
+    // the README opens with exactly the two commands, and says what a fresh machine needs for them
+    expect(readme.split('```sh\n')[1]!.split('```')[0]).toBe('npm install && npm start\nnpm test\n');
+    expect(readme).toMatch(/python3 make g\+\+/);
+  });
+});
