@@ -356,6 +356,7 @@ describe('dashboard /ui in Chromium', () => {
       await page.fill('#login-token', 'wrong-token');
       await page.click('#login-dialog button[type="submit"]');
       await expect.poll(() => page.locator('#login-error').textContent()).toMatch(/not accepted/);
+      expect(await page.locator('#signed-in').count()).toBe(0);
       await shot(page, 'login');
       await page.fill('#login-token', 'admin-token-0123456789');
       await page.click('#login-dialog button[type="submit"]');

@@ -100,6 +100,7 @@ function showLogin() {
     const res = await api('GET', '/api/governance/virtual-keys');
     if (res.ok) { sessionStorage.setItem(TOKEN_KEY, auth.token); auth.required = false; close(); renderWho(); route(); return; }
     auth.token = previous;
+    renderWho();
     err.textContent = res.status === 401 ? 'This token was not accepted.' : res.message;
     input.setAttribute('aria-invalid', 'true');
   } },

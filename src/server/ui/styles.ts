@@ -64,7 +64,8 @@ input[aria-invalid=true],textarea[aria-invalid=true],select[aria-invalid=true]{b
 textarea{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;width:100%;min-height:90px}
 .filters{display:flex;gap:8px;flex-wrap:wrap;align-items:end}
 .filters label{display:flex;flex-direction:column;gap:3px;font-size:12px;color:var(--mut)}
-.filters input{width:140px}
+.filters input{width:140px;height:32px}
+.filters input[type=datetime-local]{width:200px}
 .empty{padding:28px;text-align:center;color:var(--mut)}
 .empty b{display:block;color:var(--fg);font-size:15px;margin-bottom:4px}
 .banner{padding:9px 12px;border-radius:8px;margin-bottom:12px;border:1px solid}
