@@ -6,6 +6,7 @@ import { TrafficService } from './cluster/traffic/service.js';
 import type { Config } from './config/schema.js';
 import { Gateway, type GatewayOptions } from './gateway/gateway.js';
 import type { KeyRouter } from './gateway/hooks.js';
+import { openApiRoutes } from './governance/openapi.js';
 import { GovernanceRuntime } from './governance/runtime.js';
 import type { Logger } from './observability/logger.js';
 import { createRegistry, type Registry } from './observability/metrics.js';
@@ -121,6 +122,7 @@ export class DeepIntShieldNode {
       }),
     );
     router.addAll(uiRoutes());
+    router.addAll(openApiRoutes());
   }
 
   async start(): Promise<void> {

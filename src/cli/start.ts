@@ -1,11 +1,14 @@
 import { ConfigError, loadConfig } from '../config/load.js';
 import { DeepIntShieldNode } from '../node.js';
 import { createLogger } from '../observability/logger.js';
+import { applyServerFlags } from './server-flags.js';
 
 export async function runStart(opts: {
   config?: string;
   logFormat?: string;
   logLevel?: string;
+  port?: number;
+  host?: string;
 }): Promise<void> {
   let loaded: ReturnType<typeof loadConfig>;
   try {
@@ -18,6 +21,7 @@ export async function runStart(opts: {
     throw err;
   }
   const { config, source } = loaded;
+  applyServerFlags(config, opts);
   const format = (opts.logFormat ?? config.logging.format) === 'pretty' ? 'pretty' : 'json';
   const logger = createLogger({ level: opts.logLevel ?? config.logging.level, format });
   const node = new DeepIntShieldNode({ config, logger, configSource: source });

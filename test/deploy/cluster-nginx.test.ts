@@ -111,7 +111,11 @@ describe('3-node cluster behind the repo nginx.conf, official openai client', ()
     expect((await fetch(`${base}/ready`)).status).toBe(200);
     const ui = await fetch(`${base}/ui`);
     expect(ui.status).toBe(200);
-    expect(await ui.text()).toContain('DeepIntShield cluster');
+    expect(await ui.text()).toContain('<title>DeepIntShield</title>');
+    // and / redirects to it through the proxy
+    const root = await fetch(`${base}/`, { redirect: 'manual' });
+    expect(root.status).toBe(302);
+    expect(root.headers.get('location')).toBe('/ui');
   });
 
   it('keeps answering when a node is killed (-9): nginx retries on the next upstream', async () => {

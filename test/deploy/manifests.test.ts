@@ -91,9 +91,28 @@ describe('every YAML file under deploy/ parses', () => {
 
 describe('kubernetes manifests', () => {
   const sts = get('StatefulSet', 'deepintshield');
-  const dep = k8sObjects([join(K8S, 'deployment-variant/deployment.yaml')]).get('Deployment/deepintshield')!;
+  const variant = k8sObjects([
+    join(K8S, 'deployment-variant/00-configmap.yaml'),
+    join(K8S, 'deployment-variant/deployment.yaml'),
+  ]);
+  const dep = variant.get('Deployment/deepintshield')!;
   const cm = get('ConfigMap', 'deepintshield-config');
   const config = parseConfigText(cm.data['config.json'], 'configmap config.json', ENV);
+  const variantCm = variant.get('ConfigMap/deepintshield-config')!;
+  const variantConfig = parseConfigText(variantCm.data['config.json'], 'variant config.json', ENV);
+
+  it("gossip is encrypted with the Secret's key; the Deployment variant uses PostgreSQL", () => {
+    expect(config.cluster_config.gossip.encryption_key).toBe(ENV.GOSSIP_KEY);
+    expect(variantConfig.cluster_config.gossip.encryption_key).toBe(ENV.GOSSIP_KEY);
+    expect(config.config_store.type).toBe('sqlite');
+    expect(variantConfig.config_store).toMatchObject({
+      type: 'postgres',
+      config: { password: ENV.POSTGRES_PASSWORD },
+    });
+    const { config_store: _a, ...restVariant } = variantConfig;
+    const { config_store: _b, ...rest } = config;
+    expect(restVariant).toEqual(rest);
+  });
 
   it('ConfigMap config.json passes the real validator and uses kubernetes discovery with the shared selector', () => {
     const d = config.cluster_config.discovery;
@@ -170,9 +189,9 @@ describe('kubernetes manifests', () => {
   });
 
   it.each([
-    ['StatefulSet', sts],
-    ['Deployment', dep],
-  ])('%s pod: ports, probes, drain timing, resources, security context, config mount', (_k, w) => {
+    ['StatefulSet', sts, cm],
+    ['Deployment', dep, variantCm],
+  ])('%s pod: ports, probes, drain timing, resources, security context, config mount', (_k, w, cm) => {
     const pod = w.spec.template.spec;
     const [c] = pod.containers;
     expect(c.ports).toEqual([
@@ -209,10 +228,11 @@ describe('kubernetes manifests', () => {
     );
     expect(mounts['/etc/deepintshield']).toBe('config');
     expect(mounts['/tmp']).toBeTruthy();
-    // the SQLite store is on the writable data volume
-    expect(
-      config.config_store.type === 'sqlite' && config.config_store.config.path.startsWith('/data/'),
-    ).toBe(true);
+    // the SQLite store (StatefulSet) is on the writable data volume
+    if (w.kind === 'StatefulSet')
+      expect(
+        config.config_store.type === 'sqlite' && config.config_store.config.path.startsWith('/data/'),
+      ).toBe(true);
     expect(mounts['/data']).toBe('data');
   });
 });
@@ -232,12 +252,21 @@ describe('helm chart', () => {
     expect(normalize(rendered)).toEqual(normalize(objects));
   });
 
-  it('renders the Deployment variant with statefulset.enabled=false', () => {
+  it('renders the PostgreSQL Deployment variant with statefulset.enabled=false, configStore.postgres.enabled=true', () => {
     const rendered = new Map<string, Obj>();
-    for (const [f, text] of helm.render('deepintshield', { statefulset: { enabled: false } }))
+    for (const [f, text] of helm.render('deepintshield', {
+      statefulset: { enabled: false },
+      configStore: { postgres: { enabled: true } },
+    }))
       for (const o of yamlDocs(text, f)) rendered.set(`${o.kind}/${o.metadata.name}`, o);
-    const variant = k8sObjects([join(K8S, 'deployment-variant/deployment.yaml')]);
+    const variant = k8sObjects([
+      join(K8S, 'deployment-variant/00-configmap.yaml'),
+      join(K8S, 'deployment-variant/deployment.yaml'),
+    ]);
     expect(rendered.get('Deployment/deepintshield')).toEqual(variant.get('Deployment/deepintshield'));
+    const pick = (m: Map<string, Obj>) =>
+      normalize(new Map([['cm', m.get('ConfigMap/deepintshield-config')!]]));
+    expect(pick(rendered)).toEqual(pick(variant));
     expect(rendered.has('StatefulSet/deepintshield')).toBe(false);
   });
 
@@ -255,7 +284,7 @@ describe('helm chart', () => {
     expect(sts.spec.replicas).toBe(5);
     expect(sts.spec.serviceName).toBe('prod-cluster');
     const c = sts.spec.template.spec.containers[0];
-    expect(c.image).toBe('ghcr.io/deepintshield/deepintshield:9.9.9');
+    expect(c.image).toBe('deepintshield:9.9.9');
     expect(c.resources.requests).toEqual({ cpu: '1', memory: '512Mi' });
     expect(c.env.map((e: { name: string }) => e.name)).toContain('POSTGRES_PASSWORD');
     const cfg = parseConfigText(rendered.get('ConfigMap/prod-config')!.data['config.json'], 'rendered', ENV);

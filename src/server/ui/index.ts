@@ -25,7 +25,7 @@ function prepare(): Prepared {
   return prepared;
 }
 
-/** GET /ui: the self-contained cluster dashboard, served by every node. */
+/** GET /ui: the self-contained dashboard, served by every node; GET / redirects to it. */
 export function uiRoutes(): Route[] {
   const page = prepare();
   const handler: Route['handler'] = (req, res) => {
@@ -50,7 +50,12 @@ export function uiRoutes(): Route[] {
     res.writeHead(200, headers);
     res.end(req.method === 'HEAD' ? undefined : body);
   };
+  const toUi: Route['handler'] = (_req, res) => {
+    res.writeHead(302, { location: UI_PATH, 'content-length': '0', 'cache-control': 'no-cache' });
+    res.end();
+  };
   return [
+    { method: 'GET', path: '/', handler: toUi, name: UI_PATH },
     { method: 'GET', path: UI_PATH, handler, name: UI_PATH },
     { method: 'GET', path: `${UI_PATH}/`, handler, name: UI_PATH },
   ];
