@@ -1,9 +1,11 @@
+import { hostname } from 'node:os';
 import { Cluster } from './cluster/cluster.js';
 import { DiscoveryRunner } from './cluster/discovery/runner.js';
 import { advertisedHttpAddress, clusterRoutes } from './cluster/routes.js';
 import type { Config } from './config/schema.js';
 import { Gateway } from './gateway/gateway.js';
 import { GovernanceRuntime } from './governance/runtime.js';
+import { Observability } from './observability/index.js';
 import type { Logger } from './observability/logger.js';
 import { createRegistry, type Registry } from './observability/metrics.js';
 import { HttpServer } from './server/http-server.js';
@@ -34,6 +36,8 @@ export class DeepIntShieldNode {
   /** Config store, config sync, governance, cluster-wide counters, admin API. */
   readonly governance: GovernanceRuntime;
   private stopping?: Promise<void>;
+  /** Request log (writer, retention, /api/logs) and OpenTelemetry tracer. */
+  readonly observability: Observability;
 
   constructor(private readonly opts: NodeOptions) {
     const { config, logger } = opts;
@@ -44,12 +48,25 @@ export class DeepIntShieldNode {
       registry: this.registry,
       onProviders: (providers) => this.gateway?.updateProviders(providers),
     });
+    this.observability = new Observability({
+      config,
+      logger,
+      registry: this.registry,
+      version: VERSION,
+      nodeName: () => this.cluster?.localName ?? config.cluster_config.node_name ?? hostname(),
+      peers: () =>
+        (this.cluster?.members() ?? [])
+          .filter((m) => m.name !== this.cluster?.localName)
+          .map((m) => ({ name: m.name, httpAddress: m.httpAddress, state: m.state })),
+    });
     this.gateway = new Gateway({
       config,
       logger,
       registry: this.registry,
       governance: this.governance.governance,
       keyGate: this.governance.keyGate,
+      // Seams of src/gateway/hooks.ts (spread until GatewayOptions declares them).
+      ...{ requestObserver: this.observability.requestObserver, tracer: this.observability.tracer },
     });
     const router = new Router();
     router.addAll(
@@ -66,6 +83,7 @@ export class DeepIntShieldNode {
     );
     router.addAll(this.gateway.routes());
     router.addAll(this.governance.routes());
+    router.addAll(this.observability.routes());
     this.http = new HttpServer({ config: config.server, logger, registry: this.registry, router });
     const httpAddress = advertisedHttpAddress(config, config.server.port);
     const traffic = () => this.http.traffic();
@@ -88,6 +106,7 @@ export class DeepIntShieldNode {
     const { config, logger } = this.opts;
     // Store and config first (bounded wait: a down store does not keep the node from serving).
     await this.governance.start();
+    await this.observability.start();
     await this.http.listen();
     const addr = this.http.address();
     // HTTP first so peers can health-check us as soon as gossip announces us.
@@ -154,6 +173,7 @@ export class DeepIntShieldNode {
       await left;
       await this.cluster?.shutdown();
       await this.gateway.close();
+      await this.observability.close();
       await this.governance.close();
       logger.info({ forced }, 'drained, exiting');
     })();

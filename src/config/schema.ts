@@ -274,6 +274,36 @@ export const loggingSchema = z.strictObject({
   format: z.enum(['json', 'pretty']).default('json'),
 });
 
+export const observabilitySchema = z.strictObject({
+  request_log: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** How long entries are kept; older ones are deleted by a periodic job. */
+      retention: fixedDuration.default('7d'),
+      /** Request and response bodies in the log (secrets scrubbed); off by default. */
+      bodies: z.boolean().default(false),
+      /** Bytes kept of each body when body logging is on. */
+      max_body_bytes: z
+        .number()
+        .int()
+        .positive()
+        .default(64 * 1024),
+      /** Records waiting to be written; beyond it new records are dropped and counted. */
+      queue_size: z.number().int().positive().default(10_000),
+    })
+    .prefault({}),
+  otel: z
+    .strictObject({
+      /** OTLP/HTTP traces endpoint (".../v1/traces" appended when it has no path); else OTEL_EXPORTER_OTLP_* apply. */
+      endpoint: z.string().url().optional(),
+      protocol: z.enum(['http/protobuf', 'http/json']).optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+      sample_ratio: z.number().min(0).max(1).default(1),
+      service_name: z.string().min(1).default('deepintshield'),
+    })
+    .prefault({}),
+});
+
 export const configSchema = z.strictObject({
   $schema: z.string().optional(),
   server: serverSchema.prefault({}),
@@ -288,6 +318,7 @@ export const configSchema = z.strictObject({
     .default({}),
   governance: governanceSchema.prefault({}),
   cluster_config: clusterSchema.prefault({}),
+  observability: observabilitySchema.prefault({}),
   config_store: configStoreSchema.default({
     enabled: true,
     type: 'sqlite',
@@ -307,6 +338,7 @@ export type DiscoveryConfig = z.infer<typeof discoverySchema>;
 export type GossipConfig = z.infer<typeof gossipSchema>;
 export type ConfigStoreConfig = z.infer<typeof configStoreSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
+export type ObservabilityConfig = z.infer<typeof observabilitySchema>;
 
 /** The provider's wire type: explicit `type`, else the provider's own name when that is a known type. */
 export function providerTypeOf(name: string, p: ProviderConfig): ProviderType | undefined {

@@ -1,0 +1,88 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  fromRow,
+  LIST_COLUMNS,
+  LOG_COLUMNS,
+  type LogRow,
+  type RequestLogEntry,
+  type RequestLogQuery,
+  type RequestLogStore,
+  toRowValues,
+  whereClause,
+} from './request-log.js';
+
+/** The request log's table and indexes; idempotent, run at every open. */
+export function migrateSqliteRequestLog(db: Database.Database): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS request_log (
+    id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, node TEXT NOT NULL, request_id TEXT NOT NULL,
+    route TEXT NOT NULL, virtual_key TEXT, provider TEXT NOT NULL, model TEXT NOT NULL,
+    status INTEGER NOT NULL, latency_ms REAL NOT NULL, ttft_ms REAL, prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL, cost REAL NOT NULL, attempts INTEGER NOT NULL,
+    fallback_index INTEGER, error TEXT, stream INTEGER NOT NULL, request_body TEXT, response_body TEXT)`);
+  db.exec('CREATE INDEX IF NOT EXISTS request_log_time ON request_log (time_ms DESC, id DESC)');
+}
+
+/**
+ * The request log in the node's own SQLite file, on a connection of its own
+ * (WAL lets it write beside the config store's connection).
+ */
+export class SqliteRequestLogStore implements RequestLogStore {
+  readonly kind = 'sqlite' as const;
+  private db: Database.Database | undefined;
+  private insertStmt: Database.Statement | undefined;
+
+  constructor(private readonly path: string) {}
+
+  private get conn(): Database.Database {
+    if (!this.db) throw new Error('request log store is not open');
+    return this.db;
+  }
+
+  async init(): Promise<void> {
+    if (this.db) return;
+    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true });
+    const db = new Database(this.path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('busy_timeout = 5000');
+    // A lost last batch on power failure is acceptable for a log; an fsync per batch is not.
+    db.pragma('synchronous = NORMAL');
+    migrateSqliteRequestLog(db);
+    this.insertStmt = db.prepare(
+      `INSERT OR IGNORE INTO request_log (${LOG_COLUMNS.join(', ')}) VALUES (${LOG_COLUMNS.map(() => '?').join(', ')})`,
+    );
+    this.db = db;
+  }
+
+  async insert(entries: readonly RequestLogEntry[]): Promise<void> {
+    const stmt = this.insertStmt;
+    if (!stmt) throw new Error('request log store is not open');
+    this.conn.transaction(() => {
+      for (const e of entries) stmt.run(toRowValues(e));
+    })();
+  }
+
+  async query(q: RequestLogQuery): Promise<RequestLogEntry[]> {
+    const { sql, params } = whereClause(q, () => '?');
+    const rows = this.conn
+      .prepare(`SELECT ${LIST_COLUMNS} FROM request_log ${sql} ORDER BY time_ms DESC, id DESC LIMIT ?`)
+      .all(...params, q.limit) as LogRow[];
+    return rows.map(fromRow);
+  }
+
+  async get(id: string): Promise<RequestLogEntry | undefined> {
+    const row = this.conn.prepare('SELECT * FROM request_log WHERE id = ?').get(id) as LogRow | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  async prune(beforeMs: number): Promise<number> {
+    return this.conn.prepare('DELETE FROM request_log WHERE time_ms < ?').run(beforeMs).changes;
+  }
+
+  async close(): Promise<void> {
+    this.db?.close();
+    this.db = undefined;
+    this.insertStmt = undefined;
+  }
+}
