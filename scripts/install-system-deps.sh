@@ -6,7 +6,7 @@ declare -A need=(
   [etcd]=etcd-server [etcdctl]=etcd-client [dnsmasq]=dnsmasq
   [/usr/lib/postgresql/15/bin/initdb]=postgresql [avahi-daemon]=avahi-daemon
   [avahi-browse]=avahi-utils [dbus-daemon]=dbus [nginx]=nginx [serf]=serf
-  [chromium]=chromium [ip]=iproute2 [tc]=iproute2 [nft]=nftables [systemd-analyze]=systemd
+  [chromium]=chromium [prometheus]=prometheus [ip]=iproute2 [tc]=iproute2 [nft]=nftables [systemd-analyze]=systemd
   # delay/jitter without sch_netem: test/helpers/netdelay.c over iptables NFQUEUE
   [iptables]=iptables [gcc]=gcc [/usr/include/stdio.h]=libc6-dev [/usr/include/libnetfilter_queue/libnetfilter_queue.h]=libnetfilter-queue-dev
 )
