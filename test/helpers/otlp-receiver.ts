@@ -91,7 +91,10 @@ export class OtlpReceiver {
             return;
           }
           if (ct.includes('protobuf')) {
-            const msg = ExportRequest.toObject(ExportRequest.decode(body), { longs: String, bytes: Buffer }) as {
+            const msg = ExportRequest.toObject(ExportRequest.decode(body), {
+              longs: String,
+              bytes: Buffer,
+            }) as {
               resource_spans?: unknown[];
             };
             this.collect(msg.resource_spans as never, 'protobuf');

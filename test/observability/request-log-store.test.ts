@@ -45,7 +45,8 @@ function contract(name: string, open: () => Promise<RequestLogStore>) {
     });
 
     it('filters by provider, model, virtual key, status and class, and time range', async () => {
-      const ids = async (q: Parameters<RequestLogStore['query']>[0]) => (await store.query(q)).map((e) => e.request_id);
+      const ids = async (q: Parameters<RequestLogStore['query']>[0]) =>
+        (await store.query(q)).map((e) => e.request_id);
       const want = (f: (i: number) => boolean) =>
         ENTRIES.filter((_, k) => f(k + 1))
           .reverse()
@@ -55,7 +56,9 @@ function contract(name: string, open: () => Promise<RequestLogStore>) {
       expect(await ids({ limit: 100, virtual_key: 'team-a' })).toEqual(want((i) => i % 2 === 0));
       expect(await ids({ limit: 100, status: { exact: 502 } })).toEqual(want((i) => i % 5 === 0));
       expect(await ids({ limit: 100, status: { class: 2 } })).toEqual(want((i) => i % 5 !== 0));
-      expect(await ids({ limit: 100, since: T0 + 5000, until: T0 + 10_000 })).toEqual(want((i) => i >= 6 && i < 11));
+      expect(await ids({ limit: 100, since: T0 + 5000, until: T0 + 10_000 })).toEqual(
+        want((i) => i >= 6 && i < 11),
+      );
     });
 
     it('gets one entry with its bodies, and prunes by age', async () => {

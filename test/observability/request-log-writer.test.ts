@@ -51,17 +51,23 @@ function writer(store: RequestLogStore, over: Partial<typeof baseConfig> = {}, r
   });
 }
 
-async function metric(registry: Registry, name: string, labels: Record<string, string> = {}): Promise<number> {
+async function metric(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const m = await registry.getSingleMetric(name)?.get();
   const v = m?.values.find((x) => Object.entries(labels).every(([k, l]) => x.labels[k] === l));
   return v?.value ?? 0;
 }
 
 describe('request-log writer', () => {
-  it('never writes on the caller\'s turn; batches in order; maps every contract field', async () => {
+  it("never writes on the caller's turn; batches in order; maps every contract field", async () => {
     const store = new RecordingStore();
     const w = writer(store);
-    const recs = Array.from({ length: 25 }, (_, i) => record({ startedAt: Date.UTC(2026, 11, 1) + i, ttftMs: i === 0 ? 4.44 : undefined }));
+    const recs = Array.from({ length: 25 }, (_, i) =>
+      record({ startedAt: Date.UTC(2026, 11, 1) + i, ttftMs: i === 0 ? 4.44 : undefined }),
+    );
     for (const r of recs) w.onRequestEnd(r);
     expect(store.batches.length).toBe(0);
     expect(w.pending).toBe(25);
@@ -102,7 +108,9 @@ describe('request-log writer', () => {
     const flushing = w.flush(); // takes 10, stalls on the store
     for (let i = 0; i < 100; i++) w.onRequestEnd(record());
     expect(w.pending).toBe(50);
-    expect(await metric(registry, 'deepintshield_request_log_dropped_total', { reason: 'queue_full' })).toBe(70);
+    expect(await metric(registry, 'deepintshield_request_log_dropped_total', { reason: 'queue_full' })).toBe(
+      70,
+    );
     release();
     store.gate = undefined;
     await flushing;
@@ -126,7 +134,9 @@ describe('request-log writer', () => {
     await w.flush();
     await w.flush();
     expect(w.pending).toBe(0);
-    expect(await metric(registry, 'deepintshield_request_log_dropped_total', { reason: 'write_failed' })).toBe(5);
+    expect(
+      await metric(registry, 'deepintshield_request_log_dropped_total', { reason: 'write_failed' }),
+    ).toBe(5);
     expect(await metric(registry, 'deepintshield_request_log_write_errors_total')).toBe(3);
   });
 
@@ -151,11 +161,17 @@ describe('request-log writer', () => {
   });
 
   it('bodies only when enabled, scrubbed and bounded', async () => {
-    const reqBody = JSON.stringify({ model: 'm', api_key: 'sk-live-abcdefghijklmnop', messages: [{ role: 'user', content: 'my key is sk-proj-ABCDEFGHIJKLMNOPQRST ok' }] });
+    const reqBody = JSON.stringify({
+      model: 'm',
+      api_key: 'sk-live-abcdefghijklmnop',
+      messages: [{ role: 'user', content: 'my key is sk-proj-ABCDEFGHIJKLMNOPQRST ok' }],
+    });
     const off = writer(new RecordingStore());
     expect(off.toEntry(record({ requestBody: reqBody })).request_body).toBeUndefined();
     const on = writer(new RecordingStore(), { bodies: true, max_body_bytes: 4096 });
-    const e = on.toEntry(record({ requestBody: reqBody, responseBody: 'Authorization: Bearer abcdefghijklmnopqrstuvwx' }));
+    const e = on.toEntry(
+      record({ requestBody: reqBody, responseBody: 'Authorization: Bearer abcdefghijklmnopqrstuvwx' }),
+    );
     expect(e.request_body).not.toContain('sk-live');
     expect(e.request_body).not.toContain('sk-proj');
     expect(JSON.parse(e.request_body!).api_key).toBe(SCRUBBED);

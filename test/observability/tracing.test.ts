@@ -5,7 +5,11 @@ import { createTracing, type TracingHandle } from '../../src/observability/traci
 import { OtlpReceiver } from '../helpers/otlp-receiver.js';
 import { record } from './fixtures.js';
 
-const otel = (over: Record<string, unknown> = {}) => ({ sample_ratio: 1, service_name: 'deepintshield', ...over });
+const otel = (over: Record<string, unknown> = {}) => ({
+  sample_ratio: 1,
+  service_name: 'deepintshield',
+  ...over,
+});
 
 function tracing(config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): TracingHandle | undefined {
   return createTracing({
@@ -25,7 +29,16 @@ function fakeGatewayRequest(t: TracingHandle, traceparent?: string): string[] {
   a1.end({ provider: 'openai', keyName: 'primary', model: 'gpt-4o', status: 502, latencyMs: 5 });
   const a2 = span.attempt('mock', 'gpt-4o-mini', 'k1', 1);
   a2.end({ provider: 'mock', keyName: 'k1', model: 'gpt-4o-mini', status: 200, latencyMs: 3, ttftMs: 1 });
-  span.end(record({ provider: 'mock', model: 'gpt-4o-mini', attempts: 2, fallbackIndex: 1, promptTokens: 11, completionTokens: 22 }));
+  span.end(
+    record({
+      provider: 'mock',
+      model: 'gpt-4o-mini',
+      attempts: 2,
+      fallbackIndex: 1,
+      promptTokens: 11,
+      completionTokens: 22,
+    }),
+  );
   return [a1.traceparent ?? '', a2.traceparent ?? ''];
 }
 
@@ -66,7 +79,11 @@ describe('OpenTelemetry tracing', () => {
       'deepintshield.attempts': 2,
       'deepintshield.fallback_index': 1,
     });
-    expect(req.resource).toMatchObject({ 'service.name': 'deepintshield', 'service.version': '1.2.3', 'service.instance.id': 'node-a' });
+    expect(req.resource).toMatchObject({
+      'service.name': 'deepintshield',
+      'service.version': '1.2.3',
+      'service.instance.id': 'node-a',
+    });
     const attempts = spans.filter((s) => s.kind === 3); // CLIENT
     expect(attempts.map((s) => s.parentSpanId)).toEqual([req.spanId, req.spanId]);
     expect(attempts.map((s) => s.attributes['gen_ai.provider.name'])).toEqual(['openai', 'mock']);
@@ -114,11 +131,19 @@ describe('OpenTelemetry tracing', () => {
     }
     const kept = [randomBytes(16).toString('hex'), randomBytes(16).toString('hex')];
     for (const id of kept) {
-      const s = t.tracer.startRequest('/v1/embeddings', 'embeddings', `00-${id}-${randomBytes(8).toString('hex')}-01`);
+      const s = t.tracer.startRequest(
+        '/v1/embeddings',
+        'embeddings',
+        `00-${id}-${randomBytes(8).toString('hex')}-01`,
+      );
       s.end(record());
     }
     const dropped = randomBytes(16).toString('hex');
-    const s = t.tracer.startRequest('/v1/embeddings', 'embeddings', `00-${dropped}-${randomBytes(8).toString('hex')}-00`);
+    const s = t.tracer.startRequest(
+      '/v1/embeddings',
+      'embeddings',
+      `00-${dropped}-${randomBytes(8).toString('hex')}-00`,
+    );
     const a = s.attempt('mock', 'm', 'k', 0);
     // Unsampled traces still carry the trace upstream, flagged not sampled.
     expect(a.traceparent).toMatch(new RegExp(`^00-${dropped}-[0-9a-f]{16}-00$`));
