@@ -9,6 +9,7 @@ import {
   type RequestLogEntry,
   type RequestLogQuery,
   type RequestLogStore,
+  timeOfId,
   toRowValues,
   whereClause,
 } from './request-log.js';
@@ -16,13 +17,16 @@ import {
 /** The request log's table and indexes; idempotent, run at every open. */
 export function migrateSqliteRequestLog(db: Database.Database): void {
   db.exec(`CREATE TABLE IF NOT EXISTS request_log (
-    id TEXT PRIMARY KEY, time_ms INTEGER NOT NULL, node TEXT NOT NULL, request_id TEXT NOT NULL,
+    id TEXT NOT NULL, time_ms INTEGER NOT NULL, node TEXT NOT NULL, request_id TEXT NOT NULL,
     route TEXT NOT NULL, virtual_key TEXT, provider TEXT NOT NULL, model TEXT NOT NULL,
     status INTEGER NOT NULL, latency_ms REAL NOT NULL, ttft_ms REAL, prompt_tokens INTEGER NOT NULL,
     completion_tokens INTEGER NOT NULL, cost REAL NOT NULL, attempts INTEGER NOT NULL,
-    fallback_index INTEGER, error TEXT, stream INTEGER NOT NULL, request_body TEXT, response_body TEXT)`);
-  db.exec('CREATE INDEX IF NOT EXISTS request_log_time ON request_log (time_ms DESC, id DESC)');
+    fallback_index INTEGER, error TEXT, stream INTEGER NOT NULL, request_body TEXT, response_body TEXT,
+    PRIMARY KEY (time_ms, id)) WITHOUT ROWID`);
 }
+
+/** Rows per INSERT statement: one statement per row costs more than the row itself. */
+const ROWS_PER_STATEMENT = 32;
 
 /**
  * The request log in the node's own SQLite file, on a connection of its own
@@ -32,6 +36,7 @@ export class SqliteRequestLogStore implements RequestLogStore {
   readonly kind = 'sqlite' as const;
   private db: Database.Database | undefined;
   private insertStmt: Database.Statement | undefined;
+  private insertManyStmt: Database.Statement | undefined;
 
   constructor(private readonly path: string) {}
 
@@ -49,17 +54,25 @@ export class SqliteRequestLogStore implements RequestLogStore {
     // A lost last batch on power failure is acceptable for a log; an fsync per batch is not.
     db.pragma('synchronous = NORMAL');
     migrateSqliteRequestLog(db);
-    this.insertStmt = db.prepare(
-      `INSERT OR IGNORE INTO request_log (${LOG_COLUMNS.join(', ')}) VALUES (${LOG_COLUMNS.map(() => '?').join(', ')})`,
-    );
+    const tuple = `(${LOG_COLUMNS.map(() => '?').join(', ')})`;
+    const insert = `INSERT OR IGNORE INTO request_log (${LOG_COLUMNS.join(', ')}) VALUES `;
+    this.insertStmt = db.prepare(insert + tuple);
+    this.insertManyStmt = db.prepare(insert + Array(ROWS_PER_STATEMENT).fill(tuple).join(', '));
     this.db = db;
   }
 
   async insert(entries: readonly RequestLogEntry[]): Promise<void> {
-    const stmt = this.insertStmt;
-    if (!stmt) throw new Error('request log store is not open');
+    const one = this.insertStmt;
+    const many = this.insertManyStmt;
+    if (!one || !many) throw new Error('request log store is not open');
     this.conn.transaction(() => {
-      for (const e of entries) stmt.run(toRowValues(e));
+      let i = 0;
+      for (; i + ROWS_PER_STATEMENT <= entries.length; i += ROWS_PER_STATEMENT) {
+        const params: unknown[] = [];
+        for (let k = i; k < i + ROWS_PER_STATEMENT; k++) params.push(...toRowValues(entries[k]!));
+        many.run(params);
+      }
+      for (; i < entries.length; i++) one.run(toRowValues(entries[i]!));
     })();
   }
 
@@ -72,7 +85,11 @@ export class SqliteRequestLogStore implements RequestLogStore {
   }
 
   async get(id: string): Promise<RequestLogEntry | undefined> {
-    const row = this.conn.prepare('SELECT * FROM request_log WHERE id = ?').get(id) as LogRow | undefined;
+    const timeMs = timeOfId(id);
+    if (timeMs === undefined) return undefined;
+    const row = this.conn.prepare('SELECT * FROM request_log WHERE time_ms = ? AND id = ?').get(timeMs, id) as
+      | LogRow
+      | undefined;
     return row ? fromRow(row) : undefined;
   }
 
@@ -84,5 +101,6 @@ export class SqliteRequestLogStore implements RequestLogStore {
     this.db?.close();
     this.db = undefined;
     this.insertStmt = undefined;
+    this.insertManyStmt = undefined;
   }
 }

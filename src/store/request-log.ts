@@ -201,3 +201,13 @@ export function whereClause(
 export const LIST_COLUMNS = LOG_COLUMNS.filter((c) => c !== 'request_body' && c !== 'response_body').join(
   ', ',
 );
+
+/**
+ * Entry ids start with the arrival time in ms, base 36, 9 characters (see
+ * logEntryId), so the time half of the (time_ms, id) key is read from the id.
+ */
+export function timeOfId(id: string): number | undefined {
+  if (!/^[0-9a-z]{10,64}$/.test(id)) return undefined;
+  const t = Number.parseInt(id.slice(0, 9), 36);
+  return Number.isSafeInteger(t) ? t : undefined;
+}

@@ -75,7 +75,7 @@ describe('request-log writer', () => {
     expect(store.batches.map((b) => b.length)).toEqual([10, 10, 5]);
     const first = store.batches[0]![0]!;
     expect(first).toEqual({
-      id: expect.stringMatching(/^[0-9a-z]{21}$/),
+      id: expect.stringMatching(/^[0-9a-z]{25}$/),
       time: '2026-12-01T00:00:00.000Z',
       node: 'node-a',
       request_id: recs[0]!.requestId,
