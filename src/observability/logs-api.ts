@@ -40,7 +40,8 @@ const timeParam = z.string().transform((s, ctx) => {
   return n;
 });
 
-const querySchema = z.strictObject({
+/** Query of GET /api/logs (exported for the OpenAPI document). */
+export const logsQuerySchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(MAX_LIMIT).default(DEFAULT_LIMIT),
   cursor: z.string().max(200).optional(),
   provider: z.string().max(200).optional(),
@@ -56,7 +57,7 @@ const querySchema = z.strictObject({
   scope: z.enum(['local', 'cluster']).default('cluster'),
 });
 
-type LogsParams = z.infer<typeof querySchema>;
+type LogsParams = z.infer<typeof logsQuerySchema>;
 
 export function encodeCursor(c: LogCursor): string {
   return Buffer.from(JSON.stringify([c.timeMs, c.id]), 'utf8').toString('base64url');
@@ -274,7 +275,7 @@ function parseQuery(url: string): LogsParams {
   const sp = new URL(url, 'http://x').searchParams;
   const raw: Record<string, string> = {};
   for (const [k, v] of sp) raw[k] = v;
-  const r = querySchema.safeParse(raw);
+  const r = logsQuerySchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const field = issue.path.join('.') || 'query';
