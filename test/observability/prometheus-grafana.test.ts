@@ -105,7 +105,7 @@ describe('a real Prometheus scrapes a 3-node cluster; every shipped Grafana quer
                     type: 'consul',
                     consul_address: `127.0.0.1:${noConsul}`,
                     interval: '1s',
-                    dial_timeout: '2s',
+                    dial_timeout: '10s',
                   }
                 : {
                     enabled: true,
@@ -113,7 +113,7 @@ describe('a real Prometheus scrapes a 3-node cluster; every shipped Grafana quer
                     dns_names: ['_gossip._udp.prom.test'],
                     dns_servers: [`127.0.0.1:${dnsPort}`],
                     bind_port: gossip[i],
-                    dial_timeout: '2s',
+                    dial_timeout: '10s',
                     interval: '1s',
                     allowed_address_space: ['127.0.0.0/8'],
                   },
@@ -196,7 +196,7 @@ describe('a real Prometheus scrapes a 3-node cluster; every shipped Grafana quer
       },
       { timeoutMs: 30_000, what: 'prometheus targets up' },
     );
-  }, 120_000);
+  }, 150_000);
 
   afterAll(async () => {
     prometheus?.kill('SIGTERM');
