@@ -25,7 +25,7 @@ const { values } = parseArgs({
 const upstream = new Pool(values.upstream!, { connections: 256 });
 let writer: RequestLogWriter | undefined;
 if (values.log === 'on') {
-  const store = new SqliteRequestLogStore(values.db!);
+  const store = new SqliteRequestLogStore(values.db!, 'thread');
   await store.init();
   writer = new RequestLogWriter({
     store,

@@ -27,7 +27,7 @@ export interface ObservabilityOptions {
 /** The request log's store beside the config store: same SQLite file or same PostgreSQL database. */
 export function createRequestLogStore(cfg: Config['config_store']): RequestLogStore {
   if (!cfg.enabled) return new SqliteRequestLogStore(':memory:');
-  if (cfg.type === 'sqlite') return new SqliteRequestLogStore(cfg.config.path);
+  if (cfg.type === 'sqlite') return new SqliteRequestLogStore(cfg.config.path, 'thread');
   const c = cfg.config;
   return new PostgresRequestLogStore({
     host: c.host,

@@ -13,6 +13,7 @@ import {
   toRowValues,
   whereClause,
 } from './request-log.js';
+import { SqliteWriterThread } from './request-log-sqlite-worker.js';
 
 /** The request log's table and indexes; idempotent, run at every open. */
 export function migrateSqliteRequestLog(db: Database.Database): void {
@@ -38,7 +39,16 @@ export class SqliteRequestLogStore implements RequestLogStore {
   private insertStmt: Database.Statement | undefined;
   private insertManyStmt: Database.Statement | undefined;
 
-  constructor(private readonly path: string) {}
+  private thread: SqliteWriterThread | undefined;
+
+  /**
+   * `writes: 'thread'` (the node's choice for a file) runs INSERTs on a worker thread; 'inline' runs them on
+   * the caller's thread (':memory:' must, as a second connection would see another database).
+   */
+  constructor(
+    private readonly path: string,
+    private readonly writes: 'thread' | 'inline' = 'inline',
+  ) {}
 
   private get conn(): Database.Database {
     if (!this.db) throw new Error('request log store is not open');
@@ -57,7 +67,15 @@ export class SqliteRequestLogStore implements RequestLogStore {
     const tuple = `(${LOG_COLUMNS.map(() => '?').join(', ')})`;
     const insert = `INSERT OR IGNORE INTO request_log (${LOG_COLUMNS.join(', ')}) VALUES `;
     this.insertStmt = db.prepare(insert + tuple);
-    this.insertManyStmt = db.prepare(insert + Array(ROWS_PER_STATEMENT).fill(tuple).join(', '));
+    const insertMany = insert + Array(ROWS_PER_STATEMENT).fill(tuple).join(', ');
+    this.insertManyStmt = db.prepare(insertMany);
+    if (this.writes === 'thread' && this.path !== ':memory:')
+      this.thread = new SqliteWriterThread({
+        path: this.path,
+        insertOne: insert + tuple,
+        insertMany,
+        perStatement: ROWS_PER_STATEMENT,
+      });
     this.db = db;
   }
 
@@ -65,6 +83,7 @@ export class SqliteRequestLogStore implements RequestLogStore {
     const one = this.insertStmt;
     const many = this.insertManyStmt;
     if (!one || !many) throw new Error('request log store is not open');
+    if (this.thread) return this.thread.write(entries.map(toRowValues));
     this.conn.transaction(() => {
       let i = 0;
       for (; i + ROWS_PER_STATEMENT <= entries.length; i += ROWS_PER_STATEMENT) {
@@ -98,6 +117,9 @@ export class SqliteRequestLogStore implements RequestLogStore {
   }
 
   async close(): Promise<void> {
+    const thread = this.thread;
+    this.thread = undefined;
+    await thread?.close();
     this.db?.close();
     this.db = undefined;
     this.insertStmt = undefined;

@@ -80,6 +80,11 @@ contract('SQLite request log', async () => {
   await s.init(); // idempotent
   return s;
 });
+contract('SQLite request log, writes on a worker thread', async () => {
+  const s = new SqliteRequestLogStore(join(dir, 'threaded', 'config.db'), 'thread');
+  await s.init();
+  return s;
+});
 
 let pgServer: PgServer | undefined;
 afterAll(async () => {
