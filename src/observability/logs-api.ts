@@ -131,13 +131,20 @@ export function logsRoutes(o: LogsApiOptions): Route[] {
         authorize(req, tokenDigest);
         await fn(req, res, ctx);
       } catch (err) {
-        if (!(err instanceof HttpError))
-          o.logger.error({ err: (err as Error)?.message }, 'request log API error');
+        if (err instanceof HttpError) {
+          sendError(res, err);
+          return;
+        }
+        // Everything else comes from the log store (not open yet, or its database is down).
+        o.logger.warn({ err: (err as Error)?.message }, 'request log API: store error');
         sendError(
           res,
-          err instanceof HttpError
-            ? err
-            : new HttpError(500, 'internal error', 'api_error', 'internal_error'),
+          new HttpError(
+            503,
+            'the request log store is unavailable',
+            'service_unavailable',
+            'store_unavailable',
+          ),
         );
       }
     };

@@ -148,4 +148,13 @@ describe('/api/logs scatter-gather against hostile peers', () => {
     expect(askedPeers).toBe(0);
     me.server.close();
   });
+
+  it('a store that is not open answers 503, not 500', async () => {
+    const closed = new SqliteRequestLogStore(':memory:');
+    const me = await serve(closed, () => []);
+    const res = await fetch(`http://${me.addr}/api/logs`, { headers: { authorization: 'Bearer t0ken' } });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('store_unavailable');
+    me.server.close();
+  });
 });
