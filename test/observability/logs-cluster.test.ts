@@ -37,7 +37,7 @@ async function startCluster(): Promise<NodeProcess[]> {
       },
     }).start(),
   );
-  await Promise.all(nodes.map((n) => n.waitReady(30_000)));
+  await Promise.all(nodes.map((n) => n.waitReady(60_000)));
   await waitFor(
     async () =>
       (await nodes[0]!.status()).cluster_health === 'HEALTHY' && (await nodes[0]!.status()).members === 3,
@@ -114,7 +114,7 @@ describe('GET /api/logs across a 3-node cluster with per-node SQLite', () => {
       all.push(...es);
     }
     all.sort(byNewest);
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.destroy()));
@@ -199,5 +199,5 @@ describe('GET /api/logs across a 3-node cluster with per-node SQLite', () => {
       }
     }
     expect((await getJson(`${nodes[1]!.url}/api/logs/${nodeEntries(0)[5]!.id}`)).status).toBe(200);
-  }, 60_000);
+  }, 90_000);
 });

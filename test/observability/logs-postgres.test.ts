@@ -45,7 +45,7 @@ describe('GET /api/logs with a shared PostgreSQL store', () => {
         },
       }).start(),
     );
-    await Promise.all(nodes.map((n) => n.waitReady(30_000)));
+    await Promise.all(nodes.map((n) => n.waitReady(60_000)));
     const store = new PostgresRequestLogStore({
       host: '127.0.0.1',
       port: pgServer.port,
@@ -57,7 +57,7 @@ describe('GET /api/logs with a shared PostgreSQL store', () => {
     await store.init(); // idempotent beside the nodes' own migration
     await store.insert(entries);
     await store.close();
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.destroy()));
@@ -81,5 +81,5 @@ describe('GET /api/logs with a shared PostgreSQL store', () => {
     expect(after.partial).toBeUndefined();
     const one = await fetch(`${nodes[0]!.url}/api/logs/${entries[4]!.id}`);
     expect(((await one.json()) as RequestLogEntry).node).toBe('pg-1');
-  }, 60_000);
+  }, 90_000);
 });

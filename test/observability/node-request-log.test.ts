@@ -41,8 +41,8 @@ describe('request log and traces through a real node', () => {
         },
       },
     }).start();
-    await node.waitReady();
-  }, 60_000);
+    await node.waitReady(60_000);
+  }, 90_000);
 
   afterAll(async () => {
     await node?.destroy();

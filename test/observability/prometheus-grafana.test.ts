@@ -156,7 +156,7 @@ describe('a real Prometheus scrapes a 3-node cluster; every shipped Grafana quer
       ],
       { stdio: 'ignore' },
     );
-    await Promise.all(nodes.map((n) => n.waitReady(30_000)));
+    await Promise.all(nodes.map((n) => n.waitReady(60_000)));
     await waitFor(async () => (await nodes[0]!.status()).cluster_health === 'HEALTHY', {
       timeoutMs: 30_000,
       what: 'healthy cluster',
@@ -196,7 +196,7 @@ describe('a real Prometheus scrapes a 3-node cluster; every shipped Grafana quer
       },
       { timeoutMs: 30_000, what: 'prometheus targets up' },
     );
-  }, 150_000);
+  }, 180_000);
 
   afterAll(async () => {
     prometheus?.kill('SIGTERM');
@@ -234,5 +234,5 @@ describe('a real Prometheus scrapes a 3-node cluster; every shipped Grafana quer
     ).catch(() => {
       throw new Error(`queries without data:\n${empty.join('\n')}`);
     });
-  }, 60_000);
+  }, 90_000);
 });
