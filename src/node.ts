@@ -65,8 +65,8 @@ export class DeepIntShieldNode {
       registry: this.registry,
       governance: this.governance.governance,
       keyGate: this.governance.keyGate,
-      // Seams of src/gateway/hooks.ts (spread until GatewayOptions declares them).
-      ...{ requestObserver: this.observability.requestObserver, tracer: this.observability.tracer },
+      // Seams of src/gateway/hooks.ts (GatewayOptions.observer/tracer on the gateway branch).
+      ...{ observer: this.observability.requestObserver, tracer: this.observability.tracer },
     });
     const router = new Router();
     router.addAll(
