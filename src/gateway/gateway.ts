@@ -3,7 +3,7 @@ import type { Registry } from 'prom-client';
 import { type Config, type ProviderConfig, type ProviderType, providerTypeOf } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import { AnthropicProvider } from '../providers/anthropic.js';
-import { MOCK_MODELS, MockProvider } from '../providers/mock.js';
+import { MOCK_MODELS, MockEngine } from '../providers/mock/engine.js';
 import { OpenAIProvider } from '../providers/openai.js';
 import {
   chatResponseToMessages,
@@ -648,7 +648,7 @@ function buildEntry(name: string, p: ProviderConfig, signature: string): Provide
       ? new OpenAIProvider(runtime)
       : type === 'anthropic'
         ? new AnthropicProvider(runtime)
-        : new MockProvider(runtime);
+        : legacyMock(runtime.mock);
   const n = p.network_config;
   return {
     name,
@@ -657,7 +657,7 @@ function buildEntry(name: string, p: ProviderConfig, signature: string): Provide
     signature,
     keys: p.keys.map((k, i) => ({
       name: k.name ?? String(i),
-      value: k.value,
+      value: k.value ?? '',
       models: new Set(k.models),
       weight: k.weight,
     })),
@@ -784,4 +784,15 @@ function sleep(ms: number, signal: Cancel): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true });
   });
+}
+
+/** Transitional: the old adapter shape over the new mock engine (replaced by the provider registry). */
+function legacyMock(cfg: ProviderConfig['mock_config']): ProviderAdapter {
+  const engine = new MockEngine(cfg);
+  return {
+    type: 'mock',
+    supports: () => true,
+    send: (call) => engine.send(call),
+    close: () => Promise.resolve(),
+  };
 }
