@@ -40,7 +40,7 @@ export interface InboundAdapter {
    */
   passThroughBody(input: InboundInput, model: string): Record<string, unknown>;
   /** A canonical answer → the client's JSON. `clientModel` is "provider/model" as the client named it. */
-  encodeResponse(res: CanonicalResponse, clientModel: string): unknown;
+  encodeResponse(res: CanonicalResponse, clientModel: string, input: InboundInput): unknown;
   /** A canonical stream → the client's SSE bytes. */
   streamEncoder(clientModel: string, input: InboundInput): StreamEncoder;
   /** An error body in this format (OpenAI shape by default; Anthropic and Gemini have their own). */
