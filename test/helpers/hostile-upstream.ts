@@ -60,7 +60,8 @@ export class HostileUpstream {
     const cred = String(req.headers.authorization ?? req.headers['x-api-key'] ?? '');
     let m: RegExpExecArray | null;
     if (req.method === 'GET') return void res.writeHead(404).end();
-    if ((m = /^reflect-(\d{3})$/.exec(model))) {
+    m = /^reflect-(\d{3})$/.exec(model);
+    if (m) {
       const status = Number(m[1]);
       if (status === 502) {
         res.writeHead(502, { 'content-type': 'text/html' });
@@ -77,7 +78,8 @@ export class HostileUpstream {
         }),
       );
     }
-    if ((m = /^huge-(json|error)-(\d+)$/.exec(model))) {
+    m = /^huge-(json|error)-(\d+)$/.exec(model);
+    if (m) {
       const size = Number(m[2]) * 1024 * 1024;
       res.writeHead(m[1] === 'json' ? 200 : 500, { 'content-type': 'application/json' });
       const piece = Buffer.alloc(64 * 1024, 0x61);
@@ -112,7 +114,8 @@ export class HostileUpstream {
       ? 'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":7}}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n'
       : `data: ${JSON.stringify({ id: 'c1', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\ndata: ${JSON.stringify({ id: 'c1', choices: [], usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 } })}\n\ndata: [DONE]\n\n`;
     const flush = () => new Promise((r) => setTimeout(r, 2));
-    if ((m = /^huge-event-(\d+)$/.exec(model))) {
+    m = /^huge-event-(\d+)$/.exec(model);
+    if (m) {
       res.write(start + chunk('ok'));
       const size = Number(m[1]) * 1024 * 1024;
       res.write('data: {"choices":[{"index":0,"delta":{"content":"');
@@ -126,7 +129,8 @@ export class HostileUpstream {
       await flush();
       return void res.end(model === 'bad-choices' ? 'data: {"choices":5}\n\n' : 'data: this is not json\n\n');
     }
-    if ((m = /^split-(\d+)$/.exec(model))) {
+    m = /^split-(\d+)$/.exec(model);
+    if (m) {
       const bytes = Buffer.from(start + chunk(MULTILINGUAL) + end);
       // Cut inside the text part of the payload, where multi-byte characters are.
       const textAt = bytes.indexOf(Buffer.from(MULTILINGUAL.slice(0, 1)));
