@@ -83,6 +83,7 @@ describe('request log and traces through a real node', () => {
       error: null,
     });
     expect(logged.latency_ms as number).toBeGreaterThan(0);
+    expect(Math.abs(Date.now() - Date.parse(String(logged.time)))).toBeLessThan(60_000);
     expect((logged.tokens as { prompt: number }).prompt).toBeGreaterThan(0);
     const one = (await (await fetch(`${node.url}/api/logs/${logged.id}`)).json()) as Record<string, unknown>;
     expect(one.id).toBe(logged.id);
