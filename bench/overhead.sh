@@ -4,7 +4,8 @@
 # bench/gateway.json on 8080 (logging level info, as shipped), runs the shared
 # overhead.sh, and stops both by PID.
 #   env: passed through to overhead.sh (RATES, DURATION, ROUNDS, CONNS, STREAM);
-#        LOG_LEVEL overrides the gateway's logging level; GW_NODE_ARGS adds node flags (e.g. --cpu-prof).
+#        LOG_LEVEL overrides the gateway's logging level; GW_NODE_ARGS adds node flags (e.g. --cpu-prof);
+#        REQUEST_LOG=off disables the request log, REQUEST_LOG=disk keeps the store (and log) in a SQLite file.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 kit=${BENCH_KIT:-/work/shared/bench}
@@ -14,6 +15,12 @@ npx tsc -p tsconfig.build.json
 tmp=$(mktemp -d)
 cfg="$tmp/gateway.json"
 if [ -n "${LOG_LEVEL:-}" ]; then sed "s/\"level\": \"info\"/\"level\": \"$LOG_LEVEL\"/" bench/gateway.json >"$cfg"; else cp bench/gateway.json "$cfg"; fi
+if [ -n "${REQUEST_LOG:-}" ]; then
+  node -e 'const f=process.argv[1],m=process.argv[2],d=process.argv[3],c=JSON.parse(require("fs").readFileSync(f,"utf8"));
+    if(m==="off")c.observability={request_log:{enabled:false}};
+    if(m==="disk")c.config_store={enabled:true,type:"sqlite",config:{path:d+"/config.db"}};
+    require("fs").writeFileSync(f,JSON.stringify(c))' "$cfg" "$REQUEST_LOG" "$tmp"
+fi
 node "$kit/mock-upstream.mjs" --port 18080 >"$tmp/mock.log" 2>&1 &
 mock_pid=$!
 # shellcheck disable=SC2086
@@ -37,5 +44,5 @@ if [ -x "$lg" ]; then
   printf '{"model":"openai/mock-model","stream":false,"messages":[{"role":"user","content":"warm up"}]}' >"$tmp/warm.json"
   "$lg" -url http://127.0.0.1:8080/v1/chat/completions -body "$tmp/warm.json" -rate 1000 -duration 3s -conns 64 -label warmup >/dev/null || true
 fi
-echo "# $(date -u +%FT%TZ) $(nproc) cores, node $(node --version), logging ${LOG_LEVEL:-info}, STREAM=${STREAM:-0}"
+echo "# $(date -u +%FT%TZ) $(nproc) cores, node $(node --version), logging ${LOG_LEVEL:-info}, request log ${REQUEST_LOG:-on}, STREAM=${STREAM:-0}"
 bash "$kit/overhead.sh" http://127.0.0.1:8080 openai/mock-model "$@"

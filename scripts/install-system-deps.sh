@@ -8,7 +8,7 @@ declare -A need=(
   [avahi-browse]=avahi-utils [dbus-daemon]=dbus [nginx]=nginx [serf]=serf
   # docker-compose: `docker-compose config` validates the compose set-ups (no engine needed)
   [docker-compose]=docker-compose
-  [chromium]=chromium [ip]=iproute2 [tc]=iproute2 [nft]=nftables [systemd-analyze]=systemd
+  [chromium]=chromium [prometheus]=prometheus [ip]=iproute2 [tc]=iproute2 [nft]=nftables [systemd-analyze]=systemd
   # delay/jitter without sch_netem: test/helpers/netdelay.c over iptables NFQUEUE
   [iptables]=iptables [gcc]=gcc [/usr/include/stdio.h]=libc6-dev [/usr/include/libnetfilter_queue/libnetfilter_queue.h]=libnetfilter-queue-dev
 )

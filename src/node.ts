@@ -1,13 +1,14 @@
+import { hostname } from 'node:os';
 import { Cluster } from './cluster/cluster.js';
 import { DiscoveryRunner } from './cluster/discovery/runner.js';
 import { advertisedHttpAddress, clusterRoutes } from './cluster/routes.js';
 import type { RoutingMode } from './cluster/traffic/router.js';
 import { TrafficService } from './cluster/traffic/service.js';
 import type { Config } from './config/schema.js';
-import { Gateway, type GatewayOptions } from './gateway/gateway.js';
-import type { KeyRouter } from './gateway/hooks.js';
+import { Gateway } from './gateway/gateway.js';
 import { openApiRoutes } from './governance/openapi.js';
 import { GovernanceRuntime } from './governance/runtime.js';
+import { Observability } from './observability/index.js';
 import type { Logger } from './observability/logger.js';
 import { createRegistry, type Registry } from './observability/metrics.js';
 import { HttpServer } from './server/http-server.js';
@@ -42,6 +43,8 @@ export class DeepIntShieldNode {
   readonly traffic: TrafficService;
   readonly overload: OverloadGuard;
   private stopping?: Promise<void>;
+  /** Request log (writer, retention, /api/logs) and OpenTelemetry tracer. */
+  readonly observability: Observability;
 
   constructor(private readonly opts: NodeOptions) {
     const { config, logger } = opts;
@@ -64,16 +67,27 @@ export class DeepIntShieldNode {
       registry: this.registry,
     });
     this.traffic.setModes(routingModes(config.providers));
-    // `keyRouter` is the gateway's injection point for the KeyRouter seam (src/gateway/hooks.ts).
-    const gatewayOptions: GatewayOptions & { keyRouter: KeyRouter } = {
+    this.observability = new Observability({
+      config,
+      logger,
+      registry: this.registry,
+      version: VERSION,
+      nodeName: () => this.cluster?.localName ?? config.cluster_config.node_name ?? hostname(),
+      peers: () =>
+        (this.cluster?.members() ?? [])
+          .filter((m) => m.name !== this.cluster?.localName)
+          .map((m) => ({ name: m.name, httpAddress: m.httpAddress, state: m.state })),
+    });
+    this.gateway = new Gateway({
       config,
       logger,
       registry: this.registry,
       governance: this.governance.governance,
       keyGate: this.governance.keyGate,
       keyRouter: this.traffic.router,
-    };
-    this.gateway = new Gateway(gatewayOptions);
+      observer: this.observability.requestObserver,
+      tracer: this.observability.tracer,
+    });
     this.overload = new OverloadGuard({
       config: config.server.overload,
       loopLagMs: () => this.traffic.health.loopLagMs,
@@ -97,6 +111,7 @@ export class DeepIntShieldNode {
     // Early shedding sits in front of the inference routes only (never /health, /ready, /metrics).
     router.addAll(this.overload.guard(this.gateway.routes()));
     router.addAll(this.governance.routes());
+    router.addAll(this.observability.routes());
     this.http = new HttpServer({ config: config.server, logger, registry: this.registry, router });
     const httpAddress = advertisedHttpAddress(config, config.server.port);
     const traffic = () => this.http.traffic();
@@ -129,6 +144,7 @@ export class DeepIntShieldNode {
     const { config, logger } = this.opts;
     // Store and config first (bounded wait: a down store does not keep the node from serving).
     await this.governance.start();
+    await this.observability.start();
     await this.http.listen();
     this.traffic.start();
     const addr = this.http.address();
@@ -197,6 +213,7 @@ export class DeepIntShieldNode {
       await this.cluster?.shutdown();
       this.traffic.stop();
       await this.gateway.close();
+      await this.observability.close();
       await this.governance.close();
       logger.info({ forced }, 'drained, exiting');
     })();

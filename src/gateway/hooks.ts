@@ -19,9 +19,18 @@ export interface AdmissionRequest {
    * Absent: treated as a bearer value.
    */
   virtualKeySource?: 'x-deepintshield-vk' | 'authorization' | 'x-api-key';
-  /** Tokens the request may use (prompt estimate + max_tokens), reserved against token limits and budgets. */
+  /**
+   * Tokens to reserve at admission so that concurrent requests cannot
+   * overshoot a token limit or budget: the client's max output tokens
+   * (max_tokens / max_completion_tokens / max_output_tokens) plus an estimate
+   * of the prompt. Settled to the real usage by `settle`.
+   */
   estimatedTokens?: number;
-  /** Fallback targets: each is admitted like the primary (allowed_models), before any upstream call. */
+  /**
+   * The request's fallback targets, in order (at most 5). Governance admits
+   * each like the primary (allowed_models, limits); any refused target
+   * refuses the whole request before an upstream call.
+   */
   fallbacks?: { provider: string; model: string }[];
 }
 
@@ -30,7 +39,11 @@ export interface Usage {
   model: string;
   promptTokens: number;
   completionTokens: number;
-  /** The stream was cut short (client abort, timeout): these are the tokens delivered so far. */
+  /**
+   * True when the request ended before the upstream reported usage (client
+   * abort, timeout, broken stream, drain): the counts are what was streamed
+   * (upstream usage when some came, else an estimate from the delivered text).
+   */
   partial?: boolean;
 }
 
@@ -61,7 +74,7 @@ export interface ProviderKeyGate {
     provider: string,
     keyName: string,
     ms: number,
-    reason: 'rate_limited' | 'auth_failed',
+    reason: 'rate_limited' | 'auth_failed' | 'model_refused',
     model?: string,
   ): void;
   recordTokens(provider: string, keyName: string, tokens: number): void;
