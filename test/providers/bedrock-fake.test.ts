@@ -89,7 +89,7 @@ describe('Bedrock contract fake, checked with @aws-sdk/client-bedrock-runtime', 
     const kinds: string[] = [];
     let text = '';
     for await (const ev of r.stream!) {
-      const k = Object.keys(ev).find((x) => (ev as Record<string, unknown>)[x] !== undefined)!;
+      const k = Object.keys(ev).find((x) => (ev as unknown as Record<string, unknown>)[x] !== undefined)!;
       kinds.push(k);
       if (ev.contentBlockDelta?.delta?.text) text += ev.contentBlockDelta.delta.text;
       if (ev.metadata) expect(ev.metadata.usage?.outputTokens).toBeGreaterThan(0);
