@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { type ParseError, parse as parseJsonc, printParseErrorCode } from 'jsonc-parser';
+import { PROVIDER_TYPES } from '../providers/provider-types.js';
 import { formatIssues, formatPath } from './issues.js';
 import { type Config, configSchema, providerTypeOf } from './schema.js';
 import { MASK } from './secrets.js';
@@ -111,7 +112,7 @@ function crossFieldProblems(c: Config): string[] {
   for (const [name, p] of Object.entries(c.providers)) {
     if (!providerTypeOf(name, p))
       problems.push(
-        `providers.${name}.type: is required for a provider not named openai, anthropic or mock (got undefined)`,
+        `providers.${name}.type: is required for a provider not named after its type (one of ${PROVIDER_TYPES.join(', ')}) (got undefined)`,
       );
   }
   const g = c.cluster_config.gossip;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { isProviderType, PROVIDER_TYPES, type ProviderType } from '../providers/provider-types.js';
 import {
   DEFAULT_DRAIN_ACCEPT_SECONDS,
   DEFAULT_DRAIN_TIMEOUT_SECONDS,
@@ -43,15 +44,53 @@ const port = z.number().int().min(0).max(65535);
 const hostPort = z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/]+):\d{1,5}$/, 'must be host:port');
 const cidr = z.string().regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'must be a CIDR such as 10.0.0.0/8 or fd00::/8');
 
-export const providerKeySchema = z.strictObject({
-  name: z.string().min(1).optional(),
-  value: z.string(),
-  models: z.array(z.string().min(1)).default([]),
-  weight: z.number().positive().default(1),
-  /** Optional per-key caps, enforced cluster-wide by governance. */
-  rpm_limit: z.number().int().positive().optional(),
-  tpm_limit: z.number().int().positive().optional(),
+/** Azure OpenAI: per-key resource endpoint, API version ("v1" = the v1 API) and model → deployment names. */
+export const azureKeyConfigSchema = z.strictObject({
+  endpoint: z.url(),
+  api_version: z.string().min(1).default('2024-10-21'),
+  /** Model name → deployment name; a model with no entry uses its own name. */
+  deployments: z.record(z.string(), z.string().min(1)).default({}),
 });
+
+/** Vertex AI: project, region and the service-account JSON text (a secret). */
+export const vertexKeyConfigSchema = z.strictObject({
+  project_id: z.string().min(1),
+  region: z.string().min(1).default('us-central1'),
+  auth_credentials: z.string().min(1),
+});
+
+/** AWS Bedrock: SigV4 credentials (or none when the key's `value` is a Bedrock API key), region, model → ARN/profile. */
+export const bedrockKeyConfigSchema = z.strictObject({
+  access_key: z.string().min(1).optional(),
+  secret_key: z.string().min(1).optional(),
+  session_token: z.string().min(1).optional(),
+  region: z.string().min(1).default('us-east-1'),
+  deployments: z.record(z.string(), z.string().min(1)).default({}),
+});
+
+export const providerKeySchema = z
+  .strictObject({
+    name: z.string().min(1).optional(),
+    /** The API key; optional when a `*_key_config` carries the credentials (or the server takes none). */
+    value: z.string().optional(),
+    models: z.array(z.string().min(1)).default([]),
+    weight: z.number().positive().default(1),
+    /** Optional per-key caps, enforced cluster-wide by governance. */
+    rpm_limit: z.number().int().positive().optional(),
+    tpm_limit: z.number().int().positive().optional(),
+    azure_key_config: azureKeyConfigSchema.optional(),
+    vertex_key_config: vertexKeyConfigSchema.optional(),
+    bedrock_key_config: bedrockKeyConfigSchema.optional(),
+  })
+  .superRefine((k, ctx) => {
+    const b = k.bedrock_key_config;
+    if (b && (b.access_key === undefined) !== (b.secret_key === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['bedrock_key_config', b.access_key === undefined ? 'access_key' : 'secret_key'],
+        message: 'access_key and secret_key go together',
+      });
+  });
 
 export const networkConfigSchema = z.strictObject({
   base_url: z.url().optional(),
@@ -63,6 +102,18 @@ export const networkConfigSchema = z.strictObject({
   extra_headers: z.record(z.string(), z.string()).default({}),
   /** Upstream connections kept alive per origin. */
   max_connections: z.number().int().positive().default(256),
+  /** Largest upstream JSON or error body held in memory; larger answers are 502. */
+  max_response_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(32 * 1024 * 1024),
+  /** Largest single upstream stream event (SSE event or event-stream frame); larger is 502 / a stream error. */
+  max_event_bytes: z
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
 });
 
 /** Behaviour of the built-in `mock` provider: deterministic answers for demos and load tests. */
@@ -76,8 +127,9 @@ export const mockConfigSchema = z.strictObject({
   hang_rate: z.number().min(0).max(1).default(0),
 });
 
-export const providerTypes = ['openai', 'anthropic', 'mock'] as const;
-export type ProviderType = (typeof providerTypes)[number];
+/** Every provider type, from the provider registry's list (src/providers/provider-types.ts). */
+export const providerTypes = PROVIDER_TYPES;
+export type { ProviderType };
 
 export const providerSchema = z.strictObject({
   type: z.enum(providerTypes).optional(),
@@ -298,6 +350,9 @@ export const configSchema = z.strictObject({
 export type Config = z.infer<typeof configSchema>;
 export type ProviderConfig = z.infer<typeof providerSchema>;
 export type ProviderKeyConfig = z.infer<typeof providerKeySchema>;
+export type AzureKeyConfig = z.infer<typeof azureKeyConfigSchema>;
+export type VertexKeyConfig = z.infer<typeof vertexKeyConfigSchema>;
+export type BedrockKeyConfig = z.infer<typeof bedrockKeyConfigSchema>;
 export type NetworkConfig = z.infer<typeof networkConfigSchema>;
 export type MockConfig = z.infer<typeof mockConfigSchema>;
 export type VirtualKeyConfig = z.infer<typeof virtualKeySchema>;
@@ -309,7 +364,10 @@ export type ConfigStoreConfig = z.infer<typeof configStoreSchema>;
 export type ServerConfig = z.infer<typeof serverSchema>;
 
 /** The provider's wire type: explicit `type`, else the provider's own name when that is a known type. */
-export function providerTypeOf(name: string, p: ProviderConfig): ProviderType | undefined {
+export function providerTypeOf(
+  name: string,
+  p: { type?: ProviderType | undefined },
+): ProviderType | undefined {
   if (p.type) return p.type;
-  return (providerTypes as readonly string[]).includes(name) ? (name as ProviderType) : undefined;
+  return isProviderType(name) ? name : undefined;
 }

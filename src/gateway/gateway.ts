@@ -1,36 +1,37 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
-import { type Config, type ProviderConfig, type ProviderType, providerTypeOf } from '../config/schema.js';
+import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { AnthropicProvider } from '../providers/anthropic.js';
-import { MOCK_MODELS, MockProvider } from '../providers/mock.js';
-import { OpenAIProvider } from '../providers/openai.js';
-import {
-  chatResponseToMessages,
-  messagesRequestToChat,
-  OpenAIToAnthropicStream,
-} from '../providers/translate/anthropic-to-openai.js';
-import {
-  AnthropicToOpenAIStream,
-  chatRequestToMessages,
-  messagesResponseToChat,
-} from '../providers/translate/openai-to-anthropic.js';
-import { SseParser } from '../providers/translate/sse.js';
-import {
-  Cancel,
-  type KeyEntry,
-  type Operation,
-  type ProviderAdapter,
-  UpstreamError,
-  type UpstreamResponse,
-  type WireFormat,
-} from '../providers/types.js';
+import type { KeyEntry, ProviderCall, UpstreamResponse } from '../providers/provider.js';
+import { Cancel, UpstreamError } from '../providers/types.js';
 import { parseJsonObject, readBody } from '../server/body.js';
-import { HttpError, sendError } from '../server/errors.js';
+import { HttpError, sendError, sendJson } from '../server/errors.js';
 import type { RequestContext, Route } from '../server/router.js';
-import type { GovernanceHook, ProviderKeyGate } from './hooks.js';
-import { GatewayMetrics } from './metrics.js';
-import { findUsageObject, foldUsage, parseObjectAt, type TokenCount, usageOfJson } from './usage.js';
+import { type AttemptEnv, type AttemptFailure, CLIENT_CLOSED, runAttempts } from './attempts.js';
+import type { CanonicalRequest, CanonicalUsage } from './canonical.js';
+import type {
+  AttemptOutcome,
+  AttemptSpan,
+  GovernanceHook,
+  KeyRouter,
+  ProviderKeyGate,
+  RequestObserver,
+  RequestRecord,
+  RequestSpan,
+  RequestTracer,
+} from './hooks.js';
+import type { InboundInput } from './inbound/types.js';
+import { depthExceeds } from './inbound/validate.js';
+import { pickKey, WeightedKeyRouter } from './keys.js';
+import { GatewayMetrics, OTHER } from './metrics.js';
+import { ModelCatalog } from './models.js';
+import { keysFor, type ProviderEntry, rebuildTable } from './provider-table.js';
+import { respondJson } from './respond-json.js';
+import { respondStream } from './respond-stream.js';
+import { INFERENCE_ROUTES, type InferenceRoute } from './routes.js';
+import { SecretScrubber } from './scrub.js';
+import { buildTargets, type Target } from './targets.js';
+import { chargeFor, DEFAULT_OUTPUT_ESTIMATE, estimatePromptTokens } from './usage-settle.js';
 
 export interface GatewayOptions {
   config: Config;
@@ -38,158 +39,191 @@ export interface GatewayOptions {
   registry: Registry;
   governance: GovernanceHook;
   keyGate?: ProviderKeyGate;
+  /** Key choice (adaptive routing, circuit breakers); default: weighted random. */
+  keyRouter?: KeyRouter;
+  /** Receives one record per finished inference request (request log, access line). */
+  observer?: RequestObserver;
+  /** Spans per request and attempt; unset = no tracing cost at all. */
+  tracer?: RequestTracer;
+  /** Fetch upstream model lists at start and periodically (default true). */
+  listUpstreamModels?: boolean;
 }
 
-type Obj = Record<string, unknown>;
+/** The request context as the gateway leaves it: the access line reads `record`. */
+export type GatewayRequestContext = RequestContext & { record?: RequestRecord };
 
-/** One provider, precomputed at start / on config change: the request path only reads it. */
-interface ProviderEntry {
-  name: string;
-  type: ProviderType;
-  adapter: ProviderAdapter;
-  /** The provider's config as JSON: an unchanged provider keeps its entry (and warm connections) across updates. */
-  signature: string;
-  keys: KeyEntry[];
-  timeoutMs: number;
-  maxRetries: number;
-  backoffInitialMs: number;
-  backoffMaxMs: number;
-  /** Keys usable for a model (memoised, bounded). */
-  keysByModel: Map<string, KeyEntry[]>;
-}
-
-interface Target {
-  provider: ProviderEntry;
-  model: string;
-  /** Operation sent upstream (differs from the client's when translating). */
-  op: Operation;
-}
-
-interface Attempted {
-  target: Target;
-  key: KeyEntry;
-  resp: UpstreamResponse;
-  upstreamBody: Obj;
-}
-
-/** Returned when the client went away: nothing is sent. */
-const ABORTED = new HttpError(499, 'client closed the request', 'invalid_request_error', 'client_closed');
-const MOCK_KEY: KeyEntry = { name: 'mock', value: 'mock', models: new Set(), weight: 1 };
-const KEYS_CACHE_MAX = 1000;
-const MAX_PENDING_EVENT = 1024 * 1024;
-const ROUTES: { path: string; op: Operation; format: WireFormat }[] = [
-  { path: '/v1/chat/completions', op: 'chat', format: 'openai' },
-  { path: '/v1/completions', op: 'completions', format: 'openai' },
-  { path: '/v1/embeddings', op: 'embeddings', format: 'openai' },
-  { path: '/anthropic/v1/messages', op: 'messages', format: 'anthropic' },
-];
-const SSE_HEADERS = {
-  'content-type': 'text/event-stream; charset=utf-8',
-  'cache-control': 'no-cache',
-  'x-accel-buffering': 'no',
-};
+/** Bodies nested deeper than this are refused (400) before anything else reads them. */
+export const MAX_BODY_DEPTH = 64;
 
 /**
- * The inference path: parse once, admit through governance, pick a key,
- * call the upstream with retries, key switching and fallbacks, then answer
- * (passing upstream bytes through when no translation is needed).
+ * The inference path, one pass: inbound adapter → targets (validated,
+ * capped) → governance.admit (all targets, token estimate) → attempts (keys,
+ * retries, fallbacks) → JSON or stream answer → settle (usage, record, trace).
  */
 export class Gateway {
   private table = new Map<string, ProviderEntry>();
-  private modelsBody = '{"object":"list","data":[]}';
   private readonly metrics: GatewayMetrics;
   private readonly maxBody: number;
+  private readonly router: KeyRouter;
+  private readonly catalog: ModelCatalog;
+  private scrubber: SecretScrubber;
 
   constructor(private readonly opts: GatewayOptions) {
     this.metrics = new GatewayMetrics(opts.registry);
     this.maxBody = opts.config.server.max_body_bytes;
+    this.router = opts.keyRouter ?? new WeightedKeyRouter();
+    this.catalog = new ModelCatalog(opts.logger, opts.listUpstreamModels !== false);
+    this.metrics.known = (p, m) => this.catalog.known(p, m);
+    this.scrubber = new SecretScrubber(opts.config.providers);
     this.updateProviders(opts.config.providers);
   }
 
   routes(): Route[] {
-    const routes: Route[] = ROUTES.map((r) => ({
+    const routes: Route[] = INFERENCE_ROUTES.map((r) => ({
       method: 'POST' as const,
       path: r.path,
       handler: (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) =>
-        this.handle(req, res, ctx, r.op, r.format, r.path),
+        this.handle(req, res, ctx, r),
     }));
-    routes.push({
-      method: 'GET',
-      path: '/v1/models',
-      handler: (_req, res) => {
-        res.writeHead(200, {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(this.modelsBody),
-        });
-        res.end(this.modelsBody);
+    const guard = (req: IncomingMessage, apiKeyHeader?: 'x-api-key'): HttpError | undefined => {
+      const a = this.opts.governance.admit({
+        virtualKey: virtualKeyOf(req, apiKeyHeader),
+        provider: '',
+        model: '',
+        route: '/v1/models',
+      });
+      a.settle(null);
+      // A model listing is not an inference: only a missing/unknown key refuses it.
+      return a.reject && a.reject.status === 401 ? a.reject : undefined;
+    };
+    const list =
+      (body: () => string, apiKeyHeader?: 'x-api-key') => (req: IncomingMessage, res: ServerResponse) => {
+        const err = guard(req, apiKeyHeader);
+        if (err) return sendError(res, err);
+        const b = body();
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b) });
+        res.end(b);
+      };
+    routes.push(
+      { method: 'GET', path: '/v1/models', handler: list(() => this.catalog.listBody()) },
+      {
+        method: 'GET',
+        path: '/anthropic/v1/models',
+        handler: list(() => this.catalog.anthropicListBody(), 'x-api-key'),
       },
-    });
+      {
+        method: 'GET',
+        path: '/v1/models/:provider/*',
+        name: '/v1/models/{provider}/{model}',
+        handler: (req, res, ctx) => {
+          const err = guard(req);
+          if (err) return sendError(res, err);
+          const provider = ctx.params.provider ?? '';
+          const model = ctx.params['*'] ?? '';
+          const m = this.catalog.get(provider, model);
+          if (!m)
+            return sendError(
+              res,
+              new HttpError(
+                404,
+                `model "${`${provider}/${model}`.slice(0, 200)}" not found`,
+                'not_found_error',
+                'model_not_found',
+                {},
+                'model',
+              ),
+            );
+          sendJson(res, 200, m);
+        },
+      },
+    );
     return routes;
   }
 
   /** Builds the new provider table (pools included) aside, swaps it in, then closes what it replaced. */
   updateProviders(providers: Config['providers']): void {
-    const next = new Map<string, ProviderEntry>();
-    const models: { id: string; object: 'model'; created: number; owned_by: string }[] = [];
-    const old = this.table;
-    for (const [name, p] of Object.entries(providers)) {
-      const signature = JSON.stringify(p);
-      const prev = old.get(name);
-      const entry = prev && prev.signature === signature ? prev : buildEntry(name, p, signature);
-      if (!entry) {
-        this.opts.logger.warn(
-          { provider: name },
-          'provider has no known type; set "type" to openai, anthropic or mock',
-        );
-        continue;
-      }
-      next.set(name, entry);
-      const ids = new Set<string>();
-      if (entry.type === 'mock') for (const m of MOCK_MODELS) ids.add(m);
-      for (const k of p.keys) for (const m of k.models) ids.add(m);
-      for (const id of ids) models.push({ id: `${name}/${id}`, object: 'model', created: 0, owned_by: name });
-    }
-    this.table = next;
-    this.modelsBody = JSON.stringify({ object: 'list', data: models });
+    const { table, replaced } = rebuildTable(this.table, providers, this.opts.logger);
+    this.table = table;
+    this.scrubber = new SecretScrubber(providers);
+    this.catalog.update(table);
     // In-flight requests hold their entry; a closing pool lets them finish.
-    for (const [name, e] of old) if (next.get(name) !== e) void e.adapter.close();
+    for (const e of replaced) void e.provider.close();
   }
 
   async close(): Promise<void> {
+    this.catalog.close();
     const old = this.table;
     this.table = new Map();
-    await Promise.all([...old.values()].map((e) => e.adapter.close()));
+    await Promise.all([...old.values()].map((e) => e.provider.close()));
   }
 
   private async handle(
     req: IncomingMessage,
     res: ServerResponse,
     ctx: RequestContext,
-    op: Operation,
-    format: WireFormat,
-    route: string,
+    route: InferenceRoute,
   ): Promise<void> {
+    const inbound = route.inbound;
     const body = parseJsonObject(await readBody(req, this.maxBody));
+    if (depthExceeds(body, MAX_BODY_DEPTH))
+      throw new HttpError(
+        400,
+        `request body is nested deeper than ${MAX_BODY_DEPTH} levels`,
+        'invalid_request_error',
+        'invalid_request',
+      );
+    const q = req.url?.indexOf('?') ?? -1;
+    const input: InboundInput = {
+      body,
+      params: ctx.params,
+      query: new URLSearchParams(q === -1 ? '' : req.url!.slice(q + 1)),
+      req,
+    };
     const table = this.table;
-    const modelRef = body.model;
-    const primary = this.resolve(table, modelRef, op, 'model');
-    const stream = body.stream;
-    if (stream !== undefined && typeof stream !== 'boolean')
-      throw badField('stream', 'must be a boolean', stream);
-    validateBody(op, body);
-    const targets = [primary];
-    const fb = body.fallbacks;
-    if (fb !== undefined) {
-      if (!Array.isArray(fb)) throw badField('fallbacks', 'must be an array of "provider/model" strings', fb);
-      for (let i = 0; i < fb.length; i++) targets.push(this.resolve(table, fb[i], op, `fallbacks[${i}]`));
-      delete body.fallbacks;
-    }
+    const facts = inbound.target(input);
+    const targets = buildTargets(table, facts.model, facts.fallbacks, inbound.format, inbound.op);
+    // Validate once, before governance and before any upstream call: a bad body is a 400, never a 502.
+    const primary = targets[0]!;
+    const bodies = new Map<Target, ProviderCall['request']>();
+    const prepare = (t: Target): ProviderCall['request'] => {
+      let r = bodies.get(t);
+      if (!r) {
+        r = t.passThrough
+          ? { kind: 'native', format: inbound.format, body: inbound.passThroughBody(input, t.model) }
+          : { kind: 'canonical', body: inbound.decode(input, t.model) as CanonicalRequest };
+        bodies.set(t, r);
+      }
+      return r;
+    };
+    for (const t of targets) prepare(t);
+    const promptEstimate = estimatePromptTokens(body);
     const admission = this.opts.governance.admit({
-      virtualKey: virtualKeyOf(req, format),
-      provider: primary.provider.name,
+      virtualKey: virtualKeyOf(req, route.apiKeyHeader),
+      provider: primary.entry.name,
       model: primary.model,
-      route,
+      route: route.path,
+      estimatedTokens: promptEstimate + (facts.maxTokens ?? DEFAULT_OUTPUT_ESTIMATE),
+      ...(targets.length > 1
+        ? { fallbacks: targets.slice(1).map((t) => ({ provider: t.entry.name, model: t.model })) }
+        : {}),
     });
+    const record: RequestRecord = {
+      requestId: ctx.requestId,
+      startedAt: Date.now() - (performance.now() - ctx.startedAt),
+      route: route.path,
+      virtualKeyId: admission.virtualKeyId,
+      provider: primary.entry.name,
+      model: primary.model,
+      status: 0,
+      latencyMs: 0,
+      promptTokens: 0,
+      completionTokens: 0,
+      cost: 0,
+      attempts: 0,
+      fallbackIndex: null,
+      stream: facts.stream,
+    };
+    const span = this.opts.tracer?.startRequest(route.path, route.operation, headerOf(req, 'traceparent'));
     if (admission.reject) {
       const err = admission.reject;
       this.count(primary, err.status);
@@ -198,554 +232,369 @@ export class Gateway {
         admission.headers && admission.headers !== err.headers ? withHeaders(err, admission.headers) : err,
       );
       admission.settle(null);
+      this.finish(ctx, record, span, err.status, err.message);
       return;
     }
-    if (admission.headers) for (const k in admission.headers) res.setHeader(k, admission.headers[k]!);
     const ctrl = new Cancel();
     const onClose = () => {
       if (!res.writableFinished) ctrl.abort();
     };
     res.once('close', onClose);
     let settled = false;
-    const settle = (target: Target, usage: TokenCount | undefined, key?: KeyEntry) => {
+    const settle = (
+      target: Target,
+      usage: { prompt: number; completion: number; partial: boolean } | undefined,
+      key?: KeyEntry,
+    ) => {
       if (settled) return;
       settled = true;
       if (!usage) return admission.settle(null);
       admission.settle({
-        provider: target.provider.name,
+        provider: target.entry.name,
         model: target.model,
         promptTokens: usage.prompt,
         completionTokens: usage.completion,
+        ...(usage.partial ? { partial: true } : {}),
       });
+      record.promptTokens = usage.prompt;
+      record.completionTokens = usage.completion;
+      const provider = this.providerLabel(target.entry.name);
+      if (usage.prompt > 0) this.metrics.tokens.inc({ provider, kind: 'prompt' }, usage.prompt);
+      if (usage.completion > 0) this.metrics.tokens.inc({ provider, kind: 'completion' }, usage.completion);
       const total = usage.prompt + usage.completion;
-      if (usage.prompt > 0)
-        this.metrics.tokens.inc({ provider: target.provider.name, kind: 'prompt' }, usage.prompt);
-      if (usage.completion > 0)
-        this.metrics.tokens.inc({ provider: target.provider.name, kind: 'completion' }, usage.completion);
-      if (key && key !== MOCK_KEY && total > 0)
-        this.opts.keyGate?.recordTokens(target.provider.name, key.name, total);
+      if (key?.value && total > 0) this.opts.keyGate?.recordTokens(target.entry.name, key.name, total);
     };
     try {
-      const got = await this.attempt(targets, body, stream === true, ctrl, ctx.requestId, op);
-      if (got instanceof HttpError) {
-        this.count(primary, got.status);
+      const spans = new Map<number, AttemptSpan>();
+      let attemptNo = 0;
+      const env = this.attemptEnv(ctrl, ctx, facts.stream, prepare, span, spans, () => attemptNo++);
+      const got = await runAttempts(targets, env);
+      record.attempts = got.attempts;
+      if (!got.ok) {
+        this.count(primary, got.aborted ? 499 : got.error.status);
         settle(primary, undefined);
-        if (!ctrl.aborted) sendError(res, got);
+        if (!got.aborted && !ctrl.aborted) sendError(res, got.error);
+        this.finish(ctx, record, span, got.aborted ? 499 : got.error.status, got.error.message);
         return;
       }
-      const usage =
-        stream === true
-          ? await this.sendStream(res, got, op, format, ctx, body)
-          : this.sendJsonAnswer(res, got, op, format);
-      this.count(got.target, res.statusCode);
-      settle(got.target, usage, got.key);
+      const { target, key, resp } = got;
+      if (got.targetIndex > 0)
+        this.metrics.fallbacks.inc({ provider: this.providerLabel(target.entry.name) });
+      record.provider = target.entry.name;
+      record.model = target.model;
+      record.fallbackIndex = got.targetIndex;
+      const headers: Record<string, string> = {
+        'x-deepintshield-provider': target.entry.name,
+        'x-deepintshield-model': target.model,
+      };
+      if (admission.headers) Object.assign(headers, admission.headers);
+      const sentAt = env.now();
+      const attemptSpan = spans.get(got.attempts - 1);
+      if (Buffer.isBuffer(resp.body)) {
+        let usage: CanonicalUsage | undefined;
+        try {
+          usage = respondJson(res, inbound, input, target, resp.body, headers);
+        } catch (err) {
+          const e =
+            err instanceof HttpError
+              ? err
+              : toHttpError(
+                  err instanceof UpstreamError
+                    ? err
+                    : new UpstreamError('bad_response', 'upstream sent an unreadable answer'),
+                );
+          this.outcome(target, key, 502, env.now() - sentAt, resp, attemptSpan, undefined, 'bad_response');
+          throw e;
+        }
+        this.outcome(target, key, 200, env.now() - sentAt, resp, attemptSpan);
+        this.count(target, 200);
+        settle(target, usage ? chargeFor(usage, false, promptEstimate, 0) : undefined, key);
+        this.finish(ctx, record, span, 200);
+        return;
+      }
+      this.metrics.streamsOpen.inc();
+      let result: Awaited<ReturnType<typeof respondStream>>;
+      try {
+        result = await respondStream(res, inbound, input, target, resp.body, headers, ctx.startedAt, () =>
+          this.metrics.ttfc.observe(
+            { provider: this.providerLabel(target.entry.name) },
+            (performance.now() - ctx.startedAt) / 1000,
+          ),
+        );
+      } finally {
+        this.metrics.streamsOpen.dec();
+      }
+      if (result.error) result.error = this.scrubbed(result.error);
+      const status = result.clientClosed ? 499 : result.error ? result.error.status : 200;
+      record.ttftMs = result.ttftMs;
+      this.outcome(
+        target,
+        key,
+        result.error ? result.error.status : 200,
+        env.now() - sentAt,
+        resp,
+        attemptSpan,
+        result.ttftMs,
+        result.clientClosed ? 'aborted' : result.error ? 'bad_response' : undefined,
+      );
+      this.count(target, status);
+      settle(target, chargeFor(result.usage, result.partial, promptEstimate, result.outputChars), key);
+      this.finish(ctx, record, span, status, result.error?.message);
     } catch (err) {
       settle(primary, undefined);
-      if (err instanceof UpstreamError) {
-        // Failure after the first byte: nothing to retry; end the stream.
-        this.metrics.upstreamErrors.inc({ provider: primary.provider.name, kind: err.kind });
-        this.count(primary, err.kind === 'aborted' ? 499 : 502);
-        if (!res.headersSent) sendError(res, toHttpError(err));
-        else res.destroy();
-        return;
-      }
-      throw err;
+      const e =
+        err instanceof HttpError
+          ? this.scrubbed(err)
+          : err instanceof UpstreamError
+            ? toHttpError(err)
+            : undefined;
+      if (!e) throw err;
+      this.count(primary, e.status);
+      this.finish(ctx, record, span, e.status, e.message);
+      if (!res.headersSent) sendError(res, e);
+      else res.destroy();
     } finally {
       res.off('close', onClose);
     }
   }
 
+  private attemptEnv(
+    signal: Cancel,
+    ctx: RequestContext,
+    stream: boolean,
+    prepare: (t: Target) => ProviderCall['request'],
+    span: RequestSpan | undefined,
+    spans: Map<number, AttemptSpan>,
+    nextAttempt: () => number,
+  ): AttemptEnv {
+    const gate = this.opts.keyGate;
+    const router = this.router;
+    const m = this.metrics;
+    return {
+      signal,
+      pickKey: (t, avoid) => pickKey(t.entry.name, t.model, keysFor(t.entry, t.model), avoid, router, gate),
+      targetOpen: router.targetOpen ? (t) => router.targetOpen!(t.entry.name, t.model) : undefined,
+      send: (t, key, attemptIndex) => {
+        const n = nextAttempt();
+        if (attemptIndex > 0) m.retries.inc({ provider: this.providerLabel(t.entry.name) });
+        const a = span?.attempt(t.entry.name, t.model, key.name, n);
+        if (a) spans.set(n, a);
+        const started = performance.now();
+        const request = prepare(t);
+        const p = t.entry.provider.send({
+          op: opOf(request),
+          request,
+          stream,
+          model: t.model,
+          key,
+          signal,
+          timeoutMs: t.entry.timeoutMs,
+          requestId: ctx.requestId,
+          ...(a?.traceparent ? { traceparent: a.traceparent } : {}),
+        });
+        return p.then((r) => {
+          m.latency.observe(
+            { provider: this.providerLabel(t.entry.name) },
+            (performance.now() - started) / 1000,
+          );
+          return r;
+        });
+      },
+      classify: (t, resp) => t.entry.provider.classifyError(resp.status, resp.body as Buffer, resp.headers),
+      onFailure: (f) => this.onFailure(f, spans),
+      errorFor: (f) => this.errorFor(f),
+      sleep: (ms) => sleep(ms, signal),
+      random: Math.random,
+      now: () => performance.now(),
+    };
+  }
+
+  private onFailure(f: AttemptFailure, spans: Map<number, AttemptSpan>): void {
+    const name = f.target.entry.name;
+    this.metrics.upstreamErrors.inc({ provider: this.providerLabel(name), kind: f.kind });
+    const cd = f.policy.coolDown;
+    const gate = this.opts.keyGate;
+    if (cd && gate && f.key.value) {
+      const ms = cd.reason === 'rate_limited' ? f.response?.retryAfterMs || cd.ms : cd.ms;
+      if (cd.scope === 'key_model') gate.coolDown(name, f.key.name, ms, cd.reason, f.target.model);
+      else gate.coolDown(name, f.key.name, ms, cd.reason);
+    }
+    const outcome: AttemptOutcome = {
+      provider: name,
+      keyName: f.key.name,
+      model: f.target.model,
+      status: f.status,
+      latencyMs: f.latencyMs,
+      ...(f.error ? { failure: f.error.kind === 'aborted' ? 'aborted' : f.error.kind } : {}),
+      ...(f.response ? { quotaHeaders: f.response.headers } : {}),
+    };
+    this.router.record(outcome);
+    const last = [...spans.keys()].pop();
+    if (last !== undefined) {
+      spans.get(last)!.end(outcome);
+      spans.delete(last);
+    }
+  }
+
+  /** Success (or a stream that broke after it began): routing feedback and the attempt span. */
+  private outcome(
+    target: Target,
+    key: KeyEntry,
+    status: number,
+    latencyMs: number,
+    resp: UpstreamResponse,
+    span: AttemptSpan | undefined,
+    ttftMs?: number,
+    failure?: AttemptOutcome['failure'],
+  ): void {
+    const o: AttemptOutcome = {
+      provider: target.entry.name,
+      keyName: key.name,
+      model: target.model,
+      status,
+      latencyMs,
+      quotaHeaders: resp.headers,
+      ...(ttftMs !== undefined ? { ttftMs } : {}),
+      ...(failure ? { failure } : {}),
+    };
+    this.router.record(o);
+    span?.end(o);
+  }
+
+  /** The client-facing error of a failed attempt; provider messages are scrubbed of every configured secret. */
+  private errorFor(f: AttemptFailure): HttpError {
+    const name = f.target.entry.name;
+    if (f.error) return this.scrubbed(toHttpError(f.error));
+    const d = f.failure!;
+    const msg = this.scrubber.scrub(d.message);
+    const s = f.status;
+    switch (d.kind) {
+      case 'rate_limited': {
+        const ra = f.response?.retryAfterMs;
+        return new HttpError(
+          429,
+          `upstream rate limit: ${msg}`,
+          'rate_limit_error',
+          d.code ?? 'upstream_rate_limited',
+          ra ? { 'retry-after': String(Math.ceil(ra / 1000)) } : {},
+        );
+      }
+      case 'auth':
+        // Never echo the upstream message: it may quote (part of) the provider key.
+        return new HttpError(
+          502,
+          `upstream ${name} rejected the provider key (status ${s})`,
+          'upstream_error',
+          'upstream_auth_failed',
+        );
+      case 'model_refused':
+        return new HttpError(
+          s === 404 ? 404 : 403,
+          `upstream ${name} refused model ${f.target.model.slice(0, 100)}: ${msg}`,
+          s === 404 ? 'not_found_error' : 'permission_error',
+          d.code ?? 'model_not_available',
+          {},
+          'model',
+        );
+      case 'overloaded':
+      case 'server':
+        return new HttpError(
+          502,
+          `upstream ${name} returned ${s}: ${msg}`,
+          'upstream_error',
+          d.code ?? 'upstream_error',
+        );
+      case 'request':
+        return new HttpError(s, msg, typeForStatus(s), d.code, {}, d.param ?? null);
+    }
+  }
+
+  private scrubbed(e: HttpError): HttpError {
+    const m = this.scrubber.scrub(e.message);
+    return m === e.message ? e : new HttpError(e.status, m, e.type, e.code, e.headers, e.param);
+  }
+
+  private finish(
+    ctx: RequestContext,
+    record: RequestRecord,
+    span: RequestSpan | undefined,
+    status: number,
+    error?: string,
+  ): void {
+    record.status = status;
+    record.latencyMs = performance.now() - ctx.startedAt;
+    if (error) record.error = this.scrubber.scrub(error).slice(0, 500);
+    (ctx as GatewayRequestContext).record = record;
+    span?.end(record);
+    this.opts.observer?.onRequestEnd(record);
+  }
+
+  /** A provider label only from configuration. */
+  private providerLabel(name: string): string {
+    return this.table.has(name) ? name : OTHER;
+  }
+
   private count(t: Target, status: number): void {
+    const provider = this.providerLabel(t.entry.name);
     this.metrics.requests.inc({
-      provider: t.provider.name,
-      model: this.metrics.modelLabel(t.provider.name, t.model),
+      provider,
+      model: provider === OTHER ? OTHER : this.metrics.modelLabel(provider, t.model),
       status,
     });
   }
+}
 
-  private resolve(table: Map<string, ProviderEntry>, ref: unknown, op: Operation, field: string): Target {
-    if (typeof ref !== 'string' || ref.length === 0)
-      throw badField(field, 'must be a string of the form "provider/model"', ref);
-    const slash = ref.indexOf('/');
-    if (slash <= 0 || slash === ref.length - 1)
-      throw badField(field, 'must be of the form "provider/model"', ref);
-    const name = ref.slice(0, slash);
-    const provider = table.get(name);
-    if (!provider)
-      throw new HttpError(
-        400,
-        `${field}: unknown provider "${name.slice(0, 64)}"`,
-        'invalid_request_error',
-        'unknown_provider',
-      );
-    const model = ref.slice(slash + 1);
-    let upstreamOp: Operation | undefined;
-    if (provider.adapter.supports(op)) upstreamOp = op;
-    else if (op === 'chat' && provider.adapter.supports('messages')) upstreamOp = 'messages';
-    else if (op === 'messages' && provider.adapter.supports('chat')) upstreamOp = 'chat';
-    if (!upstreamOp)
-      throw new HttpError(
-        400,
-        `${field}: provider "${name}" (${provider.type}) does not support ${op}`,
-        'invalid_request_error',
-        'unsupported_operation',
-      );
-    return { provider, model, op: upstreamOp };
-  }
-
-  /** Tries each target with its retries; returns the first usable answer or the error to send. */
-  private async attempt(
-    targets: Target[],
-    body: Obj,
-    stream: boolean,
-    signal: Cancel,
-    requestId: string,
-    clientOp: Operation,
-  ): Promise<Attempted | HttpError> {
-    // Created only on failure: an Error captures a stack trace, too costly for every request.
-    let last: HttpError | undefined;
-    const gate = this.opts.keyGate;
-    const m = this.metrics;
-    for (let t = 0; t < targets.length; t++) {
-      const target = targets[t]!;
-      const p = target.provider;
-      if (t > 0) m.fallbacks.inc({ provider: p.name });
-      const upstreamBody = upstreamBodyFor(body, target, clientOp, stream);
-      let avoid: Set<KeyEntry> | undefined;
-      let backoff = false;
-      let keySwitches = 0;
-      for (let attempt = 0; attempt <= p.maxRetries; attempt++) {
-        if (signal.aborted) return ABORTED;
-        if (attempt > 0) {
-          m.retries.inc({ provider: p.name });
-          if (backoff) {
-            const cap = Math.min(p.backoffMaxMs, p.backoffInitialMs * 2 ** (attempt - 1));
-            if (cap > 0) await sleep(Math.random() * cap, signal);
-            if (signal.aborted) return ABORTED;
-          }
-        }
-        const key = this.pickKey(p, target.model, avoid);
-        if (!key) {
-          // Keep an upstream's own answer (a 429, a 5xx) when there was one: it says more.
-          last ??= new HttpError(
-            503,
-            `no usable key for ${p.name}/${target.model} (all cooling down, rate-limited or not serving this model)`,
-            'service_unavailable',
-            'no_available_key',
-          );
-          break;
-        }
-        const started = performance.now();
-        let resp: UpstreamResponse;
-        try {
-          resp = await p.adapter.send({
-            op: target.op,
-            body: upstreamBody,
-            stream,
-            key,
-            signal,
-            timeoutMs: p.timeoutMs,
-            requestId,
-          });
-        } catch (err) {
-          const e = err instanceof UpstreamError ? err : new UpstreamError('connection', 'upstream error');
-          if (e.kind === 'aborted') return ABORTED;
-          m.upstreamErrors.inc({ provider: p.name, kind: e.kind });
-          last = toHttpError(e);
-          backoff = true;
-          continue;
-        }
-        m.latency.observe({ provider: p.name }, (performance.now() - started) / 1000);
-        const s = resp.status;
-        if (s >= 200 && s < 300) return { target, key, resp, upstreamBody };
-        const detail = upstreamMessage(resp.body as Buffer);
-        if (s === 429) {
-          m.upstreamErrors.inc({ provider: p.name, kind: 'rate_limited' });
-          if (key !== MOCK_KEY) gate?.coolDown(p.name, key.name, resp.retryAfterMs || 1000, 'rate_limited');
-          avoid ??= new Set();
-          avoid.add(key);
-          last = new HttpError(
-            429,
-            `upstream rate limit: ${detail.message}`,
-            'rate_limit_error',
-            detail.code ?? 'upstream_rate_limited',
-            resp.retryAfterMs ? { 'retry-after': String(Math.ceil(resp.retryAfterMs / 1000)) } : {},
-          );
-          backoff = p.keys.length <= 1;
-          continue;
-        }
-        if (s === 401 || s === 403) {
-          m.upstreamErrors.inc({ provider: p.name, kind: 'auth_failed' });
-          if (key !== MOCK_KEY) gate?.coolDown(p.name, key.name, 60_000, 'auth_failed');
-          avoid ??= new Set();
-          avoid.add(key);
-          // Never echo the upstream message: it may quote (part of) the provider key.
-          last = new HttpError(
-            502,
-            `upstream ${p.name} rejected the provider key (status ${s})`,
-            'upstream_error',
-            'upstream_auth_failed',
-          );
-          // Switching to another key does not use up a retry.
-          if (keySwitches++ < p.keys.length) attempt--;
-          backoff = false;
-          continue;
-        }
-        if (s >= 500 || s === 408) {
-          m.upstreamErrors.inc({ provider: p.name, kind: `status_${s >= 500 ? '5xx' : '408'}` });
-          last = new HttpError(
-            502,
-            `upstream ${p.name} returned ${s}: ${detail.message}`,
-            'upstream_error',
-            detail.code ?? 'upstream_error',
-          );
-          backoff = true;
-          continue;
-        }
-        // Other 4xx: the request itself is at fault; pass it through, no retry, no fallback.
-        m.upstreamErrors.inc({ provider: p.name, kind: 'status_4xx' });
-        return new HttpError(s, detail.message, typeForStatus(s), detail.code);
-      }
-    }
-    return last ?? new HttpError(503, 'no usable provider key', 'service_unavailable', 'no_available_key');
-  }
-
-  /** Weighted random among the keys serving the model, skipping `avoid` and keys the gate refuses. */
-  private pickKey(p: ProviderEntry, model: string, avoid: Set<KeyEntry> | undefined): KeyEntry | undefined {
-    if (p.keys.length === 0) return p.type === 'mock' && !avoid?.has(MOCK_KEY) ? MOCK_KEY : undefined;
-    let cands = p.keysByModel.get(model);
-    if (!cands) {
-      cands = p.keys.filter((k) => k.models.size === 0 || k.models.has(model));
-      if (p.keysByModel.size >= KEYS_CACHE_MAX) p.keysByModel.clear();
-      p.keysByModel.set(model, cands);
-    }
-    const gate = this.opts.keyGate;
-    if (cands.length === 1) {
-      const k = cands[0]!;
-      return !avoid?.has(k) && (!gate || gate.tryAcquire(p.name, k.name)) ? k : undefined;
-    }
-    const pool = avoid ? cands.filter((k) => !avoid.has(k)) : cands.slice();
-    while (pool.length > 0) {
-      let total = 0;
-      for (const k of pool) total += k.weight;
-      let r = Math.random() * total;
-      let i = 0;
-      for (; i < pool.length - 1; i++) {
-        r -= pool[i]!.weight;
-        if (r < 0) break;
-      }
-      const k = pool[i]!;
-      if (!gate || gate.tryAcquire(p.name, k.name)) return k;
-      pool.splice(i, 1);
-    }
-    return undefined;
-  }
-
-  /** Non-streaming answer: bytes through when formats match, else translated. */
-  private sendJsonAnswer(
-    res: ServerResponse,
-    got: Attempted,
-    clientOp: Operation,
-    format: WireFormat,
-  ): TokenCount | undefined {
-    const buf = got.resp.body as Buffer;
-    const upstreamFormat: WireFormat = got.target.op === 'messages' ? 'anthropic' : 'openai';
-    let out: Buffer | string = buf;
-    let usage: TokenCount | undefined;
-    if (upstreamFormat === format) {
-      usage = usageOfJson(buf);
-    } else {
-      let parsed: Obj;
-      try {
-        parsed = JSON.parse(buf.toString('utf8')) as Obj;
-      } catch {
-        throw new UpstreamError('bad_response', 'upstream sent invalid JSON');
-      }
-      const clientModel = `${got.target.provider.name}/${got.target.model}`;
-      const translated =
-        format === 'openai'
-          ? messagesResponseToChat(parsed, clientModel)
-          : chatResponseToMessages(parsed, clientModel);
-      const u = translated.usage as Obj;
-      usage = { prompt: 0, completion: 0 };
-      foldUsage(u, usage);
-      out = JSON.stringify(translated);
-    }
-    void clientOp;
-    res.writeHead(200, {
-      'content-type': 'application/json',
-      'content-length': typeof out === 'string' ? Buffer.byteLength(out) : out.length,
-    });
-    res.end(out);
-    return usage;
-  }
-
-  private async sendStream(
-    res: ServerResponse,
-    got: Attempted,
-    _clientOp: Operation,
-    format: WireFormat,
-    ctx: RequestContext,
-    clientBody: Obj,
-  ): Promise<TokenCount | undefined> {
-    const m = this.metrics;
-    const provider = got.target.provider.name;
-    const upstreamFormat: WireFormat = got.target.op === 'messages' ? 'anthropic' : 'openai';
-    const source = got.resp.body as AsyncIterable<Buffer>;
-    const usage: TokenCount = { prompt: 0, completion: 0 };
-    let first = true;
-    m.streamsOpen.inc();
-    res.writeHead(200, SSE_HEADERS);
-    const write = async (chunk: Buffer | string): Promise<void> => {
-      if (chunk.length === 0) return;
-      if (first) {
-        first = false;
-        m.ttfc.observe({ provider }, (performance.now() - ctx.startedAt) / 1000);
-      }
-      if (!res.write(chunk) && !res.destroyed)
-        await new Promise<void>((r) => {
-          const done = () => {
-            res.off('drain', done).off('close', done);
-            r();
-          };
-          res.on('drain', done).on('close', done);
-        });
-    };
-    try {
-      if (upstreamFormat === format) {
-        const wantUsage =
-          format === 'openai' && (clientBody.stream_options as Obj | undefined)?.include_usage === true;
-        const filter = new PassThroughFilter(format === 'openai' && !wantUsage, usage);
-        for await (const chunk of source) {
-          if (res.destroyed) break;
-          const out = filter.push(chunk);
-          if (out) await write(out);
-        }
-        const rest = filter.flush();
-        if (rest && !res.destroyed) await write(rest);
-      } else {
-        const clientModel = `${provider}/${got.target.model}`;
-        const parser = new SseParser();
-        if (format === 'openai') {
-          const wantUsage = (clientBody.stream_options as Obj | undefined)?.include_usage === true;
-          const tr = new AnthropicToOpenAIStream(clientModel, wantUsage);
-          for await (const chunk of source) {
-            if (res.destroyed) break;
-            let out = '';
-            for (const ev of parser.push(chunk)) out += tr.event(ev.event, ev.data);
-            await write(out);
-          }
-          if (!res.destroyed) await write(tr.end());
-          Object.assign(usage, tr.usage);
-        } else {
-          const tr = new OpenAIToAnthropicStream(clientModel);
-          for await (const chunk of source) {
-            if (res.destroyed) break;
-            let out = '';
-            for (const ev of parser.push(chunk)) if (ev.data) out += tr.data(ev.data);
-            await write(out);
-          }
-          if (!res.destroyed) await write(tr.end());
-          Object.assign(usage, tr.usage);
-        }
-      }
-      if (!res.destroyed) res.end();
-    } catch (err) {
-      if (err instanceof SyntaxError)
-        throw new UpstreamError('bad_response', 'upstream sent an invalid stream event');
-      throw err;
-    } finally {
-      m.streamsOpen.dec();
-    }
-    return usage.prompt || usage.completion ? usage : undefined;
+function opOf(r: ProviderCall['request']): ProviderCall['op'] {
+  if (r.kind === 'canonical') return r.body.op;
+  switch (r.format) {
+    case 'openai.completions':
+      return 'completions';
+    case 'openai.embeddings':
+    case 'gemini.embed':
+      return 'embeddings';
+    case 'anthropic.count_tokens':
+    case 'gemini.count_tokens':
+      return 'count_tokens';
+    default:
+      return 'chat';
   }
 }
 
-/**
- * Same-format streams: bytes go through unchanged, cut at event boundaries;
- * events carrying a usage object are read for token counts, and the
- * usage-only chunk is dropped when the client did not ask for it.
- */
-class PassThroughFilter {
-  private pending: Buffer | undefined;
-
-  constructor(
-    private readonly dropUsageOnly: boolean,
-    private readonly usage: TokenCount,
-  ) {}
-
-  push(chunk: Buffer): Buffer | undefined {
-    const data = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    const a = data.lastIndexOf('\n\n');
-    const b = data.lastIndexOf('\r\n\r\n');
-    const cut = Math.max(a === -1 ? -1 : a + 2, b === -1 ? -1 : b + 4);
-    if (cut === -1) {
-      // No event boundary yet; an upstream that never sends one is passed through rather than buffered without bound.
-      if (data.length > MAX_PENDING_EVENT) {
-        this.pending = undefined;
-        return data;
-      }
-      this.pending = data;
-      return undefined;
-    }
-    this.pending = cut < data.length ? data.subarray(cut) : undefined;
-    const out = cut === data.length ? data : data.subarray(0, cut);
-    return findUsageObject(out) === -1 ? out : this.inspect(out);
-  }
-
-  flush(): Buffer | undefined {
-    const p = this.pending;
-    this.pending = undefined;
-    if (p && findUsageObject(p) !== -1) return this.inspect(p);
-    return p;
-  }
-
-  private inspect(buf: Buffer): Buffer {
-    let at = findUsageObject(buf);
-    let drop: [number, number][] | undefined;
-    while (at !== -1) {
-      const u = parseObjectAt(buf, at);
-      if (u) foldUsage(u, this.usage);
-      if (this.dropUsageOnly) {
-        const startNl = buf.lastIndexOf('\n\n', at);
-        const start = startNl === -1 ? 0 : startNl + 2;
-        const endNl = buf.indexOf('\n\n', at);
-        const end = endNl === -1 ? buf.length : endNl + 2;
-        const ev = buf.toString('utf8', start, end);
-        const dataAt = ev.indexOf('data:');
-        if (dataAt !== -1) {
-          try {
-            const e = JSON.parse(ev.slice(dataAt + 5)) as Obj;
-            if (Array.isArray(e.choices) && e.choices.length === 0) {
-              drop ??= [];
-              drop.push([start, end]);
-            }
-          } catch {
-            /* keep it */
-          }
-        }
-      }
-      at = findUsageObject(buf, at + 1);
-    }
-    if (!drop) return buf;
-    const parts: Buffer[] = [];
-    let pos = 0;
-    for (const [s, e] of drop) {
-      if (s > pos) parts.push(buf.subarray(pos, s));
-      pos = e;
-    }
-    if (pos < buf.length) parts.push(buf.subarray(pos));
-    return Buffer.concat(parts);
-  }
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
 }
 
-function buildEntry(name: string, p: ProviderConfig, signature: string): ProviderEntry | undefined {
-  const type = providerTypeOf(name, p);
-  if (!type) return undefined;
-  const runtime = { name, network: p.network_config, keys: p.keys, mock: p.mock_config };
-  const adapter =
-    type === 'openai'
-      ? new OpenAIProvider(runtime)
-      : type === 'anthropic'
-        ? new AnthropicProvider(runtime)
-        : new MockProvider(runtime);
-  const n = p.network_config;
-  return {
-    name,
-    type,
-    adapter,
-    signature,
-    keys: p.keys.map((k, i) => ({
-      name: k.name ?? String(i),
-      value: k.value,
-      models: new Set(k.models),
-      weight: k.weight,
-    })),
-    timeoutMs: n.default_request_timeout_in_seconds * 1000,
-    maxRetries: n.max_retries,
-    backoffInitialMs: n.retry_backoff_initial_ms,
-    backoffMaxMs: n.retry_backoff_max_ms,
-    keysByModel: new Map(),
-  };
-}
-
-/** The body sent upstream for one target: model replaced, translated when formats differ. */
-function upstreamBodyFor(body: Obj, target: Target, clientOp: Operation, stream: boolean): Obj {
-  if (target.op === clientOp) {
-    const out: Obj = { ...body, model: target.model };
-    // Usage comes with the stream only when asked for; the gateway always needs it.
-    if (stream && (clientOp === 'chat' || clientOp === 'completions'))
-      out.stream_options = { ...(body.stream_options as Obj | undefined), include_usage: true };
-    return out;
-  }
-  return clientOp === 'chat'
-    ? chatRequestToMessages(body, target.model)
-    : messagesRequestToChat(body, target.model);
-}
-
-function validateBody(op: Operation, body: Obj): void {
-  switch (op) {
-    case 'chat':
-    case 'messages':
-      if (!Array.isArray(body.messages)) throw badField('messages', 'must be an array', body.messages);
-      if (body.messages.length === 0) throw badField('messages', 'must not be empty', body.messages);
-      for (let i = 0; i < body.messages.length; i++) {
-        const msg = body.messages[i] as Obj;
-        if (!msg || typeof msg !== 'object' || Array.isArray(msg))
-          throw badField(`messages[${i}]`, 'must be an object', msg);
-        if (typeof msg.role !== 'string') throw badField(`messages[${i}].role`, 'must be a string', msg.role);
-      }
-      if (op === 'messages' && typeof body.max_tokens !== 'number')
-        throw badField('max_tokens', 'must be a number', body.max_tokens);
-      break;
-    case 'completions':
-      if (typeof body.prompt !== 'string' && !Array.isArray(body.prompt))
-        throw badField('prompt', 'must be a string or an array', body.prompt);
-      break;
-    case 'embeddings':
-      if (typeof body.input !== 'string' && !Array.isArray(body.input))
-        throw badField('input', 'must be a string or an array', body.input);
-      break;
-  }
-  for (const f of ['max_tokens', 'max_completion_tokens', 'temperature', 'top_p', 'n'] as const) {
-    const v = body[f];
-    if (v !== undefined && v !== null && typeof v !== 'number') throw badField(f, 'must be a number', v);
-  }
-  const so = body.stream_options;
-  if (so !== undefined && so !== null && (typeof so !== 'object' || Array.isArray(so)))
-    throw badField('stream_options', 'must be an object', so);
-}
-
-function badField(field: string, what: string, got: unknown): HttpError {
-  let shown: string;
-  try {
-    shown = got === undefined ? 'nothing' : JSON.stringify(got);
-  } catch {
-    shown = typeof got;
-  }
-  if (shown.length > 80) shown = `${shown.slice(0, 77)}...`;
-  return new HttpError(400, `${field}: ${what} (got ${shown})`, 'invalid_request_error', 'invalid_request');
-}
-
-function virtualKeyOf(req: IncomingMessage, format: WireFormat): string | undefined {
+export function virtualKeyOf(
+  req: IncomingMessage,
+  apiKeyHeader?: 'x-api-key' | 'x-goog-api-key',
+): string | undefined {
   const h = req.headers;
   const vk = h['x-deepintshield-vk'];
   if (typeof vk === 'string' && vk) return vk;
   const auth = h.authorization;
   if (auth && auth.length > 7 && auth.charCodeAt(6) === 32 && auth.slice(0, 6).toLowerCase() === 'bearer')
     return auth.slice(7).trim();
-  if (format === 'anthropic') {
-    const k = h['x-api-key'];
+  if (apiKeyHeader) {
+    const k = h[apiKeyHeader];
     if (typeof k === 'string' && k) return k;
   }
   return undefined;
 }
 
 function withHeaders(err: HttpError, headers: Record<string, string>): HttpError {
-  return new HttpError(err.status, err.message, err.type, err.code, { ...headers, ...err.headers });
+  return new HttpError(
+    err.status,
+    err.message,
+    err.type,
+    err.code,
+    { ...headers, ...err.headers },
+    err.param,
+  );
 }
 
 function toHttpError(e: UpstreamError): HttpError {
+  if (e.kind === 'aborted') return CLIENT_CLOSED;
   if (e.kind === 'timeout') return new HttpError(504, e.message, 'timeout_error', 'upstream_timeout');
   if (e.kind === 'bad_response')
     return new HttpError(502, e.message, 'upstream_error', 'upstream_bad_response');
@@ -759,19 +608,6 @@ function typeForStatus(s: number): HttpError['type'] {
   if (s === 413) return 'request_too_large';
   if (s === 429) return 'rate_limit_error';
   return 'invalid_request_error';
-}
-
-/** Message and code of an upstream error body (OpenAI or Anthropic shape), bounded. */
-function upstreamMessage(buf: Buffer): { message: string; code: string | null } {
-  try {
-    const j = JSON.parse(buf.toString('utf8')) as Obj;
-    const e = (j.error as Obj | undefined) ?? j;
-    const message = typeof e.message === 'string' ? e.message : 'upstream error';
-    const code = typeof e.code === 'string' ? e.code : typeof e.type === 'string' ? e.type : null;
-    return { message: message.slice(0, 500), code };
-  } catch {
-    return { message: buf.toString('utf8', 0, Math.min(buf.length, 200)) || 'upstream error', code: null };
-  }
 }
 
 function sleep(ms: number, signal: Cancel): Promise<void> {

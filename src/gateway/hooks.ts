@@ -13,6 +13,19 @@ export interface AdmissionRequest {
   model: string;
   /** Route label, e.g. "/v1/chat/completions". */
   route: string;
+  /**
+   * Tokens to reserve at admission so that concurrent requests cannot
+   * overshoot a token limit or budget: the client's max output tokens
+   * (max_tokens / max_completion_tokens / max_output_tokens) plus an estimate
+   * of the prompt. Settled to the real usage by `settle`.
+   */
+  estimatedTokens?: number;
+  /**
+   * The request's fallback targets, in order (at most 5). Governance admits
+   * each like the primary (allowed_models, limits); any refused target
+   * refuses the whole request before an upstream call.
+   */
+  fallbacks?: { provider: string; model: string }[];
 }
 
 export interface Usage {
@@ -20,6 +33,12 @@ export interface Usage {
   model: string;
   promptTokens: number;
   completionTokens: number;
+  /**
+   * True when the request ended before the upstream reported usage (client
+   * abort, timeout, broken stream, drain): the counts are what was streamed
+   * (upstream usage when some came, else an estimate from the delivered text).
+   */
+  partial?: boolean;
 }
 
 export interface Admission {
@@ -42,9 +61,24 @@ export interface GovernanceHook {
  * after a provider's 429 or 401/403, honoured by every node.
  */
 export interface ProviderKeyGate {
-  /** True when the key may be used now (not cooling down, under its caps); counts the request when it is. */
-  tryAcquire(provider: string, keyName: string): boolean;
-  coolDown(provider: string, keyName: string, ms: number, reason: 'rate_limited' | 'auth_failed'): void;
+  /**
+   * True when the key may be used now for `model` (not cooling down as a
+   * whole or for this model, under its caps); counts the request when it is.
+   */
+  tryAcquire(provider: string, keyName: string, model?: string): boolean;
+  /**
+   * Cools a key down cluster-wide. With `model`, only that (key, model) pair
+   * (a model-scoped refusal: 403/404 "model not enabled / not found for this
+   * account", reason 'model_refused'); without, the whole key (429, or an
+   * authentication failure).
+   */
+  coolDown(
+    provider: string,
+    keyName: string,
+    ms: number,
+    reason: 'rate_limited' | 'auth_failed' | 'model_refused',
+    model?: string,
+  ): void;
   recordTokens(provider: string, keyName: string, tokens: number): void;
 }
 
@@ -86,7 +120,12 @@ export interface KeyCandidate {
  */
 export interface KeyRouter {
   /** Index into `candidates` of the key to use, or -1 when none may be used now. `avoid` holds names already tried. */
-  choose(provider: string, model: string, candidates: readonly KeyCandidate[], avoid: ReadonlySet<string> | undefined): number;
+  choose(
+    provider: string,
+    model: string,
+    candidates: readonly KeyCandidate[],
+    avoid: ReadonlySet<string> | undefined,
+  ): number;
   /** Whether a whole provider target should be skipped (its circuit is open for this model). */
   targetOpen?(provider: string, model: string): boolean;
   record(outcome: AttemptOutcome): void;

@@ -1,8 +1,15 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-const MAX_MODELS_PER_PROVIDER = 50;
+const MAX_MODELS_PER_PROVIDER = 100;
+const MAX_LABEL = 128;
+export const OTHER = 'other';
 
-/** Gateway metrics; model labels are capped per provider (then "other") to bound cardinality. */
+/**
+ * Gateway metrics. Label values come only from configuration: a provider
+ * label is a configured provider's name, a model label a model known for it
+ * (its keys' models, its upstream's list, the mock's), capped in count and
+ * length; anything else is "other". A client can never mint a label.
+ */
 export class GatewayMetrics {
   readonly requests: Counter<'provider' | 'model' | 'status'>;
   readonly latency: Histogram<'provider'>;
@@ -67,15 +74,19 @@ export class GatewayMetrics {
     });
   }
 
-  /** The model label value: the model itself for the first models seen per provider, then "other". */
+  /** Which (provider, model) pairs are known; replaced on every config or model-list change. */
+  known: (provider: string, model: string) => boolean = () => false;
+
+  /** The model label value: a known model (bounded count per provider and length), else "other". */
   modelLabel(provider: string, model: string): string {
+    if (model.length > MAX_LABEL || !this.known(provider, model)) return OTHER;
     let s = this.seen.get(provider);
     if (!s) {
       s = new Set();
       this.seen.set(provider, s);
     }
     if (s.has(model)) return model;
-    if (s.size >= MAX_MODELS_PER_PROVIDER) return 'other';
+    if (s.size >= MAX_MODELS_PER_PROVIDER) return OTHER;
     s.add(model);
     return model;
   }

@@ -1,40 +1,4 @@
-import type { MockConfig, NetworkConfig, ProviderKeyConfig, ProviderType } from '../config/schema.js';
-
-/** What the client asked for, in the client's wire format. */
-export type Operation = 'chat' | 'completions' | 'embeddings' | 'messages';
-
-/** The wire format a body is in. */
-export type WireFormat = 'openai' | 'anthropic';
-
-export interface KeyEntry {
-  name: string;
-  value: string;
-  /** Empty = every model. */
-  models: ReadonlySet<string>;
-  weight: number;
-}
-
-/** One upstream call, already in the provider's native format. */
-export interface UpstreamCall {
-  op: Operation;
-  /** Native request body (model already replaced by the bare model name). */
-  body: Record<string, unknown>;
-  stream: boolean;
-  key: KeyEntry;
-  signal: Cancel;
-  timeoutMs: number;
-  requestId: string;
-}
-
-/**
- * An upstream answer. `body` is a Buffer for JSON answers and errors, an
- * async iterable of raw SSE bytes for a successful stream.
- */
-export interface UpstreamResponse {
-  status: number;
-  retryAfterMs?: number;
-  body: Buffer | AsyncIterable<Buffer>;
-}
+/** Small shared pieces of the upstream path: failure type, cancellation, retry-after parsing. */
 
 /** Failure before any answer: connection refused/reset, timeout, abort. */
 export class UpstreamError extends Error {
@@ -44,21 +8,6 @@ export class UpstreamError extends Error {
   ) {
     super(message);
   }
-}
-
-export interface ProviderAdapter {
-  readonly type: ProviderType;
-  /** Operations served natively; others are translated (chat<->messages) or refused. */
-  supports(op: Operation): boolean;
-  send(call: UpstreamCall): Promise<UpstreamResponse>;
-  close(): Promise<void>;
-}
-
-export interface ProviderRuntimeConfig {
-  name: string;
-  network: NetworkConfig;
-  keys: ProviderKeyConfig[];
-  mock?: MockConfig;
 }
 
 export function retryAfterMs(h: string | string[] | undefined): number | undefined {

@@ -85,7 +85,7 @@ describe('config loader', () => {
     ['log format enum', { logging: { format: 'xml' } }, 'logging.format'],
     ['provider name', { providers: { 'Bad Name': { type: 'openai' } } }, 'providers'],
     ['provider without type', { providers: { custom: { keys: [] } } }, 'providers.custom.type'],
-    ['provider type enum', { providers: { x: { type: 'gemini' } } }, 'providers.x.type'],
+    ['provider type enum', { providers: { x: { type: 'palm' } } }, 'providers.x.type'],
     ['key value type', { providers: { openai: { keys: [{ value: 42 }] } } }, 'providers.openai.keys.0.value'],
     [
       'key weight',

@@ -534,7 +534,7 @@ describe('gateway with the official SDKs against a real upstream', () => {
     expect(text).toMatch(/deepintshield_tokens_total\{provider="openai",kind="completion"\} [1-9]/);
     expect(text).toMatch(/deepintshield_upstream_retries_total\{provider="openai"\}/);
     expect(text).toMatch(/deepintshield_fallbacks_total\{provider="backup"\}/);
-    expect(text).toMatch(/deepintshield_upstream_errors_total\{provider="authy",kind="auth_failed"\}/);
+    expect(text).toMatch(/deepintshield_upstream_errors_total\{provider="authy",kind="auth"\}/);
   });
 
   it('the mock provider fails and hangs on request, as configured', async () => {

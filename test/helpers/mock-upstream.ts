@@ -149,7 +149,12 @@ export class MockUpstream {
     if (req.method === 'GET' && path.endsWith('/models'))
       return json(res, {
         object: 'list',
-        data: [{ id: 'mock-model', object: 'model', created: 0, owned_by: 'mock' }],
+        data: ['mock-model', 'gpt-4o', 'claude-3-5-haiku'].map((id) => ({
+          id,
+          object: 'model',
+          created: 0,
+          owned_by: 'mock',
+        })),
       });
     if (path.endsWith('/embeddings')) {
       const input = body?.input;

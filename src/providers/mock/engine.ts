@@ -1,12 +1,18 @@
-import type { MockConfig } from '../config/schema.js';
-import type {
-  Operation,
-  ProviderAdapter,
-  ProviderRuntimeConfig,
-  UpstreamCall,
-  UpstreamResponse,
-} from './types.js';
-import { type Cancel, UpstreamError } from './types.js';
+import type { MockConfig } from '../../config/schema.js';
+import type { UpstreamResponse } from '../provider.js';
+import { type Cancel, UpstreamError } from '../types.js';
+
+/** The mock's own wire operations (it answers in OpenAI or Anthropic shape). */
+export type MockOp = 'chat' | 'completions' | 'embeddings' | 'messages';
+
+export interface MockCall {
+  op: MockOp;
+  body: Record<string, unknown>;
+  stream: boolean;
+  signal: Cancel;
+  timeoutMs: number;
+}
+type UpstreamCall = MockCall;
 
 export const MOCK_MODELS = ['mock-model', 'mock-chat', 'mock-embed'];
 
@@ -20,18 +26,13 @@ const DEFAULTS: MockConfig = {
 };
 const EMBED_DIM = 8;
 
-/** In-process deterministic provider: no network, answers in each operation's native wire format. */
-export class MockProvider implements ProviderAdapter {
-  readonly type = 'mock' as const;
+/** In-process deterministic upstream: no network, answers in each operation's native wire format. */
+export class MockEngine {
   private readonly cfg: MockConfig;
   private seq = 0;
 
-  constructor(cfg: ProviderRuntimeConfig) {
-    this.cfg = cfg.mock ?? DEFAULTS;
-  }
-
-  supports(_op: Operation): boolean {
-    return true;
+  constructor(cfg: MockConfig | undefined) {
+    this.cfg = cfg ?? DEFAULTS;
   }
 
   async send(call: UpstreamCall): Promise<UpstreamResponse> {
@@ -41,6 +42,7 @@ export class MockProvider implements ProviderAdapter {
     if (c.fail_rate > 0 && Math.random() < c.fail_rate) {
       return {
         status: c.fail_status,
+        headers: {},
         body: Buffer.from(
           JSON.stringify({
             error: { message: `mock failure ${c.fail_status}`, type: 'api_error', code: null },
@@ -109,7 +111,7 @@ export class MockProvider implements ProviderAdapter {
         }),
         sse('message_stop', { type: 'message_stop' }),
       );
-      return { status: 200, body: this.emit(events, call) };
+      return { status: 200, headers: {}, body: this.emit(events, call) };
     }
     const chat = call.op === 'chat';
     const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
@@ -164,17 +166,13 @@ export class MockProvider implements ProviderAdapter {
     events.push(`data: ${base}"choices":[${JSON.stringify(fin)}]${wantUsage ? ',"usage":null' : ''}}\n\n`);
     if (wantUsage) events.push(`data: ${base}"choices":[],"usage":${JSON.stringify(usage)}}\n\n`);
     events.push('data: [DONE]\n\n');
-    return { status: 200, body: this.emit(events, call) };
+    return { status: 200, headers: {}, body: this.emit(events, call) };
   }
 
   private emit(events: string[], call: UpstreamCall): AsyncIterable<Buffer> {
     const interval = this.cfg.chunk_interval_ms;
     if (interval <= 0) return one(Buffer.from(events.join('')));
     return paced(events, interval, call);
-  }
-
-  close(): Promise<void> {
-    return Promise.resolve();
   }
 }
 
@@ -190,7 +188,7 @@ async function* paced(events: string[], interval: number, call: UpstreamCall): A
 }
 
 function json(v: unknown): UpstreamResponse {
-  return { status: 200, body: Buffer.from(JSON.stringify(v)) };
+  return { status: 200, headers: {}, body: Buffer.from(JSON.stringify(v)) };
 }
 
 function sse(event: string, data: unknown): string {
