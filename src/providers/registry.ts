@@ -1,6 +1,8 @@
 import type { ProviderConfig } from '../config/schema.js';
 import { providerTypeOf } from '../config/schema.js';
 import { anthropicProvider } from './anthropic/index.js';
+import { azureProvider } from './azure/index.js';
+import { bedrockProvider } from './bedrock/index.js';
 import { createUpstreamClient } from './http/client.js';
 import { mockProvider } from './mock/index.js';
 import { openaiProvider } from './openai/index.js';
@@ -21,7 +23,9 @@ import {
  */
 const PROVIDERS: { readonly [T in NativeProviderType]?: ProviderDefinition } = {
   openai: openaiProvider,
+  azure: azureProvider,
   anthropic: anthropicProvider,
+  bedrock: bedrockProvider,
   mock: mockProvider,
 };
 

@@ -1,4 +1,4 @@
-import { createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
+import { type createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { generate, googleError } from './gemini.js';
 import {

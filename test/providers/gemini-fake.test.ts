@@ -1,7 +1,7 @@
 import { FunctionCallingConfigMode, GoogleGenAI } from '@google/genai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FakeServer } from '../fakes/llm-brain.js';
 import { startGeminiFake } from '../fakes/gemini.js';
+import type { FakeServer } from '../fakes/llm-brain.js';
 
 // The Gemini fake checked by the official @google/genai SDK (API-key mode).
 let fake: FakeServer;

@@ -1,16 +1,6 @@
 import { z } from 'zod';
 
-/** `vertex_key_config` of a provider key (interface.md § Providers). Values are already env-resolved. */
-export const vertexKeyConfigSchema = z.strictObject({
-  project_id: z.string().regex(/^[a-z][a-z0-9-]{4,61}[a-z0-9]$/, 'must be a Google Cloud project id'),
-  region: z
-    .string()
-    .regex(/^(global|[a-z]+-[a-z]+\d+)$/, 'must be a region such as us-central1, or global')
-    .default('us-central1'),
-  /** The service-account JSON text. */
-  auth_credentials: z.string().min(2),
-});
-export type VertexKeyConfig = z.infer<typeof vertexKeyConfigSchema>;
+export type { VertexKeyConfig } from '../../config/schema.js';
 
 /** The fields of a service-account key file the JWT-bearer grant needs. */
 export const serviceAccountSchema = z.object({
