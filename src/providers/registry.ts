@@ -3,6 +3,7 @@ import { providerTypeOf } from '../config/schema.js';
 import { anthropicProvider } from './anthropic/index.js';
 import { azureProvider } from './azure/index.js';
 import { bedrockProvider } from './bedrock/index.js';
+import { geminiProvider } from './gemini/index.js';
 import { createUpstreamClient } from './http/client.js';
 import { mockProvider } from './mock/index.js';
 import { openaiProvider } from './openai/index.js';
@@ -15,6 +16,7 @@ import {
   PROVIDER_TYPES,
   type ProviderType,
 } from './provider-types.js';
+import { vertexProvider } from './vertex/index.js';
 
 /**
  * type → implementation. One line per provider folder (see
@@ -26,6 +28,8 @@ const PROVIDERS: { readonly [T in NativeProviderType]?: ProviderDefinition } = {
   azure: azureProvider,
   anthropic: anthropicProvider,
   bedrock: bedrockProvider,
+  gemini: geminiProvider,
+  vertex: vertexProvider,
   mock: mockProvider,
 };
 
