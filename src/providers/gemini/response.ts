@@ -105,7 +105,7 @@ export function parseEmbeddings(body: Buffer, model: string): EmbeddingsResponse
           return e?.values;
         })
       : undefined;
-  if (!raw || !raw.every((v) => Array.isArray(v) && v.every((x) => typeof x === 'number'))) {
+  if (!raw?.every((v) => Array.isArray(v) && v.every((x) => typeof x === 'number'))) {
     throw new UpstreamError('bad_response', 'embeddings answer without float vectors');
   }
   return { op: 'embeddings', model, vectors: raw as number[][], usage: { inputTokens, outputTokens: 0 } };
