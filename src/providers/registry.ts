@@ -3,6 +3,7 @@ import { providerTypeOf } from '../config/schema.js';
 import { anthropicProvider } from './anthropic/index.js';
 import { azureProvider } from './azure/index.js';
 import { bedrockProvider } from './bedrock/index.js';
+import { cohereProvider } from './cohere/index.js';
 import { geminiProvider } from './gemini/index.js';
 import { createUpstreamClient } from './http/client.js';
 import { mockProvider } from './mock/index.js';
@@ -28,6 +29,7 @@ const PROVIDERS: { readonly [T in NativeProviderType]?: ProviderDefinition } = {
   azure: azureProvider,
   anthropic: anthropicProvider,
   bedrock: bedrockProvider,
+  cohere: cohereProvider,
   gemini: geminiProvider,
   vertex: vertexProvider,
   mock: mockProvider,
