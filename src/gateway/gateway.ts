@@ -355,6 +355,8 @@ export class Gateway {
       else res.destroy();
     } finally {
       res.off('close', onClose);
+      // Whatever is still running upstream (a stream left unread after an error) is released now.
+      ctrl.abort();
     }
   }
 

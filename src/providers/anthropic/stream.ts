@@ -28,8 +28,13 @@ export class AnthropicStreamDecoder implements StreamDecoder {
   end(): StreamEvent[] {
     const out = this.consume(this.sse.end());
     if (!this.ended) {
+      // No message_stop: the answer was cut short upstream.
       this.ended = true;
-      out.push({ type: 'end' });
+      out.push({
+        type: 'error',
+        message: 'upstream stream ended before message_stop',
+        code: 'upstream_incomplete_stream',
+      });
     }
     return out;
   }

@@ -40,6 +40,8 @@ const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'
 /** Chunks queued for a slow consumer before the upstream socket is paused. */
 const HIGH_WATER = 16;
 const MAX_POOLS = 64;
+/** How long a closing pool lets in-flight requests finish (streams included) before it is destroyed. */
+const CLOSE_GRACE_MS = 120_000;
 const QUOTA_PREFIXES = ['x-ratelimit-', 'anthropic-ratelimit-'];
 
 export function createUpstreamClient(net: NetworkConfig): UpstreamClient {
@@ -105,7 +107,19 @@ class PooledClient implements UpstreamClient {
   async close(): Promise<void> {
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(pools.map((p) => p.close().catch(() => undefined)));
+    // In-flight requests may finish for a while; then the pool is destroyed so that nothing hangs on.
+    await Promise.all(
+      pools.map(async (p) => {
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<void>((r) => {
+          timer = setTimeout(r, CLOSE_GRACE_MS);
+          timer.unref();
+        });
+        await Promise.race([p.close().catch(() => undefined), grace]);
+        clearTimeout(timer);
+        await p.destroy().catch(() => undefined);
+      }),
+    );
   }
 }
 
