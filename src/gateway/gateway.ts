@@ -187,6 +187,7 @@ export class Gateway {
     const bodies = new Map<Target, ProviderCall['request']>();
     const prepare = (t: Target): ProviderCall['request'] => {
       let r = bodies.get(t);
+      if (r && (r.kind === 'native') !== t.passThrough) r = undefined;
       if (!r) {
         r = t.passThrough
           ? { kind: 'native', format: inbound.format, body: inbound.passThroughBody(input, t.model) }
@@ -383,7 +384,7 @@ export class Gateway {
         if (a) spans.set(n, a);
         const started = performance.now();
         const request = prepare(t);
-        const p = t.entry.provider.send({
+        const call: ProviderCall = {
           op: opOf(request),
           request,
           stream,
@@ -393,12 +394,18 @@ export class Gateway {
           timeoutMs: t.entry.timeoutMs,
           requestId: ctx.requestId,
           ...(a?.traceparent ? { traceparent: a.traceparent } : {}),
-        });
-        return p.then((r) => {
+        };
+        return t.entry.provider.send(call).then((r) => {
           m.latency.observe(
             { provider: this.providerLabel(t.entry.name) },
             (performance.now() - started) / 1000,
           );
+          if (r.status === 404 && request.kind === 'native' && request.format === 'openai.responses') {
+            // An OpenAI-compatible server without a Responses API of its own: translate to chat from now on.
+            t.entry.noNativeResponses = true;
+            t.passThrough = false;
+            return t.entry.provider.send({ ...call, op: 'chat', request: prepare(t) });
+          }
           return r;
         });
       },

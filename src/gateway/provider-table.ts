@@ -18,6 +18,8 @@ export interface ProviderEntry {
   backoffMaxMs: number;
   /** Keys usable for a model (memoised, bounded). */
   keysByModel: Map<string, KeyEntry[]>;
+  /** Set once the upstream answered 404 to a passed-through Responses request: translate from then on. */
+  noNativeResponses?: boolean;
 }
 
 /** The key-less providers (mock, local servers) use one implicit key. */

@@ -49,7 +49,8 @@ function resolve(
       field,
     );
   const p = entry.provider;
-  const passThrough = p.nativeFormats.has(format);
+  const passThrough =
+    p.nativeFormats.has(format) && !(format === 'openai.responses' && entry.noNativeResponses === true);
   if (!passThrough && !p.supports(op))
     throw new HttpError(
       400,

@@ -1,6 +1,10 @@
 import type { ProviderConfig } from '../config/schema.js';
 import { providerTypeOf } from '../config/schema.js';
 import { anthropicProvider } from './anthropic/index.js';
+import { azureProvider } from './azure/index.js';
+import { bedrockProvider } from './bedrock/index.js';
+import { cohereProvider } from './cohere/index.js';
+import { geminiProvider } from './gemini/index.js';
 import { createUpstreamClient } from './http/client.js';
 import { mockProvider } from './mock/index.js';
 import { openaiProvider } from './openai/index.js';
@@ -13,6 +17,7 @@ import {
   PROVIDER_TYPES,
   type ProviderType,
 } from './provider-types.js';
+import { vertexProvider } from './vertex/index.js';
 
 /**
  * type → implementation. One line per provider folder (see
@@ -21,7 +26,12 @@ import {
  */
 const PROVIDERS: { readonly [T in NativeProviderType]?: ProviderDefinition } = {
   openai: openaiProvider,
+  azure: azureProvider,
   anthropic: anthropicProvider,
+  bedrock: bedrockProvider,
+  cohere: cohereProvider,
+  gemini: geminiProvider,
+  vertex: vertexProvider,
   mock: mockProvider,
 };
 

@@ -146,6 +146,12 @@ export class MockUpstream {
       return;
     }
     const model = String(body?.model ?? 'unknown');
+    // Like vLLM and Ollama: no Responses API of its own.
+    if (path.endsWith('/responses')) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ error: { message: 'Not Found', type: 'not_found', code: null } }));
+      return;
+    }
     if (req.method === 'GET' && path.endsWith('/models'))
       return json(res, {
         object: 'list',

@@ -1,0 +1,1 @@
+export type { AzureKeyConfig } from '../../config/schema.js';
