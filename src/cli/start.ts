@@ -1,6 +1,7 @@
 import { ConfigError, loadConfig } from '../config/load.js';
 import { DeepIntShieldNode } from '../node.js';
 import { createLogger } from '../observability/logger.js';
+import { installProcessGuard } from '../server/process-guard.js';
 
 export async function runStart(opts: {
   config?: string;
@@ -20,6 +21,7 @@ export async function runStart(opts: {
   const { config, source } = loaded;
   const format = (opts.logFormat ?? config.logging.format) === 'pretty' ? 'pretty' : 'json';
   const logger = createLogger({ level: opts.logLevel ?? config.logging.level, format });
+  installProcessGuard(logger);
   const node = new DeepIntShieldNode({ config, logger, configSource: source });
   let exiting = false;
   const onSignal = (signal: NodeJS.Signals) => {

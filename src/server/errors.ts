@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 
-/** OpenAI error shape: {"error":{"message","type","code"}}. */
+/** OpenAI error shape: {"error":{"message","type","param","code"}}; `param` is always present (null when no field is at fault). */
 export type ErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
@@ -21,9 +21,21 @@ export class HttpError extends Error {
     readonly type: ErrorType = 'invalid_request_error',
     readonly code: string | null = null,
     readonly headers: Record<string, string> = {},
+    /** The request field at fault ("messages[0].content", "fallbacks"), or null. */
+    readonly param: string | null = null,
   ) {
     super(message);
   }
+}
+
+/** The JSON body of an error answer. */
+export function errorBody(
+  message: string,
+  type: ErrorType,
+  code: string | null,
+  param: string | null = null,
+): { error: { message: string; type: ErrorType; param: string | null; code: string | null } } {
+  return { error: { message, type, param, code } };
 }
 
 export function sendJson(
@@ -43,5 +55,5 @@ export function sendError(res: ServerResponse, err: HttpError): void {
     res.destroy();
     return;
   }
-  sendJson(res, err.status, { error: { message: err.message, type: err.type, code: err.code } }, err.headers);
+  sendJson(res, err.status, errorBody(err.message, err.type, err.code, err.param), err.headers);
 }
