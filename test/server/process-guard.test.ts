@@ -8,7 +8,11 @@ describe('process guard', () => {
     const logger = { error: (_o: unknown, msg: string) => lines.push(msg) } as unknown as Logger;
     const uninstall = installProcessGuard(logger);
     try {
-      process.emit('uncaughtException', new Error('boom'), 'uncaughtException');
+      (process.emit as (e: string, ...a: unknown[]) => boolean)(
+        'uncaughtException',
+        new Error('boom'),
+        'uncaughtException',
+      );
       process.emit('unhandledRejection', new Error('nope'), Promise.resolve());
     } finally {
       uninstall();

@@ -63,7 +63,9 @@ import {
 import { Suspicion } from './suspicion.js';
 import { PROFILES, pushPullScale, suspicionTimeout, type Timings } from './timings.js';
 import {
+  ByteBudget,
   type PacketTransport,
+  StreamLimitError,
   StreamReader,
   TimeoutError,
   Transport,
@@ -125,6 +127,10 @@ const PROTOCOL_MIN = 1;
 const PROTOCOL_MAX = 5;
 const PROTOCOL_CUR = 2;
 const MAX_INBOUND_STREAMS = 128;
+/** Concurrent inbound streams one source address may hold open. */
+const MAX_STREAMS_PER_SOURCE = 4;
+/** Bytes all streams together may buffer beyond their read windows (a 20 MiB push/pull fits three times). */
+const STREAM_BUFFER_BUDGET = 64 * 1024 * 1024;
 
 interface AckWaiter {
   onAck: (payload: Buffer) => void;
@@ -160,6 +166,8 @@ export class Memberlist extends EventEmitter {
   private stopped = false;
   private started = false;
   private inboundStreams = 0;
+  private readonly streamsBySource = new Map<string, number>();
+  private readonly streamBudget = new ByteBudget(STREAM_BUFFER_BUDGET);
   private serfClock = 0;
   private timers: NodeJS.Timeout[] = [];
   private probeTimer: NodeJS.Timeout | undefined;
@@ -612,18 +620,21 @@ export class Memberlist extends EventEmitter {
   // ------------------------------------------------------------------ inbound TCP
 
   private async handleStream(sock: Duplex): Promise<void> {
-    if (this.stopped || this.inboundStreams >= MAX_INBOUND_STREAMS) {
+    const source = (sock as { remoteAddress?: string }).remoteAddress ?? 'unknown';
+    const fromSource = this.streamsBySource.get(source) ?? 0;
+    if (this.stopped || this.inboundStreams >= MAX_INBOUND_STREAMS || fromSource >= MAX_STREAMS_PER_SOURCE) {
       this.drop('too_many_streams');
       sock.destroy();
       return;
     }
     this.inboundStreams++;
+    this.streamsBySource.set(source, fromSource + 1);
     this.metrics.packetsIn.inc({ transport: 'tcp' });
     let bytes = 0;
     sock.on('data', (d: Buffer) => {
       bytes += d.length;
     });
-    const r = new StreamReader(sock, MAX_STREAM_BYTES, this.timings.tcpTimeout);
+    const r = new StreamReader(sock, MAX_STREAM_BYTES, this.timings.tcpTimeout, this.streamBudget);
     try {
       const { type, r: body } = await readStreamFrame(r, this.opts, true);
       switch (type) {
@@ -662,6 +673,7 @@ export class Memberlist extends EventEmitter {
       }
     } catch (e) {
       if (e instanceof DropError) this.drop(e.reason, e);
+      else if (e instanceof StreamLimitError) this.drop('oversized', e);
       else if (e instanceof TimeoutError) {
         this.drop('timeout');
         this.log.debug({ err: e.message }, 'timeout waiting for response');
@@ -670,6 +682,9 @@ export class Memberlist extends EventEmitter {
       this.metrics.bytesIn.inc({ transport: 'tcp' }, bytes);
       r.done();
       this.inboundStreams--;
+      const left = (this.streamsBySource.get(source) ?? 1) - 1;
+      if (left > 0) this.streamsBySource.set(source, left);
+      else this.streamsBySource.delete(source);
       sock.end();
       setTimeout(() => sock.destroy(), 1000).unref?.();
     }
@@ -732,7 +747,7 @@ export class Memberlist extends EventEmitter {
   /** Initiates a push/pull exchange with ip:port and merges the answer. */
   async pushPullNode(ip: string, port: number, join: boolean, node?: NodeState): Promise<void> {
     const sock = await this.transport.dial(ip, port, this.timings.tcpTimeout);
-    const r = new StreamReader(sock, MAX_STREAM_BYTES, this.timings.tcpTimeout);
+    const r = new StreamReader(sock, MAX_STREAM_BYTES, this.timings.tcpTimeout, this.streamBudget);
     let bytes = 0;
     sock.on('data', (d: Buffer) => {
       bytes += d.length;
