@@ -358,7 +358,7 @@ export class Cluster extends EventEmitter {
     const peers = this.ml
       .members()
       .filter((n) => n.name !== this.localName && (n.state === 'alive' || n.state === 'suspect'))
-      .map((n) => ({ name: n.name, httpAddress: decodeTags(n.meta).http ?? '' }))
+      .map((n) => ({ name: n.name, httpAddress: decodeTags(n.meta).http ?? '', gossipIp: n.ip }))
       .filter((p) => p.httpAddress !== '');
     this.health.setPeers(peers);
     for (const name of this.remoteTraffic.keys()) {
