@@ -97,7 +97,7 @@ describe('config loader fuzzing', () => {
     ['cluster_config', 'gossip', 'encryption_key'],
     ['providers', 'x', 'keys', 0, 'secret_key'],
   );
-  const place = (obj: unknown, path: (string | number)[], v: unknown): unknown => {
+  const place = (obj: unknown, path: readonly (string | number)[], v: unknown): unknown => {
     if (path.length === 0) return v;
     const [head, ...rest] = path;
     const base = obj && typeof obj === 'object' && !Array.isArray(obj) ? { ...(obj as object) } : {};
