@@ -173,15 +173,14 @@ export class StreamReader {
   /** All buffered bytes as one buffer (joined once, then kept as the only chunk). */
   private flat(): Buffer {
     if (this.chunks.length === 0) return Buffer.alloc(0);
-    if (this.chunks.length > 1 || this.head > 0) {
-      const joined = Buffer.concat(
-        this.chunks.map((c, i) => (i === 0 ? c.subarray(this.head) : c)),
-        this.available,
-      );
-      this.chunks = [joined];
-      this.head = 0;
-    }
-    return this.chunks[0]!;
+    if (this.chunks.length === 1) return this.chunks[0]!.subarray(this.head);
+    const joined = Buffer.concat(
+      this.chunks.map((c, i) => (i === 0 ? c.subarray(this.head) : c)),
+      this.available,
+    );
+    this.chunks = [joined];
+    this.head = 0;
+    return joined;
   }
 
   async readBytes(n: number): Promise<Buffer> {
