@@ -1,7 +1,9 @@
+import { unencryptedGossipWarning } from '../cluster/membership/exposure.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { DeepIntShieldNode } from '../node.js';
 import { createLogger } from '../observability/logger.js';
 import { applyServerFlags } from './server-flags.js';
+import { installProcessGuard } from '../server/process-guard.js';
 
 export async function runStart(opts: {
   config?: string;
@@ -24,6 +26,9 @@ export async function runStart(opts: {
   applyServerFlags(config, opts);
   const format = (opts.logFormat ?? config.logging.format) === 'pretty' ? 'pretty' : 'json';
   const logger = createLogger({ level: opts.logLevel ?? config.logging.level, format });
+  installProcessGuard(logger);
+  const exposed = unencryptedGossipWarning(config.cluster_config);
+  if (exposed) logger.warn({ bind_address: config.cluster_config.bind_address }, exposed);
   const node = new DeepIntShieldNode({ config, logger, configSource: source });
   let exiting = false;
   const onSignal = (signal: NodeJS.Signals) => {

@@ -294,7 +294,7 @@ export class Cluster extends EventEmitter {
     const peers = this.ml
       .members()
       .filter((m) => m.name !== this.localName && (m.state === 'alive' || m.state === 'suspect'))
-      .map((m) => ({ name: m.name, httpAddress: this.tagsOf(m).http ?? '' }))
+      .map((m) => ({ name: m.name, httpAddress: this.tagsOf(m).http ?? '', gossipIp: m.ip }))
       .filter((p) => p.httpAddress !== '');
     this.health.setPeers(peers);
     this.evaluateHealth();

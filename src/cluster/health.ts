@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import type { Logger } from '../observability/logger.js';
 
@@ -13,6 +14,7 @@ export interface HealthOptions {
 }
 
 interface PeerHealth {
+  /** Where probes go: the member's gossip IP with the port of its `http` tag. */
   httpAddress: string;
   successes: number;
   failures: number;
@@ -38,6 +40,22 @@ export async function checkReady(httpAddress: string, timeoutMs: number): Promis
 }
 
 /**
+ * The host:port to probe for a member whose `http` tag is `tag`: the port from the tag (1-65535),
+ * the host from gossip when known (else the tag's own host, if it is a literal address or name).
+ * Undefined when the tag is not a plain host:port.
+ */
+export function probeAddress(tag: string, gossipIp?: string): string | undefined {
+  const m = /^(\[[0-9a-fA-F:.]{2,45}\]|[A-Za-z0-9.-]{1,253}):(\d{1,5})$/.exec(tag);
+  if (!m) return undefined;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) return undefined;
+  if (gossipIp === undefined) return tag;
+  const ip = gossipIp.startsWith('::ffff:') && gossipIp.includes('.') ? gossipIp.slice(7) : gossipIp;
+  if (isIP(ip) === 0) return undefined;
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}
+
+/**
  * Per-peer health by polling each alive peer's /ready: `successThreshold` consecutive successes make a
  * peer healthy, `failureThreshold` consecutive failures unhealthy; a peer that is dead or left is
  * unhealthy at once (it is simply removed).
@@ -51,10 +69,17 @@ export class HealthChecker {
     this.check = opts.check ?? checkReady;
   }
 
-  /** The set of peers to poll (alive or suspect, with an http tag). Others are forgotten = unhealthy. */
-  setPeers(peers: { name: string; httpAddress: string }[]): void {
+  /**
+   * The set of peers to poll (alive or suspect, with an http tag). Others are forgotten = unhealthy.
+   * With `gossipIp` (the address the member gossips from), only that IP is ever probed: a forged
+   * `http` tag can choose the port, not the host, so gossip cannot aim our requests elsewhere.
+   */
+  setPeers(peers: { name: string; httpAddress: string; gossipIp?: string }[]): void {
     const keep = new Set<string>();
-    for (const p of peers) {
+    for (const peer of peers) {
+      const target = probeAddress(peer.httpAddress, peer.gossipIp);
+      if (target === undefined) continue; // an invalid tag: never probed, so never healthy
+      const p = { name: peer.name, httpAddress: target };
       keep.add(p.name);
       const cur = this.peers.get(p.name);
       if (!cur) {

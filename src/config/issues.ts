@@ -4,7 +4,7 @@
  */
 import type { z } from 'zod';
 import { configSchema } from './schema.js';
-import { isSecretPath, MASK } from './secrets.js';
+import { isSecretPath, MASK, maskAt } from './secrets.js';
 
 export function formatIssues(issues: z.core.$ZodIssue[], input: unknown): string[] {
   const out: string[] = [];
@@ -54,11 +54,20 @@ function humanMessage(issue: z.core.$ZodIssue): string {
     .replace(/^Too big: expected/, 'must be');
 }
 
+/** The offending value as quoted in a message: never a secret, nor any secret nested inside it. */
 function describe(value: unknown, path: (string | number)[]): string {
   if (value === undefined) return 'undefined';
-  if (isSecretPath(path)) return MASK;
-  const s = JSON.stringify(value);
+  if (isSecretPath(path) || (typeof value === 'string' && looksSecret(path))) return MASK;
+  const s = JSON.stringify(maskAt(value, path)) ?? String(value);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+/** An unknown field whose name suggests a credential (a typo of `value`, `api-key`, `secretKey`...). */
+function looksSecret(path: (string | number)[]): boolean {
+  const last = path[path.length - 1];
+  if (typeof last !== 'string') return false;
+  const lower = last.toLowerCase();
+  return /key|secret|token|passw|credential|auth/.test(lower) || closest(lower, ['value']) === 'value';
 }
 
 export function formatPath(path: (string | number)[]): string {

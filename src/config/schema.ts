@@ -334,6 +334,8 @@ export const serverSchema = z.strictObject({
    *  while load balancers notice /ready = 503. */
   drain_accept_seconds: z.number().min(0).default(DEFAULT_DRAIN_ACCEPT_SECONDS),
   admin_token: z.string().optional(),
+  /** Extra Host names under which browsers may reach a token-less admin API (DNS rebinding guard). */
+  allowed_hosts: z.array(z.string().min(1).max(253)).default([]),
   max_body_bytes: z
     .number()
     .int()

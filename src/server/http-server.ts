@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ServerConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
-import { HttpError, sendError } from './errors.js';
-import type { RequestContext, Router } from './router.js';
+import { AdminGuard } from './admin-guard.js';
+import { errorBody, HttpError, sendError } from './errors.js';
+import type { Match, RequestContext, Router } from './router.js';
 
 /** Probes and scrapes: neither logged per request nor counted as traffic. */
 const OPS_ROUTES = new Set(['/health', '/ready', '/metrics', '/cluster/status', '/ui']);
@@ -47,8 +49,15 @@ export class HttpServer {
     second: 0,
   };
 
+  private readonly adminGuard: AdminGuard;
+
   constructor(private readonly opts: HttpServerOptions) {
     const c = opts.config;
+    this.adminGuard = new AdminGuard({
+      adminToken: c.admin_token,
+      allowedHosts: c.allowed_hosts,
+      bindHost: c.host,
+    });
     this.accessLog = opts.logger.child({}, { redact: [] });
     this.server = createServer(
       {
@@ -58,6 +67,8 @@ export class HttpServer {
         maxHeaderSize: c.max_header_bytes,
         // How often Node enforces headersTimeout/requestTimeout (default 30 s lets a slowloris linger).
         connectionsCheckingInterval: Math.min(1000, c.headers_timeout_seconds * 500),
+        // Node answers a Host-less HTTP/1.1 request with an empty 400; we answer it in JSON ourselves.
+        requireHostHeader: false,
       },
       (req, res) => this.handle(req, res),
     );
@@ -65,22 +76,36 @@ export class HttpServer {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     });
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-      if (!socket.writable) return socket.destroy();
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       const status =
         err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-      const body = JSON.stringify({
-        error: {
-          message: `bad request: ${err.code ?? err.message}`,
-          type: 'invalid_request_error',
-          code: err.code ?? null,
-        },
-      });
-      socket.end(
-        `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request'}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      answerRawAndClose(socket, status, `bad request: ${err.code ?? err.message}`, err.code ?? null);
+    });
+    // CONNECT is not ours to serve (Node would drop the socket without a word).
+    this.server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      answerRawAndClose(
+        socket,
+        405,
+        'method CONNECT is not allowed',
+        'method_not_allowed',
+        'allow: GET, HEAD, POST, PUT, DELETE, PATCH\r\n',
       );
-      // A hostile client may never read or close: do not let it hold the socket.
-      setTimeout(() => socket.destroy(), 200).unref();
+    });
+    // Any Expect other than 100-continue (Node's default answer is an empty 417).
+    this.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+      res.setHeader('connection', 'close');
+      sendError(
+        res,
+        new HttpError(
+          417,
+          `unsupported expectation: ${String(req.headers.expect).slice(0, 64)}`,
+          'invalid_request_error',
+          'expectation_failed',
+          {},
+          'expect',
+        ),
+      );
+      req.resume();
     });
     this.metrics = {
       requests: new Counter({
@@ -159,18 +184,104 @@ export class HttpServer {
     r.second = sec;
   }
 
+  /** The one error boundary of a request: nothing thrown or rejected below it escapes. */
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
+    // A client that resets mid-body must not surface as an unhandled 'error' event.
+    req.on('error', noop);
+    res.on('error', noop);
+    let ctx: RequestContext | undefined;
+    try {
+      ctx = this.dispatch(req, res, startedAt);
+    } catch (err) {
+      this.fail(res, err, ctx);
+    }
+  }
+
+  private dispatch(req: IncomingMessage, res: ServerResponse, startedAt: number): RequestContext | undefined {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
     const headerId = req.headers['x-request-id'];
     const requestId =
-      typeof headerId === 'string' && headerId.length > 0 && headerId.length <= 128 ? headerId : randomUUID();
+      typeof headerId === 'string' &&
+      headerId.length > 0 &&
+      headerId.length <= 128 &&
+      SAFE_REQUEST_ID.test(headerId)
+        ? headerId
+        : randomUUID();
     res.setHeader('x-request-id', requestId);
     if (this.draining) res.setHeader('connection', 'close');
-    const match = this.opts.router.match(req.method ?? 'GET', path);
-    let routeName = 'unmatched';
+    const method = req.method ?? 'GET';
+    const match = this.opts.router.match(method, path);
+    const route = 'route' in match ? match.route : undefined;
+    const routeName = route ? (route.name ?? route.path) : 'unmatched';
+    this.track(req, res, startedAt, requestId, path, routeName);
+    const refusal = this.refusal(req, path, match);
+    if (refusal) {
+      sendError(res, refusal);
+      req.resume();
+      return undefined;
+    }
+    const m = match as Match;
+    const ctx: RequestContext = { requestId, params: m.params, path, startedAt };
+    const r = m.route.handler(req, res, ctx);
+    if (r && typeof (r as Promise<void>).then === 'function')
+      (r as Promise<void>).catch((err) => this.fail(res, err, ctx));
+    return ctx;
+  }
+
+  /** Why this request is answered before any handler runs, if it is. */
+  private refusal(
+    req: IncomingMessage,
+    path: string,
+    match: ReturnType<Router['match']>,
+  ): HttpError | undefined {
+    if (req.headers.host === undefined && req.httpVersionMajor === 1 && req.httpVersionMinor >= 1)
+      return new HttpError(
+        400,
+        'the Host header is required with HTTP/1.1',
+        'invalid_request_error',
+        'missing_host',
+        {},
+        'host',
+      );
+    if ('kind' in match) {
+      if (match.kind === 'method_not_allowed')
+        return new HttpError(
+          405,
+          `method ${req.method} is not allowed on ${path}`,
+          'invalid_request_error',
+          'method_not_allowed',
+          { allow: match.allow.join(', ') },
+        );
+      if (match.kind === 'bad_path')
+        return new HttpError(
+          400,
+          'the request path is not valid percent-encoding',
+          'invalid_request_error',
+          'invalid_path',
+        );
+      return new HttpError(
+        404,
+        `no route for ${req.method} ${path.slice(0, 256)}`,
+        'not_found_error',
+        'route_not_found',
+      );
+    }
+    if (match.route.path.startsWith('/api/')) return this.adminGuard.refusal(req);
+    return undefined;
+  }
+
+  /** In-flight accounting, metrics and the access-log line, when the response closes. */
+  private track(
+    req: IncomingMessage,
+    res: ServerResponse,
+    startedAt: number,
+    requestId: string,
+    path: string,
+    routeName: string,
+  ): void {
     this.inFlight++;
     this.metrics.inFlight.inc();
     res.once('close', () => {
@@ -189,7 +300,7 @@ export class HttpServer {
           {
             reqId: requestId,
             method: req.method,
-            path,
+            path: path.length > 2048 ? `${path.slice(0, 2048)}…` : path,
             status,
             ms: Math.round(seconds * 1e4) / 10,
             aborted: !res.writableFinished || undefined,
@@ -203,48 +314,22 @@ export class HttpServer {
         for (const w of waiters) w();
       }
     });
-    if (match === undefined) {
-      sendError(
-        res,
-        new HttpError(404, `no route for ${req.method} ${path}`, 'not_found_error', 'route_not_found'),
-      );
-      req.resume();
-      return;
-    }
-    if (match === 'method_not_allowed') {
-      sendError(
-        res,
-        new HttpError(
-          405,
-          `method ${req.method} is not allowed on ${path}`,
-          'invalid_request_error',
-          'method_not_allowed',
-        ),
-      );
-      req.resume();
-      return;
-    }
-    routeName = match.route.name ?? match.route.path;
-    const ctx: RequestContext = { requestId, params: match.params, path, startedAt };
-    try {
-      const r = match.route.handler(req, res, ctx);
-      if (r && typeof (r as Promise<void>).then === 'function')
-        (r as Promise<void>).catch((err) => this.fail(res, err, ctx));
-    } catch (err) {
-      this.fail(res, err, ctx);
-    }
   }
 
-  private fail(res: ServerResponse, err: unknown, ctx: RequestContext): void {
-    if (err instanceof HttpError) {
-      sendError(res, err);
-      return;
+  private fail(res: ServerResponse, err: unknown, ctx: RequestContext | undefined): void {
+    try {
+      if (err instanceof HttpError) {
+        sendError(res, err);
+        return;
+      }
+      this.opts.logger.error(
+        { reqId: ctx?.requestId, err: (err as Error)?.message, stack: (err as Error)?.stack },
+        'unhandled error in request handler',
+      );
+      sendError(res, new HttpError(500, 'internal error', 'api_error', 'internal_error'));
+    } catch {
+      res.destroy();
     }
-    this.opts.logger.error(
-      { reqId: ctx.requestId, err: (err as Error)?.message, stack: (err as Error)?.stack },
-      'unhandled error in request handler',
-    );
-    sendError(res, new HttpError(500, 'internal error', 'api_error', 'internal_error'));
   }
 
   /**
@@ -281,4 +366,37 @@ export class HttpServer {
     this.server.closeAllConnections();
     await new Promise<void>((r) => this.server.close(() => r()));
   }
+}
+
+const noop = () => undefined;
+
+/** Request ids are echoed in a header and logs: printable ASCII only. */
+const SAFE_REQUEST_ID = /^[\x21-\x7e]+$/;
+
+const STATUS_TEXT: Record<number, string> = {
+  400: 'Bad Request',
+  405: 'Method Not Allowed',
+  408: 'Request Timeout',
+  431: 'Request Header Fields Too Large',
+};
+
+/** A JSON error written straight to a socket that has no ServerResponse (parse errors, CONNECT). */
+function answerRawAndClose(
+  socket: Duplex,
+  status: number,
+  message: string,
+  code: string | null,
+  extraHeaders = '',
+): void {
+  socket.on('error', noop);
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const body = JSON.stringify(errorBody(message, 'invalid_request_error', code));
+  socket.end(
+    `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extraHeaders}\r\n${body}`,
+  );
+  // A hostile client may never read or close: do not let it hold the socket.
+  setTimeout(() => socket.destroy(), 200).unref();
 }

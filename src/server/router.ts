@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
 
 export interface RequestContext {
   /** x-request-id, honoured from the client or generated. */
@@ -16,8 +17,10 @@ export type Handler = (
   ctx: RequestContext,
 ) => void | Promise<void>;
 
+export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD';
+
 export interface Route {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH' | 'HEAD';
+  method: RouteMethod;
   /** Exact path ("/v1/models") or with `:param` segments ("/api/providers/:name"). */
   path: string;
   handler: Handler;
@@ -30,23 +33,30 @@ export interface Match {
   params: Record<string, string>;
 }
 
+export type RouteMiss =
+  /** The path exists under other methods: answer 405 with `allow`. */
+  | { kind: 'method_not_allowed'; allow: string[] }
+  /** The path cannot be decoded (malformed percent-encoding). */
+  | { kind: 'bad_path' }
+  | { kind: 'not_found' };
+
+const METHODS: readonly RouteMethod[] = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH'];
+
 /**
- * Exact paths resolve with one Map lookup (the inference hot path); pattern
- * routes are compiled once at start-up and tried only when no exact path
- * matches.
+ * Exact paths resolve with one Map lookup (the inference hot path); routes
+ * with `:param` segments go to find-my-way's radix tree, which decodes
+ * parameters without throwing (a malformed `%E0` is a miss, not an exception).
+ * Every GET route also answers HEAD.
  */
 export class Router {
   private readonly exact = new Map<string, Route>();
-  private readonly patterns: { method: string; segments: string[]; route: Route }[] = [];
-  private readonly knownPaths = new Set<string>();
+  private readonly exactPaths = new Map<string, Set<RouteMethod>>();
+  private readonly tree = FindMyWay<FindMyWay.HTTPVersion.V1>({ ignoreTrailingSlash: false });
+  private readonly patternMethods = new Set<RouteMethod>();
 
   add(route: Route): this {
-    if (route.path.includes(':')) {
-      this.patterns.push({ method: route.method, segments: route.path.split('/'), route });
-    } else {
-      this.exact.set(`${route.method} ${route.path}`, route);
-    }
-    this.knownPaths.add(route.path);
+    this.register(route.method, route);
+    if (route.method === 'GET' && !this.has('HEAD', route.path)) this.register('HEAD', route);
     return this;
   }
 
@@ -55,34 +65,58 @@ export class Router {
     return this;
   }
 
-  match(method: string, path: string): Match | 'method_not_allowed' | undefined {
+  private has(method: RouteMethod, path: string): boolean {
+    return path.includes(':')
+      ? this.tree.hasRoute(method as HTTPMethod, path)
+      : this.exact.has(`${method} ${path}`);
+  }
+
+  private register(method: RouteMethod, route: Route): void {
+    if (route.path.includes(':')) {
+      if (this.tree.hasRoute(method as HTTPMethod, route.path))
+        this.tree.off(method as HTTPMethod, route.path);
+      this.tree.on(method as HTTPMethod, route.path, () => undefined, route);
+      this.patternMethods.add(method);
+      return;
+    }
+    this.exact.set(`${method} ${route.path}`, route);
+    const methods = this.exactPaths.get(route.path) ?? new Set<RouteMethod>();
+    methods.add(method);
+    this.exactPaths.set(route.path, methods);
+  }
+
+  /** Never throws, whatever the method or path. */
+  match(method: string, path: string): Match | RouteMiss {
     const hit = this.exact.get(`${method} ${path}`);
     if (hit) return { route: hit, params: {} };
-    let pathKnown = false;
-    const parts = path.split('/');
-    for (const p of this.patterns) {
-      if (p.segments.length !== parts.length) continue;
-      const params: Record<string, string> = {};
-      let ok = true;
-      for (let i = 0; i < parts.length; i++) {
-        const seg = p.segments[i]!;
-        if (seg.startsWith(':')) {
-          if (!parts[i]) {
-            ok = false;
-            break;
-          }
-          params[seg.slice(1)] = decodeURIComponent(parts[i]!);
-        } else if (seg !== parts[i]) {
-          ok = false;
-          break;
-        }
-      }
-      if (!ok) continue;
-      pathKnown = true;
-      if (p.method === method) return { route: p.route, params };
+    const found = this.findPattern(method, path);
+    if (found) return found;
+    const allow = new Set<string>(this.exactPaths.get(path) ?? []);
+    for (const m of this.patternMethods) if (m !== method && this.findPattern(m, path)) allow.add(m);
+    if (allow.size > 0) return { kind: 'method_not_allowed', allow: METHODS.filter((m) => allow.has(m)) };
+    if (path.includes('%') && !decodes(path)) return { kind: 'bad_path' };
+    return { kind: 'not_found' };
+  }
+
+  private findPattern(method: string, path: string): Match | undefined {
+    if (!this.patternMethods.has(method as RouteMethod)) return undefined;
+    const found = this.tree.find(method as HTTPMethod, path);
+    if (!found) return undefined;
+    const params: Record<string, string> = {};
+    for (const k in found.params) {
+      const v = found.params[k];
+      if (!v) return undefined; // an empty segment names nothing
+      params[k] = v;
     }
-    for (const m of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH'])
-      if (this.exact.has(`${m} ${path}`)) pathKnown = true;
-    return pathKnown ? 'method_not_allowed' : undefined;
+    return { route: found.store as Route, params };
+  }
+}
+
+function decodes(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
   }
 }

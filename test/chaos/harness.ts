@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { TestNetwork } from '../helpers/netns.js';
+import { renderNginxConf } from '../helpers/nginx.js';
 import { type ClusterStatus, NodeProcess } from '../helpers/node-process.js';
 import { requireBinary } from '../helpers/system.js';
 import { sleep, waitFor } from '../helpers/wait.js';
@@ -305,29 +306,4 @@ async function stopNginx(master: ChildProcess): Promise<void> {
       /* already gone */
     }
   }
-}
-
-/**
- * Points the repo's nginx.conf at test addresses: the `server` lines of its
- * upstream block, its listen port, and every path under `prefix`.
- */
-export function renderNginxConf(
-  conf: string,
-  upstreams: string[],
-  listenPort: number,
-  prefix: string,
-): string {
-  let out = conf
-    .replace(/^\s*(user|pid|error_log|access_log)\s+[^;]*;\s*$/gm, '')
-    .replace(/(upstream\s+\S+\s*\{)([\s\S]*?)(\n\s*\})/, (_m, open: string, body: string, close: string) => {
-      const kept = body.split('\n').filter((l) => !/^\s*server\s/.test(l));
-      return `${open}\n${upstreams.map((u) => `    server ${u} max_fails=1 fail_timeout=2s;`).join('\n')}${kept.join('\n')}${close}`;
-    })
-    .replace(/listen\s+[^;]+;/g, `listen ${listenPort};`);
-  out = out.replace(
-    /http\s*\{/,
-    (m) =>
-      `${m}\n  access_log off;\n  client_body_temp_path ${prefix}/body;\n  proxy_temp_path ${prefix}/proxy;\n  fastcgi_temp_path ${prefix}/fastcgi;\n  uwsgi_temp_path ${prefix}/uwsgi;\n  scgi_temp_path ${prefix}/scgi;\n`,
-  );
-  return `error_log ${prefix}/error.log warn;\n${out}`;
 }

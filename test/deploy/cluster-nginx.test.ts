@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNginx, stopNginx, writeNginxConf } from '../helpers/nginx.js';
 import type { NodeProcess } from '../helpers/node-process.js';
 import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
 import { startThreeNodes } from './cluster-helpers.js';
-import { startNginx, stopNginx, writeNginxConf } from './nginx.js';
 
 /** Requests to `route` each node has served, from its own /metrics. */
 async function servedCount(n: NodeProcess, route: string): Promise<number> {

@@ -18,9 +18,9 @@ import {
 } from '../../src/config/defaults.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
+import { nginxTest, writeNginxConf } from '../helpers/nginx.js';
 import { requireBinary } from '../helpers/system.js';
 import { HelmRenderer } from './helm-render.js';
-import { nginxTest, writeNginxConf } from './nginx.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 const K8S = join(REPO, 'deploy/kubernetes');

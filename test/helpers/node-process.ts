@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { onLines } from './lines.js';
 import { sleep, waitFor } from './wait.js';
 
 const MAIN = resolve(import.meta.dirname, '../../dist/main.js');
@@ -78,22 +79,11 @@ export class NodeProcess {
     });
     this.child = child;
     this.exitPromise = new Promise((r) => child.once('exit', (code) => r(code)));
-    let buf = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i = buf.indexOf('\n');
-      while (i >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        this.rawOutput.push(line);
-        try {
-          this.logs.push(JSON.parse(line));
-        } catch {
-          /* not JSON: keep raw only */
-        }
-        i = buf.indexOf('\n');
-      }
-    });
+    onLines(
+      child.stdout!,
+      (line) => this.rawOutput.push(line),
+      (json) => this.logs.push(json as LogLine),
+    );
     child.stderr!.on('data', (d: Buffer) => this.rawOutput.push(`[stderr] ${d.toString()}`));
     return this;
   }

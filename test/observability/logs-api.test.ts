@@ -27,7 +27,7 @@ async function serve(
   const server = createHttpServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const m = router.match(req.method ?? 'GET', path);
-    if (!m || m === 'method_not_allowed') return void res.writeHead(404).end();
+    if (!m || 'kind' in m) return void res.writeHead(404).end();
     void m.route.handler(req, res, { requestId: 'r', params: m.params, path, startedAt: 0 });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -1,40 +1,26 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateConfig } from '../../src/config/load.js';
-import { DeepIntShieldNode } from '../../src/node.js';
-import { silentLogger } from '../../src/observability/logger.js';
-import { freePort } from '../helpers/ports.js';
+import { type InProcessNode, startInProcessNode } from '../helpers/in-process-node.js';
 
 /** Hostile HTTP input: every case gets a clear 4xx and the server keeps serving. */
 describe('HTTP server under hostile input', () => {
-  let node: DeepIntShieldNode;
+  let n: InProcessNode;
   let base: string;
   let port: number;
 
   beforeAll(async () => {
-    port = await freePort();
-    const config = validateConfig(
-      {
-        server: {
-          host: '127.0.0.1',
-          port,
-          max_body_bytes: 64 * 1024,
-          headers_timeout_seconds: 1,
-          request_timeout_seconds: 2,
-          max_header_bytes: 8192,
-          drain_accept_seconds: 0,
-        },
-        providers: { mock: { keys: [{ value: 'mock-key' }] } },
-        config_store: { type: 'sqlite', config: { path: ':memory:' } },
+    n = await startInProcessNode({
+      server: {
+        max_body_bytes: 64 * 1024,
+        headers_timeout_seconds: 1,
+        request_timeout_seconds: 2,
+        max_header_bytes: 8192,
       },
-      'test',
-    );
-    node = new DeepIntShieldNode({ config, logger: silentLogger(), configSource: 'test' });
-    await node.start();
-    base = `http://127.0.0.1:${port}`;
+    });
+    ({ base, port } = n);
   });
   afterAll(async () => {
-    await node?.shutdown('test done');
+    await n?.stop();
   });
 
   const post = (body: string | Buffer, headers: Record<string, string> = {}) =>

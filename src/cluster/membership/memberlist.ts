@@ -8,7 +8,6 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../../observability/logger.js';
 import { Awareness } from './awareness.js';
 import { BroadcastQueue } from './broadcast.js';
-import { internBytes, internString } from './intern.js';
 import { ENCRYPT_OVERHEAD, type Keyring } from './keyring.js';
 import {
   type Alive,
@@ -17,8 +16,6 @@ import {
   COMPOUND_OVERHEAD,
   type Dead,
   encodeAck,
-  encodeAlive,
-  encodeDead,
   encodeIndirectPing,
   encodeNack,
   encodePing,
@@ -56,14 +53,16 @@ import {
   type NodeInfo,
   type NodeState,
   NodeTable,
-  STATE_NAME,
   STATE_NUM,
   snapshot,
 } from './state.js';
+import { type Effect, MembershipStateMachine } from './state-machine.js';
 import { Suspicion } from './suspicion.js';
-import { PROFILES, pushPullScale, suspicionTimeout, type Timings } from './timings.js';
+import { PROFILES, pushPullScale, type Timings } from './timings.js';
 import {
+  ByteBudget,
   type PacketTransport,
+  StreamLimitError,
   StreamReader,
   TimeoutError,
   Transport,
@@ -125,6 +124,10 @@ const PROTOCOL_MIN = 1;
 const PROTOCOL_MAX = 5;
 const PROTOCOL_CUR = 2;
 const MAX_INBOUND_STREAMS = 128;
+/** Concurrent inbound streams one source address may hold open. */
+const MAX_STREAMS_PER_SOURCE = 4;
+/** Bytes all streams together may buffer beyond their read windows (a 20 MiB push/pull fits three times). */
+const STREAM_BUFFER_BUDGET = 64 * 1024 * 1024;
 
 interface AckWaiter {
   onAck: (payload: Buffer) => void;
@@ -153,13 +156,15 @@ export class Memberlist extends EventEmitter {
   private advertiseIp = '';
   private advertisePort = 0;
   private seqNo = 0;
-  private incarnation = 0;
+  private readonly sm: MembershipStateMachine;
   private probeIndex = 0;
   private probing = false;
   private leaving = false;
   private stopped = false;
   private started = false;
   private inboundStreams = 0;
+  private readonly streamsBySource = new Map<string, number>();
+  private readonly streamBudget = new ByteBudget(STREAM_BUFFER_BUDGET);
   private serfClock = 0;
   private timers: NodeJS.Timeout[] = [];
   private probeTimer: NodeJS.Timeout | undefined;
@@ -182,6 +187,21 @@ export class Memberlist extends EventEmitter {
     const d = opts.delegateProtocol ?? { min: 2, max: 5, version: 5 };
     this.vsn = Buffer.from([PROTOCOL_MIN, PROTOCOL_MAX, PROTOCOL_CUR, d.min, d.max, d.version]);
     this.meta = opts.meta ?? Buffer.alloc(0);
+    this.sm = new MembershipStateMachine({
+      local: {
+        name: this.name,
+        leaving: () => this.leaving,
+        meta: () => this.meta,
+        vsn: () => this.vsn,
+        advertise: () => ({ ip: this.advertiseIp, port: this.advertisePort }),
+      },
+      nodes: this.nodes,
+      now: () => Date.now(),
+      suspicionMult: this.timings.suspicionMult,
+      suspicionMaxTimeoutMult: this.timings.suspicionMaxTimeoutMult,
+      probeIntervalMs: this.timings.probeInterval,
+      estNumNodes: () => this.estNumNodes(),
+    });
     this.broadcasts = new BroadcastQueue(
       () => this.timings.retransmitMult,
       () => this.estNumNodes(),
@@ -605,25 +625,36 @@ export class Memberlist extends EventEmitter {
   }
 
   private nextIncarnation(): number {
-    this.incarnation = (this.incarnation + 1) % (MAX_U32 + 1);
-    return this.incarnation;
+    return this.sm.nextIncarnation();
+  }
+
+  /** The local incarnation lives in the state machine, which refutes with it. */
+  private get incarnation(): number {
+    return this.sm.incarnation;
+  }
+
+  private set incarnation(v: number) {
+    this.sm.incarnation = v;
   }
 
   // ------------------------------------------------------------------ inbound TCP
 
   private async handleStream(sock: Duplex): Promise<void> {
-    if (this.stopped || this.inboundStreams >= MAX_INBOUND_STREAMS) {
+    const source = (sock as { remoteAddress?: string }).remoteAddress ?? 'unknown';
+    const fromSource = this.streamsBySource.get(source) ?? 0;
+    if (this.stopped || this.inboundStreams >= MAX_INBOUND_STREAMS || fromSource >= MAX_STREAMS_PER_SOURCE) {
       this.drop('too_many_streams');
       sock.destroy();
       return;
     }
     this.inboundStreams++;
+    this.streamsBySource.set(source, fromSource + 1);
     this.metrics.packetsIn.inc({ transport: 'tcp' });
     let bytes = 0;
     sock.on('data', (d: Buffer) => {
       bytes += d.length;
     });
-    const r = new StreamReader(sock, MAX_STREAM_BYTES, this.timings.tcpTimeout);
+    const r = new StreamReader(sock, MAX_STREAM_BYTES, this.timings.tcpTimeout, this.streamBudget);
     try {
       const { type, r: body } = await readStreamFrame(r, this.opts, true);
       switch (type) {
@@ -662,6 +693,7 @@ export class Memberlist extends EventEmitter {
       }
     } catch (e) {
       if (e instanceof DropError) this.drop(e.reason, e);
+      else if (e instanceof StreamLimitError) this.drop('oversized', e);
       else if (e instanceof TimeoutError) {
         this.drop('timeout');
         this.log.debug({ err: e.message }, 'timeout waiting for response');
@@ -670,6 +702,9 @@ export class Memberlist extends EventEmitter {
       this.metrics.bytesIn.inc({ transport: 'tcp' }, bytes);
       r.done();
       this.inboundStreams--;
+      const left = (this.streamsBySource.get(source) ?? 1) - 1;
+      if (left > 0) this.streamsBySource.set(source, left);
+      else this.streamsBySource.delete(source);
       sock.end();
       setTimeout(() => sock.destroy(), 1000).unref?.();
     }
@@ -703,21 +738,7 @@ export class Memberlist extends EventEmitter {
   private mergeRemote(remote: RemoteState): void {
     const local = this.pushNodeStates();
     verifyProtocol(local, remote.nodes);
-    for (const n of remote.nodes) {
-      const state = STATE_NAME[n.state] ?? 'dead';
-      if (state === 'alive') {
-        if (n.vsn.length === 6 && (n.vsn[0] === 0 || n.vsn[1] === 0 || n.vsn[0]! > n.vsn[1]!)) continue;
-        this.aliveNode(
-          { incarnation: n.incarnation, node: n.name, addr: n.addr, port: n.port, meta: n.meta, vsn: n.vsn },
-          false,
-        );
-      } else if (state === 'left') {
-        this.deadNode({ incarnation: n.incarnation, node: n.name, from: n.name });
-      } else {
-        // Dead or suspect: never kill outright from push/pull, start a local suspicion.
-        this.suspectNode({ incarnation: n.incarnation, node: n.name, from: this.name });
-      }
-    }
+    this.apply(this.sm.mergeRemote(remote.nodes));
     if (remote.userState.length > 0) {
       const lt = serfLTime(remote.userState);
       if (lt !== undefined && lt > this.serfClock) this.serfClock = lt;
@@ -732,7 +753,7 @@ export class Memberlist extends EventEmitter {
   /** Initiates a push/pull exchange with ip:port and merges the answer. */
   async pushPullNode(ip: string, port: number, join: boolean, node?: NodeState): Promise<void> {
     const sock = await this.transport.dial(ip, port, this.timings.tcpTimeout);
-    const r = new StreamReader(sock, MAX_STREAM_BYTES, this.timings.tcpTimeout);
+    const r = new StreamReader(sock, MAX_STREAM_BYTES, this.timings.tcpTimeout, this.streamBudget);
     let bytes = 0;
     sock.on('data', (d: Buffer) => {
       bytes += d.length;
@@ -1009,172 +1030,64 @@ export class Memberlist extends EventEmitter {
     this.metrics.queueDepth.set(this.broadcasts.length);
   }
 
-  private emitNode(event: 'join' | 'leave' | 'update', n: NodeState): void {
-    const s = snapshot(n);
-    this.emit(event, s);
-    this.emit('change', s);
-  }
-
-  private setState(n: NodeState, state: MemberState): void {
-    n.state = state;
-    n.stateChange = Date.now();
+  /** Carries out what the state machine decided (state-machine.ts): the only place its effects run. */
+  private apply(effects: Effect[]): void {
+    for (const e of effects) {
+      switch (e.type) {
+        case 'broadcast':
+          this.broadcastAbout(e.node, e.msg, e.onDone);
+          break;
+        case 'event':
+          if (e.event === 'join') this.log.debug({ node: e.node.name }, 'node joined');
+          this.emit(e.event, e.node);
+          if (e.event !== 'change') this.emit('change', e.node);
+          break;
+        case 'suspicion': {
+          const n = this.nodes.get(e.node);
+          if (!n) break;
+          n.suspicion = new Suspicion(e.from, e.k, e.minMs, e.maxMs, (confirmations) => {
+            if (!this.stopped) this.apply(this.sm.suspicionExpired(e.node, e.incarnation, confirmations));
+          });
+          break;
+        }
+        case 'refuted':
+          this.awareness.applyDelta(1);
+          this.metrics.refutations.inc();
+          this.log.info({ incarnation: e.incarnation }, 'refuting suspicion about this node');
+          break;
+        case 'suspected':
+          this.metrics.suspicions.inc();
+          this.log.info({ node: e.node, from: e.from, incarnation: e.incarnation }, 'node marked as suspect');
+          break;
+        case 'failed':
+          this.log.info(
+            { node: e.node, confirmations: e.confirmations },
+            'marking node as failed, suspect timeout reached',
+          );
+          break;
+        case 'conflict':
+          this.log.warn(
+            { node: e.node, ip: e.ip, port: e.port, existing: e.existing },
+            'Conflicting address for node',
+          );
+          break;
+        case 'done':
+          void e.onDone();
+          break;
+      }
+    }
   }
 
   aliveNode(a: Alive, bootstrap: boolean): void {
-    const isLocal = a.node === this.name;
-    if (this.leaving && isLocal) return;
-    let n = this.nodes.get(a.node);
-    let isNew = false;
-    // Shared copies: decoded fields are views into the (possibly large) received packet, and most
-    // values (versions, addresses, meta) repeat across messages and tables.
-    a = {
-      ...a,
-      node: internString(a.node),
-      addr: internBytes(a.addr),
-      meta: internBytes(a.meta),
-      vsn: internBytes(a.vsn),
-    };
-    const ip = internString(bytesToIp(a.addr));
-    if (!n) {
-      n = {
-        name: a.node,
-        addr: a.addr,
-        ip,
-        port: a.port,
-        meta: a.meta,
-        vsn: a.vsn,
-        incarnation: 0,
-        state: 'dead',
-        stateChange: Date.now(),
-      };
-      this.nodes.add(n);
-      isNew = true;
-    } else if (n.ip !== ip || n.port !== a.port) {
-      if (n.state === 'left' || n.state === 'dead') {
-        // A dead/left name may come back at a new address (restart elsewhere).
-        if (a.incarnation <= n.incarnation && n.state === 'dead') {
-          this.log.warn({ node: a.node, ip, port: a.port }, 'Conflicting address for node');
-          return;
-        }
-        // Accepted below (new address stored with the new incarnation).
-      } else {
-        this.log.warn(
-          { node: a.node, ip, port: a.port, existing: `${n.ip}:${n.port}` },
-          'Conflicting address for node',
-        );
-        return;
-      }
-    }
-    if (!isNew && !isLocal && a.incarnation <= n.incarnation) return;
-    if (isLocal && a.incarnation < n.incarnation) return;
-    n.suspicion?.cancel();
-    n.suspicion = undefined;
-    if (isLocal && !bootstrap) {
-      if (a.incarnation === n.incarnation && a.meta.equals(this.meta) && a.vsn.equals(this.vsn)) return;
-      this.refute(n, a.incarnation);
-      return;
-    }
-    this.broadcastAbout(a.node, encodeAlive(a));
-    const oldState = n.state;
-    const metaChanged = !n.meta.equals(a.meta);
-    n.incarnation = a.incarnation;
-    n.meta = a.meta;
-    n.addr = a.addr;
-    n.ip = ip;
-    n.port = a.port;
-    if (a.vsn.length === 6) n.vsn = a.vsn;
-    if (isLocal) this.incarnation = Math.max(this.incarnation, a.incarnation);
-    if (oldState !== 'alive') this.setState(n, 'alive');
-    if (oldState === 'dead' || oldState === 'left') {
-      if (!isLocal || isNew) this.log.debug({ node: n.name }, 'node joined');
-      this.emitNode('join', n);
-    } else if (metaChanged) this.emitNode('update', n);
-    else if (oldState !== 'alive') this.emit('change', snapshot(n));
-  }
-
-  private refute(self: NodeState, accused: number): void {
-    let inc = this.nextIncarnation();
-    if (accused >= inc) {
-      this.incarnation = accused + 1;
-      inc = this.incarnation;
-    }
-    self.incarnation = inc;
-    this.awareness.applyDelta(1);
-    this.metrics.refutations.inc();
-    this.log.info({ incarnation: inc }, 'refuting suspicion about this node');
-    this.broadcastAbout(
-      this.name,
-      encodeAlive({
-        incarnation: inc,
-        node: this.name,
-        addr: ipToBytes(this.advertiseIp),
-        port: this.advertisePort,
-        meta: this.meta,
-        vsn: this.vsn,
-      }),
-    );
+    this.apply(this.sm.aliveNode(a, bootstrap));
   }
 
   suspectNode(s: Suspect): void {
-    const n = this.nodes.get(s.node);
-    if (!n) return;
-    if (s.incarnation < n.incarnation) return;
-    if (n.suspicion) {
-      if (n.suspicion.confirm(s.from)) this.broadcastAbout(s.node, encodeSuspect(s));
-      return;
-    }
-    if (n.state !== 'alive') return;
-    if (s.node === this.name) {
-      if (!this.leaving) this.refute(n, s.incarnation);
-      return;
-    }
-    this.broadcastAbout(s.node, encodeSuspect(s));
-    n.incarnation = s.incarnation;
-    this.setState(n, 'suspect');
-    this.metrics.suspicions.inc();
-    this.log.info({ node: s.node, from: s.from, incarnation: s.incarnation }, 'node marked as suspect');
-    const size = this.estNumNodes();
-    let k = this.timings.suspicionMult - 2;
-    if (size - 2 < k) k = 0;
-    const min = suspicionTimeout(this.timings.suspicionMult, size, this.timings.probeInterval);
-    const max = this.timings.suspicionMaxTimeoutMult * min;
-    const inc = s.incarnation;
-    n.suspicion = new Suspicion(s.from, k, min, max, (confirmations) => {
-      const cur = this.nodes.get(s.node);
-      if (!cur || this.stopped) return;
-      if (cur.state === 'suspect' && cur.incarnation === inc) {
-        this.log.info({ node: s.node, confirmations }, 'marking node as failed, suspect timeout reached');
-        this.deadNode({ incarnation: inc, node: s.node, from: this.name });
-      }
-    });
-    this.emit('change', snapshot(n));
+    this.apply(this.sm.suspectNode(s));
   }
 
   deadNode(d: Dead, onDone?: () => void): void {
-    const n = this.nodes.get(d.node);
-    if (!n) {
-      void onDone?.();
-      return;
-    }
-    if (d.incarnation < n.incarnation) {
-      void onDone?.();
-      return;
-    }
-    n.suspicion?.cancel();
-    n.suspicion = undefined;
-    if (n.state === 'dead' || n.state === 'left') {
-      void onDone?.();
-      return;
-    }
-    if (d.node === this.name && !this.leaving) {
-      this.refute(n, d.incarnation);
-      void onDone?.();
-      return;
-    }
-    this.broadcastAbout(d.node, encodeDead(d), onDone);
-    n.incarnation = d.incarnation;
-    this.setState(n, d.node === d.from ? 'left' : 'dead');
-    this.emitNode('leave', n);
+    this.apply(this.sm.deadNode(d, onDone));
   }
 
   private updateGauges(): void {

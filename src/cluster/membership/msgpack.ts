@@ -9,7 +9,15 @@
 
 export class MsgpackError extends Error {}
 /** Thrown when the input ends in the middle of a value (a stream reader may wait for more bytes). */
-export class MsgpackIncomplete extends MsgpackError {}
+export class MsgpackIncomplete extends MsgpackError {
+  /** Total bytes (from the buffer's start) known to be needed before decoding can get further. */
+  constructor(
+    message: string,
+    readonly needed = 0,
+  ) {
+    super(message);
+  }
+}
 
 /** Marker for a value that must be encoded as a msgpack float64. */
 export class Float64 {
@@ -198,7 +206,7 @@ class Reader {
     this.pos = start;
   }
   need(n: number): void {
-    if (this.pos + n > this.b.length) throw new MsgpackIncomplete('truncated msgpack value');
+    if (this.pos + n > this.b.length) throw new MsgpackIncomplete('truncated msgpack value', this.pos + n);
   }
   u8(): number {
     this.need(1);

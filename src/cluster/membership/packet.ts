@@ -202,7 +202,11 @@ export async function readStreamFrame(
     if (type !== MsgType.encrypt) throw new DropError('plaintext', 'unencrypted stream');
     const lenBuf = await r.readBytes(4);
     const n = lenBuf.readUInt32BE(0);
+    // Refuse before buffering anything: the declared length, then the envelope's version byte.
     if (n > MAX_STREAM_BYTES) throw new DropError('oversized', 'encrypted stream too large');
+    if (n < ENCRYPT_OVERHEAD) throw new DropError('decrypt', 'encrypted stream too short');
+    const version = await r.peekByte();
+    if (version !== 0 && version !== 1) throw new DropError('decrypt', 'unknown encryption version');
     const env = await r.readBytes(n);
     const aad = Buffer.concat([Buffer.from([MsgType.encrypt]), lenBuf, Buffer.from(streamLabel)]);
     const plain = sec.keyring.decrypt(env, aad);

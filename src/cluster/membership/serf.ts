@@ -11,13 +11,30 @@ export function encodeTags(tags: Record<string, string>): Buffer {
   return meta;
 }
 
-/** Decodes serf tags; meta that is empty or lacks the 0xFF prefix is serf's legacy `role` tag. */
+/** Tag names: short identifiers. Anything else in gossiped meta is dropped, never trusted. */
+const TAG_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+/** Tag values: printable ASCII, bounded (meta itself is at most META_MAX bytes). */
+const TAG_VALUE = /^[\x20-\x7e]{0,256}$/;
+
+/**
+ * Decodes serf tags; meta that is empty or lacks the 0xFF prefix is serf's legacy `role` tag.
+ * Tags with a malformed name or value (control bytes, non-ASCII, over-long) are dropped: meta
+ * arrives from unauthenticated gossip when encryption is off.
+ */
 export function decodeTags(meta: Buffer): Record<string, string> {
-  if (meta.length === 0 || meta[0] !== 0xff) return meta.length === 0 ? {} : { role: meta.toString('utf8') };
+  if (meta.length === 0) return {};
+  if (meta[0] !== 0xff) {
+    const role = meta.toString('utf8');
+    return TAG_VALUE.test(role) ? { role } : {};
+  }
   try {
     const o = asObject(mpDecode(meta.subarray(1)), 'tags');
     const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(o)) if (Buffer.isBuffer(v)) out[k] = v.toString('utf8');
+    for (const [k, v] of Object.entries(o)) {
+      if (!Buffer.isBuffer(v) || !TAG_NAME.test(k)) continue;
+      const value = v.toString('latin1');
+      if (TAG_VALUE.test(value)) out[k] = value;
+    }
     return out;
   } catch {
     return {};

@@ -5,45 +5,91 @@ import { type Decoded, MsgpackIncomplete, mpDecodeAt } from './msgpack.js';
 
 export class TimeoutError extends Error {}
 
+/** Thrown when a stream would buffer more than its own or the shared limit allows. */
+export class StreamLimitError extends Error {}
+
+/**
+ * Bytes that all inbound streams together may hold beyond their small read
+ * window: a peer that declares a 20 MiB push/pull must win a share of this
+ * first, so 64 such streams cannot take 1.3 GB between them.
+ */
+export class ByteBudget {
+  private used = 0;
+  constructor(readonly limit: number) {}
+
+  tryTake(n: number): boolean {
+    if (this.used + n > this.limit) return false;
+    this.used += n;
+    return true;
+  }
+
+  give(n: number): void {
+    this.used = Math.max(0, this.used - n);
+  }
+
+  get inUse(): number {
+    return this.used;
+  }
+}
+
+/** Bytes a reader buffers ahead of what it has been asked for before it pauses its source. */
+export const READ_WINDOW = 64 * 1024;
+
 /**
  * Reads a TCP stream (or a fully buffered message) piece by piece: bytes or whole msgpack values,
- * waiting for more data when a value is incomplete. Bounded by `maxBytes` and a deadline.
+ * waiting for more data when a value is incomplete. Bounded by `maxBytes`, a deadline and an
+ * optional shared budget. Chunks are kept as they arrive and joined once per read (never re-copied
+ * per chunk), and the socket is paused once the reader holds more than the current read needs.
  */
 export class StreamReader {
-  private buf: Buffer;
-  private pos = 0;
+  private chunks: Buffer[] = [];
+  /** Offset of the first unread byte in chunks[0]. */
+  private head = 0;
+  private available = 0;
+  /** Bytes the pending read needs buffered. */
+  private demand = 0;
+  private reserved = 0;
   private ended: boolean;
   private error: Error | undefined;
   private wake: (() => void) | undefined;
   private total = 0;
   private timer: NodeJS.Timeout | undefined;
+  private readonly source: Duplex | undefined;
 
-  constructor(source: Duplex | Buffer, maxBytes: number, deadlineMs?: number) {
+  constructor(
+    source: Duplex | Buffer,
+    private readonly maxBytes: number,
+    deadlineMs?: number,
+    private readonly budget?: ByteBudget,
+  ) {
     if (Buffer.isBuffer(source)) {
-      this.buf = source;
+      this.chunks = [source];
+      this.available = source.length;
       this.ended = true;
       return;
     }
-    this.buf = Buffer.alloc(0);
+    this.source = source;
     this.ended = false;
     source.on('data', (d: Buffer) => {
       this.total += d.length;
       if (this.total > maxBytes) {
-        this.fail(new Error('stream too large'));
+        this.fail(new StreamLimitError('stream too large'));
         source.destroy();
         return;
       }
-      this.buf = this.pos >= this.buf.length ? d : Buffer.concat([this.buf.subarray(this.pos), d]);
-      this.pos = 0;
-      this.notify();
+      this.chunks.push(d);
+      this.available += d.length;
+      if (this.available > Math.max(READ_WINDOW, this.demand)) source.pause();
+      if (this.available >= this.demand) this.notify();
     });
-    source.on('end', () => {
+    const onEnd = () => {
       this.ended = true;
       this.notify();
-    });
+    };
+    source.on('end', onEnd);
     source.on('close', () => {
-      this.ended = true;
-      this.notify();
+      onEnd();
+      this.release();
     });
     source.on('error', (e) => this.fail(e));
     if (deadlineMs !== undefined) {
@@ -67,20 +113,80 @@ export class StreamReader {
     w?.();
   }
 
-  private async more(): Promise<void> {
+  /** Waits until `n` bytes are buffered, reserving what lies beyond the read window from the budget. */
+  private async need(n: number): Promise<void> {
+    if (this.available >= n) return;
     if (this.error) throw this.error;
     if (this.ended) throw new Error('stream ended early');
-    await new Promise<void>((resolve) => {
-      this.wake = resolve;
-    });
-    if (this.error) throw this.error;
+    if (n > this.maxBytes) throw new StreamLimitError('stream too large');
+    const extra = Math.max(0, n - READ_WINDOW) - this.reserved;
+    if (extra > 0 && this.budget) {
+      if (!this.budget.tryTake(extra)) {
+        this.source?.destroy();
+        throw new StreamLimitError('inbound stream budget exhausted');
+      }
+      this.reserved += extra;
+    }
+    this.demand = n;
+    this.source?.resume();
+    while (this.available < n) {
+      if (this.error) throw this.error;
+      if (this.ended) throw new Error('stream ended early');
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+    }
+    this.demand = 0;
+  }
+
+  /** Removes and returns the next n buffered bytes (a view when they lie in one chunk). */
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    let out: Buffer;
+    if (first.length - this.head >= n) {
+      out = first.subarray(this.head, this.head + n);
+      this.head += n;
+      if (this.head === first.length) {
+        this.chunks.shift();
+        this.head = 0;
+      }
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let filled = 0;
+      while (filled < n) {
+        const c = this.chunks[0]!;
+        const part = Math.min(c.length - this.head, n - filled);
+        c.copy(out, filled, this.head, this.head + part);
+        filled += part;
+        this.head += part;
+        if (this.head === c.length) {
+          this.chunks.shift();
+          this.head = 0;
+        }
+      }
+    }
+    this.available -= n;
+    if (this.available <= READ_WINDOW) this.source?.resume();
+    return out;
+  }
+
+  /** All buffered bytes as one buffer (joined once, then kept as the only chunk). */
+  private flat(): Buffer {
+    if (this.chunks.length === 0) return Buffer.alloc(0);
+    if (this.chunks.length === 1) return this.chunks[0]!.subarray(this.head);
+    const joined = Buffer.concat(
+      this.chunks.map((c, i) => (i === 0 ? c.subarray(this.head) : c)),
+      this.available,
+    );
+    this.chunks = [joined];
+    this.head = 0;
+    return joined;
   }
 
   async readBytes(n: number): Promise<Buffer> {
-    while (this.buf.length - this.pos < n) await this.more();
-    const out = this.buf.subarray(this.pos, this.pos + n);
-    this.pos += n;
-    return out;
+    if (n === 0) return Buffer.alloc(0);
+    await this.need(n);
+    return this.take(n);
   }
 
   async readByte(): Promise<number> {
@@ -88,25 +194,35 @@ export class StreamReader {
   }
 
   async peekByte(): Promise<number> {
-    while (this.buf.length - this.pos < 1) await this.more();
-    return this.buf[this.pos]!;
+    await this.need(1);
+    return this.chunks[0]![this.head]!;
   }
 
   async readMsgpack(): Promise<Decoded> {
+    let want = 1;
     for (;;) {
+      await this.need(want);
+      const buf = this.flat();
       try {
-        const { value, end } = mpDecodeAt(this.buf, this.pos);
-        this.pos = end;
+        const { value, end } = mpDecodeAt(buf, 0);
+        this.take(end);
         return value;
       } catch (e) {
         if (!(e instanceof MsgpackIncomplete)) throw e;
-        await this.more();
+        // Retry once the bytes the decoder knows it needs are here: a long str/bin is waited for in one go.
+        want = Math.max(e.needed, buf.length + 1);
       }
     }
   }
 
+  private release(): void {
+    if (this.reserved > 0) this.budget?.give(this.reserved);
+    this.reserved = 0;
+  }
+
   done(): void {
     if (this.timer) clearTimeout(this.timer);
+    this.release();
   }
 }
 

@@ -4,6 +4,7 @@ import { Registry } from 'prom-client';
 import { DiscoveryRunner } from '../../../src/cluster/discovery/runner.js';
 import type { DiscoveryContext, DiscoveryMethod } from '../../../src/cluster/discovery/types.js';
 import { type DiscoveryConfig, discoverySchema } from '../../../src/config/schema.js';
+import { onLines } from '../../helpers/lines.js';
 import { sleep, waitFor } from '../../helpers/wait.js';
 
 export interface CapturedLog {
@@ -91,22 +92,12 @@ export class ServerProcess {
     const child = spawn(this.cmd, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.exited = new Promise((r) => child.once('exit', () => r()));
-    let buf = '';
-    child.stdout?.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let i = buf.indexOf('\n');
-      while (i >= 0) {
-        const line = buf.slice(0, i);
-        buf = buf.slice(i + 1);
-        this.output.push(line);
-        try {
-          this.json.push(JSON.parse(line));
-        } catch {
-          /* not JSON */
-        }
-        i = buf.indexOf('\n');
-      }
-    });
+    if (child.stdout)
+      onLines(
+        child.stdout,
+        (line) => this.output.push(line),
+        (json) => this.json.push(json as { msg: string }),
+      );
     child.stderr?.on('data', (d: Buffer) => this.output.push(d.toString()));
     child.once('error', (err) => this.output.push(`spawn error: ${err.message}`));
     return this;

@@ -1,8 +1,8 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { requireBinary } from '../helpers/system.js';
-import { waitFor } from '../helpers/wait.js';
+import { requireBinary } from './system.js';
+import { waitFor } from './wait.js';
 
 export const NGINX_CONF = resolve(import.meta.dirname, '../../deploy/compose/nginx.conf');
 
@@ -11,7 +11,12 @@ export const NGINX_CONF = resolve(import.meta.dirname, '../../deploy/compose/ngi
  * upstream block replaced, the `listen` port changed, and every file path
  * (logs, pid, temp dirs) moved under `prefix`. Everything else is kept as is.
  */
-export function renderNginxConf(conf: string, upstreams: string[], listen: string, prefix: string): string {
+export function renderNginxConf(
+  conf: string,
+  upstreams: string[],
+  listen: string | number,
+  prefix: string,
+): string {
   let out = conf
     .replace(/^\s*(user|pid|error_log|access_log)\s+[^;]*;\s*$/gm, '')
     .replace(/(upstream\s+\S+\s*\{)([\s\S]*?)(\n\s*\})/, (_m, open: string, body: string, close: string) => {
@@ -27,7 +32,7 @@ export function renderNginxConf(conf: string, upstreams: string[], listen: strin
   return `error_log ${prefix}/error.log warn;\n${out}`;
 }
 
-export function writeNginxConf(dir: string, upstreams: string[], listen: string): string {
+export function writeNginxConf(dir: string, upstreams: string[], listen: string | number): string {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, 'nginx.conf');
   writeFileSync(path, renderNginxConf(readFileSync(NGINX_CONF, 'utf8'), upstreams, listen, dir));
