@@ -113,13 +113,13 @@ export class Gateway {
       },
       {
         method: 'GET',
-        path: '/v1/models/:provider/*',
+        path: '/v1/models/:provider/:model',
         name: '/v1/models/{provider}/{model}',
         handler: (req, res, ctx) => {
           const err = guard(req);
           if (err) return sendError(res, err);
           const provider = ctx.params.provider ?? '';
-          const model = ctx.params['*'] ?? '';
+          const model = ctx.params.model ?? '';
           const m = this.catalog.get(provider, model);
           if (!m)
             return sendError(
@@ -286,7 +286,7 @@ export class Gateway {
       record.fallbackIndex = got.targetIndex;
       const headers: Record<string, string> = {
         'x-deepintshield-provider': target.entry.name,
-        'x-deepintshield-model': target.model,
+        'x-deepintshield-model': headerValue(target.model),
       };
       if (admission.headers) Object.assign(headers, admission.headers);
       const sentAt = env.now();
@@ -567,6 +567,12 @@ function opOf(r: ProviderCall['request']): ProviderCall['op'] {
     default:
       return 'chat';
   }
+}
+
+/** A model name as a header value: printable ASCII and bounded, else percent-encoded and cut. */
+function headerValue(v: string): string {
+  if (v.length <= 256 && /^[\x20-\x7e]*$/.test(v)) return v;
+  return encodeURIComponent(v.slice(0, 256)).slice(0, 512);
 }
 
 function headerOf(req: IncomingMessage, name: string): string | undefined {
