@@ -2,8 +2,8 @@ import { unencryptedGossipWarning } from '../cluster/membership/exposure.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { DeepIntShieldNode } from '../node.js';
 import { createLogger } from '../observability/logger.js';
-import { applyServerFlags } from './server-flags.js';
 import { installProcessGuard } from '../server/process-guard.js';
+import { applyServerFlags } from './server-flags.js';
 
 export async function runStart(opts: {
   config?: string;

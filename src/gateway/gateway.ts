@@ -49,9 +49,6 @@ export interface GatewayOptions {
   listUpstreamModels?: boolean;
 }
 
-/** The request context as the gateway leaves it: the access line reads `record`. */
-export type GatewayRequestContext = RequestContext & { record?: RequestRecord };
-
 /** Bodies nested deeper than this are refused (400) before anything else reads them. */
 export const MAX_BODY_DEPTH = 64;
 
@@ -533,7 +530,7 @@ export class Gateway {
     record.status = status;
     record.latencyMs = performance.now() - ctx.startedAt;
     if (error) record.error = this.scrubber.scrub(error).slice(0, 500);
-    (ctx as GatewayRequestContext).record = record;
+    ctx.record = record;
     span?.end(record);
     this.opts.observer?.onRequestEnd(record);
   }

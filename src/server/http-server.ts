@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ServerConfig } from '../config/schema.js';
+import { accessLogFields } from '../observability/access-fields.js';
 import type { Logger } from '../observability/logger.js';
 import { AdminGuard } from './admin-guard.js';
 import { errorBody, HttpError, sendError } from './errors.js';
@@ -216,16 +217,15 @@ export class HttpServer {
     const match = this.opts.router.match(method, path);
     const route = 'route' in match ? match.route : undefined;
     const routeName = route ? (route.name ?? route.path) : 'unmatched';
-    this.track(req, res, startedAt, requestId, path, routeName);
+    const ctx: RequestContext = { requestId, params: route ? (match as Match).params : {}, path, startedAt };
+    this.track(req, res, ctx, routeName);
     const refusal = this.refusal(req, path, match);
     if (refusal) {
       sendError(res, refusal);
       req.resume();
       return undefined;
     }
-    const m = match as Match;
-    const ctx: RequestContext = { requestId, params: m.params, path, startedAt };
-    const r = m.route.handler(req, res, ctx);
+    const r = (match as Match).route.handler(req, res, ctx);
     if (r && typeof (r as Promise<void>).then === 'function')
       (r as Promise<void>).catch((err) => this.fail(res, err, ctx));
     return ctx;
@@ -274,14 +274,8 @@ export class HttpServer {
   }
 
   /** In-flight accounting, metrics and the access-log line, when the response closes. */
-  private track(
-    req: IncomingMessage,
-    res: ServerResponse,
-    startedAt: number,
-    requestId: string,
-    path: string,
-    routeName: string,
-  ): void {
+  private track(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, routeName: string): void {
+    const { startedAt, requestId, path } = ctx;
     this.inFlight++;
     this.metrics.inFlight.inc();
     res.once('close', () => {
@@ -304,6 +298,7 @@ export class HttpServer {
             status,
             ms: Math.round(seconds * 1e4) / 10,
             aborted: !res.writableFinished || undefined,
+            ...accessLogFields(ctx.record),
           },
           'request',
         );

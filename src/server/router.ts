@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
+import type { RequestRecord } from '../gateway/hooks.js';
 
 export interface RequestContext {
   /** x-request-id, honoured from the client or generated. */
@@ -9,6 +10,8 @@ export interface RequestContext {
   /** Path without the query string. */
   path: string;
   startedAt: number;
+  /** Set by the gateway when an inference request finishes: the access line carries its fields. */
+  record?: RequestRecord;
 }
 
 export type Handler = (
