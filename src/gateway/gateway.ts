@@ -10,6 +10,7 @@ import type { RequestContext, Route } from '../server/router.js';
 import { type AttemptEnv, type AttemptFailure, CLIENT_CLOSED, runAttempts } from './attempts.js';
 import type { CanonicalRequest, CanonicalUsage } from './canonical.js';
 import type {
+  AdmissionRequest,
   AttemptOutcome,
   AttemptSpan,
   GovernanceHook,
@@ -84,7 +85,7 @@ export class Gateway {
     }));
     const guard = (req: IncomingMessage, apiKeyHeader?: 'x-api-key'): HttpError | undefined => {
       const a = this.opts.governance.admit({
-        virtualKey: virtualKeyOf(req, apiKeyHeader),
+        ...virtualKeyOf(req, apiKeyHeader),
         provider: '',
         model: '',
         route: '/v1/models',
@@ -196,7 +197,7 @@ export class Gateway {
     for (const t of targets) prepare(t);
     const promptEstimate = estimatePromptTokens(body);
     const admission = this.opts.governance.admit({
-      virtualKey: virtualKeyOf(req, route.apiKeyHeader),
+      ...virtualKeyOf(req, route.apiKeyHeader),
       provider: primary.entry.name,
       model: primary.model,
       route: route.path,
@@ -577,21 +578,23 @@ function headerOf(req: IncomingMessage, name: string): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
+/** The virtual key a request carries and where it came from (the contract treats the sources differently). */
 export function virtualKeyOf(
   req: IncomingMessage,
   apiKeyHeader?: 'x-api-key' | 'x-goog-api-key',
-): string | undefined {
+): Pick<AdmissionRequest, 'virtualKey' | 'virtualKeySource'> {
   const h = req.headers;
   const vk = h['x-deepintshield-vk'];
-  if (typeof vk === 'string' && vk) return vk;
+  if (typeof vk === 'string' && vk) return { virtualKey: vk, virtualKeySource: 'x-deepintshield-vk' };
   const auth = h.authorization;
   if (auth && auth.length > 7 && auth.charCodeAt(6) === 32 && auth.slice(0, 6).toLowerCase() === 'bearer')
-    return auth.slice(7).trim();
+    return { virtualKey: auth.slice(7).trim(), virtualKeySource: 'authorization' };
   if (apiKeyHeader) {
     const k = h[apiKeyHeader];
-    if (typeof k === 'string' && k) return k;
+    // x-goog-api-key plays the part x-api-key plays on the Anthropic route.
+    if (typeof k === 'string' && k) return { virtualKey: k, virtualKeySource: 'x-api-key' };
   }
-  return undefined;
+  return { virtualKey: undefined, virtualKeySource: undefined };
 }
 
 function withHeaders(err: HttpError, headers: Record<string, string>): HttpError {

@@ -136,3 +136,55 @@ describe('gateway with virtual keys enforced', () => {
     expect(body).not.toContain('vk-team-a-secret');
   });
 });
+
+describe('gateway with virtual keys not enforced (the contract rule for SDK placeholders)', () => {
+  let node: DeepIntShieldNode;
+  let base: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const config = validateConfig(
+      {
+        server: { host: '127.0.0.1', port, drain_accept_seconds: 0 },
+        providers: { mock: { type: 'mock', keys: [] } },
+        governance: {
+          enforce_virtual_keys: false,
+          virtual_keys: [{ id: 'team-b', value: 'vk-team-b-secret', allowed_models: ['mock/mock-model'] }],
+        },
+        config_store: { type: 'sqlite', config: { path: ':memory:' } },
+      },
+      'test',
+    );
+    node = new DeepIntShieldNode({ config, logger: silentLogger(), configSource: 'test' });
+    await node.start();
+    base = `http://127.0.0.1:${port}`;
+  });
+  afterAll(async () => {
+    await node?.shutdown('test done');
+  });
+
+  const chat = (model: string, headers: Record<string, string>, path = '/v1/chat/completions') =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify({ model, max_tokens: 5, messages: [{ role: 'user', content: 'x' }] }),
+    });
+
+  it('a bearer or x-api-key value that is no virtual key counts as no key; an unknown x-deepintshield-vk is 401', async () => {
+    const sdk = new OpenAI({ baseURL: `${base}/v1`, apiKey: 'sk-placeholder', maxRetries: 0 });
+    const r = await sdk.chat.completions.create({
+      model: 'mock/other',
+      messages: [{ role: 'user', content: 'x' }],
+    });
+    expect(r.choices[0]!.message.content).toBeTruthy();
+    expect((await chat('mock/other', { 'x-api-key': 'placeholder' }, '/anthropic/v1/messages')).status).toBe(
+      200,
+    );
+    const unknown = await chat('mock/mock-model', { 'x-deepintshield-vk': 'vk-not-a-key' });
+    expect(unknown.status).toBe(401);
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('invalid_virtual_key');
+    // A real key still governs: its allowed_models apply.
+    expect((await chat('mock/other', { authorization: 'Bearer vk-team-b-secret' })).status).toBe(403);
+    expect((await chat('mock/mock-model', { authorization: 'Bearer vk-team-b-secret' })).status).toBe(200);
+  });
+});
