@@ -84,12 +84,10 @@ export class Gateway {
         this.handle(req, res, ctx, r),
     }));
     const guard = (req: IncomingMessage, apiKeyHeader?: 'x-api-key'): HttpError | undefined => {
-      const a = this.opts.governance.admit({
-        ...virtualKeyOf(req, apiKeyHeader),
-        provider: '',
-        model: '',
-        route: '/v1/models',
-      });
+      const gov = this.opts.governance;
+      const who = virtualKeyOf(req, apiKeyHeader);
+      if (gov.authenticate) return gov.authenticate(who);
+      const a = gov.admit({ ...who, provider: '', model: '', route: '/v1/models' });
       a.settle(null);
       // A model listing is not an inference: only a missing/unknown key refuses it.
       return a.reject && a.reject.status === 401 ? a.reject : undefined;

@@ -60,6 +60,8 @@ export interface Admission {
 
 export interface GovernanceHook {
   admit(req: AdmissionRequest): Admission;
+  /** Only who is asking (401 or nothing), counting nothing: for routes that are no inference (/v1/models). */
+  authenticate?(req: Pick<AdmissionRequest, 'virtualKey' | 'virtualKeySource'>): HttpError | undefined;
 }
 
 /**

@@ -137,7 +137,14 @@ export class Governance implements GovernanceHook {
     return this.costOf(provider, model, prompt, completion);
   }
 
-  admit(req: AdmissionRequest): Admission {
+  /** Only who is asking (a 401 or nothing), counting nothing: for routes that are no inference, such as /v1/models. */
+  authenticate(req: Pick<AdmissionRequest, 'virtualKey' | 'virtualKeySource'>): HttpError | undefined {
+    const who = this.identify(req);
+    return 'settle' in who ? who.reject : undefined;
+  }
+
+  /** The virtual key of a request, or the admission to answer with when there is none (a 401, or no key). */
+  private identify(req: Pick<AdmissionRequest, 'virtualKey' | 'virtualKeySource'>): Admission | CompiledKey {
     const raw = req.virtualKey;
     const k = raw ? this.byValue.get(raw) : undefined;
     if (!k) {
@@ -160,13 +167,25 @@ export class Governance implements GovernanceHook {
       // Not enforced: a bearer/x-api-key value that is no virtual key is an SDK's placeholder.
       return { settle: NOOP_SETTLE };
     }
-    const id = k.vk.id;
     if (k.vk.disabled)
       return this.reject(
         'disabled_key',
-        new HttpError(401, `virtual key "${id}" is disabled`, 'authentication_error', 'virtual_key_disabled'),
-        id,
+        new HttpError(
+          401,
+          `virtual key "${k.vk.id}" is disabled`,
+          'authentication_error',
+          'virtual_key_disabled',
+        ),
+        k.vk.id,
       );
+    return k;
+  }
+
+  admit(req: AdmissionRequest): Admission {
+    const who = this.identify(req);
+    if ('settle' in who) return who;
+    const k = who;
+    const id = k.vk.id;
     const targets = [{ provider: req.provider, model: req.model }, ...(req.fallbacks ?? [])];
     for (const [i, t] of targets.entries()) {
       if (allowed(k, t.provider, t.model)) continue;

@@ -149,7 +149,14 @@ describe('gateway with virtual keys not enforced (the contract rule for SDK plac
         providers: { mock: { type: 'mock', keys: [] } },
         governance: {
           enforce_virtual_keys: false,
-          virtual_keys: [{ id: 'team-b', value: 'vk-team-b-secret', allowed_models: ['mock/mock-model'] }],
+          virtual_keys: [
+            {
+              id: 'team-b',
+              value: 'vk-team-b-secret',
+              allowed_models: ['mock/mock-model'],
+              rate_limit: { request_max_limit: 1, request_reset_duration: '1h' },
+            },
+          ],
         },
         config_store: { type: 'sqlite', config: { path: ':memory:' } },
       },
@@ -183,8 +190,17 @@ describe('gateway with virtual keys not enforced (the contract rule for SDK plac
     const unknown = await chat('mock/mock-model', { 'x-deepintshield-vk': 'vk-not-a-key' });
     expect(unknown.status).toBe(401);
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe('invalid_virtual_key');
-    // A real key still governs: its allowed_models apply.
+    // Listing models counts nothing against the key's limits; an unknown x-deepintshield-vk is refused there too.
+    for (let i = 0; i < 3; i++)
+      expect(
+        (await fetch(`${base}/v1/models`, { headers: { authorization: 'Bearer vk-team-b-secret' } })).status,
+      ).toBe(200);
+    expect(
+      (await fetch(`${base}/v1/models`, { headers: { 'x-deepintshield-vk': 'vk-nope-nope' } })).status,
+    ).toBe(401);
+    // A real key still governs: its allowed_models apply (before anything is counted), then its limit of 1.
     expect((await chat('mock/other', { authorization: 'Bearer vk-team-b-secret' })).status).toBe(403);
     expect((await chat('mock/mock-model', { authorization: 'Bearer vk-team-b-secret' })).status).toBe(200);
+    expect((await chat('mock/mock-model', { authorization: 'Bearer vk-team-b-secret' })).status).toBe(429);
   });
 });
