@@ -24,7 +24,7 @@ const SECRET_FIELD_NAMES = new Set([
 ]);
 
 /** Every value inside an object under one of these names is a secret (header values carry keys). */
-const SECRET_CONTAINERS = new Set(['extra_headers']);
+const SECRET_CONTAINERS = new Set(['extra_headers', 'headers']);
 
 /** URLs whose user-info and query values may hold credentials. */
 const URL_FIELD_NAMES = new Set(['base_url', 'endpoint', 'url']);
