@@ -114,7 +114,8 @@ export async function runAttempts(targets: readonly Target[], env: AttemptEnv): 
   for (let t = 0; t < targets.length; t++) {
     const target = targets[t]!;
     const entry = target.entry;
-    if (env.targetOpen?.(target)) {
+    // An open target is skipped only while a later one remains: the last is tried anyway (panic mode).
+    if (t < targets.length - 1 && env.targetOpen?.(target)) {
       last ??= new HttpError(
         503,
         `${target.ref} is temporarily unavailable (circuit open)`,

@@ -88,10 +88,18 @@ export class AdaptiveKeyRouter implements KeyRouter {
     let demand = 0;
     let fallback = -1;
     let fallbackRemaining = -Infinity;
+    let open: number[] | undefined;
+    let anyClosed = false;
     for (let i = 0; i < candidates.length; i++) {
       const c = candidates[i]!;
-      if (avoid?.has(c.name) || c.weight <= 0) continue;
-      if (circuits.state(provider, c.name, model) === 'open') continue;
+      if (c.weight <= 0) continue;
+      const isOpen = circuits.state(provider, c.name, model) === 'open';
+      if (!isOpen) anyClosed = true;
+      if (avoid?.has(c.name)) continue;
+      if (isOpen) {
+        (open ??= []).push(i);
+        continue;
+      }
       if (pacer.coolingDown(provider, c.name)) continue;
       const s = this.score(provider, c.name, model);
       demand += s.clusterRps;
@@ -134,6 +142,10 @@ export class AdaptiveKeyRouter implements KeyRouter {
       weights.splice(j, 1);
     }
     if (fallback >= 0 && circuits.allow(provider, candidates[fallback]!.name, model)) return fallback;
+    // Panic mode (Envoy's panic threshold): when every key's circuit is open, a flaky upstream
+    // (30% errors open circuits by chance) must not turn into 100% refusals: spread over them by weight.
+    if (open && !anyClosed && idx.length === 0 && fallback < 0)
+      return weightedPick(open, candidates, this.random);
     return -1;
   }
 
@@ -232,4 +244,19 @@ function healthFactor(s: KeyStats): number {
   if (n === 0) return 1;
   const okRate = (s.ok + 1) / (n + 2);
   return okRate * okRate;
+}
+
+function weightedPick(
+  among: readonly number[],
+  candidates: readonly KeyCandidate[],
+  random: () => number,
+): number {
+  let total = 0;
+  for (const i of among) total += candidates[i]!.weight;
+  let r = random() * total;
+  for (const i of among) {
+    r -= candidates[i]!.weight;
+    if (r < 0) return i;
+  }
+  return among[among.length - 1]!;
 }

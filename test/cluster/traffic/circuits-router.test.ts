@@ -110,7 +110,7 @@ describe('router and pacer', () => {
     { name: 'b', weight: 1 },
   ];
 
-  it('never picks an avoided key or one with an open circuit; -1 when none is left; targetOpen when all are open', () => {
+  it('never picks an avoided key or one with an open circuit while a closed one exists; -1 when none is left; targetOpen and panic mode when all are open', () => {
     const { router } = setup('adaptive');
     expect(router.choose('p', 'm', KEYS, new Set(['a']))).toBe(1);
     for (let i = 0; i < 3; i++)
@@ -121,6 +121,10 @@ describe('router and pacer', () => {
     for (let i = 0; i < 3; i++)
       router.record({ provider: 'p', keyName: 'a', model: 'm', status: 0, failure: 'timeout', latencyMs: 5 });
     expect(router.targetOpen('p', 'm')).toBe(true);
+    // Panic mode: with every circuit open, keys are still chosen (by weight) rather than none.
+    const picks = new Set(Array.from({ length: 40 }, () => router.choose('p', 'm', KEYS, undefined)));
+    expect(picks).toEqual(new Set([0, 1]));
+    expect(router.choose('p', 'm', KEYS, new Set(['a', 'b']))).toBe(-1);
   });
 
   it('a 429 with retry-after cools the key down until then', () => {
