@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Gateway overhead vs direct-to-mock, with the shared kit (/work/shared/bench).
+# Gateway overhead vs direct-to-mock, with the shared kit (../shared/bench).
 # Builds dist/, starts the shared mock upstream on 18080 and the gateway with
 # bench/gateway.json on 8080 (logging level info, as shipped), runs the shared
 # overhead.sh, and stops both by PID.
@@ -8,7 +8,7 @@
 #        REQUEST_LOG=off disables the request log, REQUEST_LOG=disk keeps the store (and log) in a SQLite file.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-kit=${BENCH_KIT:-/work/shared/bench}
+kit=${BENCH_KIT:-$root/../shared/bench}
 cd "$root"
 command -v go >/dev/null || { apt-get update -qq && apt-get install -y -qq golang-go >/dev/null; }
 npx tsc -p tsconfig.build.json

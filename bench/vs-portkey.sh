@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# DeepIntShield vs the Portkey AI gateway in one run, with the shared kit (/work/shared/bench): the
+# DeepIntShield vs the Portkey AI gateway in one run, with the shared kit (../shared/bench): the
 # same mock upstream behind both, the same load generator, measured one after the other.
 # Installs @portkey-ai/gateway (pinned) into a cache directory on first use.
 #   env: RATES (default "1000"), ROUNDS (2), DURATION (8s), CONNS (32), PORTKEY_VERSION (1.15.2)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-kit=${BENCH_KIT:-/work/shared/bench}
+kit=${BENCH_KIT:-$root/../shared/bench}
 version=${PORTKEY_VERSION:-1.15.2}
 pk_dir=${PORTKEY_DIR:-/tmp/deepintshield-portkey-$version}
 cd "$root"
