@@ -21,7 +21,7 @@ import type {
   RequestSpan,
   RequestTracer,
 } from './hooks.js';
-import type { InboundInput } from './inbound/types.js';
+import type { InboundAdapter, InboundInput } from './inbound/types.js';
 import { depthExceeds } from './inbound/validate.js';
 import { pickKey, WeightedKeyRouter } from './keys.js';
 import { GatewayMetrics, OTHER } from './metrics.js';
@@ -32,6 +32,7 @@ import { respondStream } from './respond-stream.js';
 import { INFERENCE_ROUTES, type InferenceRoute } from './routes.js';
 import { SecretScrubber } from './scrub.js';
 import { buildTargets, type Target } from './targets.js';
+import { estimateChatTokens } from './token-estimate.js';
 import { chargeFor, DEFAULT_OUTPUT_ESTIMATE, estimatePromptTokens } from './usage-settle.js';
 
 export interface GatewayOptions {
@@ -153,6 +154,30 @@ export class Gateway {
     await Promise.all([...old.values()].map((e) => e.provider.close()));
   }
 
+  /** count_tokens without an upstream counter: a deterministic estimate (see token-estimate.ts). */
+  private answerEstimate(
+    res: ServerResponse,
+    inbound: InboundAdapter,
+    input: InboundInput,
+    target: Target,
+    request: ProviderCall['request'],
+  ): void {
+    const body = request.kind === 'canonical' ? request.body : undefined;
+    const chat = body?.op === 'count_tokens' ? body.chat : undefined;
+    const inputTokens = chat ? estimateChatTokens(chat) : 0;
+    const out = JSON.stringify(
+      inbound.encodeResponse({ op: 'count_tokens', inputTokens, estimated: true }, target.ref, input),
+    );
+    res.writeHead(200, {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(out)),
+      'x-deepintshield-provider': target.entry.name,
+      'x-deepintshield-model': headerValue(target.model),
+      'x-deepintshield-token-count': 'estimate',
+    });
+    res.end(out);
+  }
+
   private async handle(
     req: IncomingMessage,
     res: ServerResponse,
@@ -230,6 +255,13 @@ export class Gateway {
       );
       admission.settle(null);
       this.finish(ctx, record, span, err.status, err.message);
+      return;
+    }
+    if (primary.estimate) {
+      this.answerEstimate(res, inbound, input, primary, prepare(primary));
+      admission.settle(null);
+      this.count(primary, 200);
+      this.finish(ctx, record, span, 200);
       return;
     }
     const ctrl = new Cancel();

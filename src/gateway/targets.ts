@@ -14,6 +14,8 @@ export interface Target {
   ref: string;
   /** Byte pass-through (the provider speaks the inbound format) or the canonical model. */
   passThrough: boolean;
+  /** count_tokens on a provider with no counting endpoint: the gateway estimates, no upstream call. */
+  estimate?: boolean;
 }
 
 export function parseRef(ref: string, field: string): { provider: string; model: string } {
@@ -51,7 +53,8 @@ function resolve(
   const p = entry.provider;
   const passThrough =
     p.nativeFormats.has(format) && !(format === 'openai.responses' && entry.noNativeResponses === true);
-  if (!passThrough && !p.supports(op))
+  if (!passThrough && !p.supports(op)) {
+    if (op === 'count_tokens') return { entry, model, ref, passThrough: false, estimate: true };
     throw new HttpError(
       400,
       `${field}: provider "${provider}" (${p.type}) does not support ${op}`,
@@ -60,6 +63,7 @@ function resolve(
       {},
       field,
     );
+  }
   return { entry, model, ref, passThrough };
 }
 

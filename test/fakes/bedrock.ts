@@ -64,6 +64,21 @@ export async function startBedrockFake(opts: BedrockFakeOptions = {}): Promise<B
     if (forced === 429)
       return fail(429, 'ThrottlingException', 'Too many requests, please wait before trying again.');
     if (forced) return fail(forced, 'ServiceUnavailableException', 'Service is unavailable.');
+    if (req.method === 'GET' && req.url.split('?')[0] === '/foundation-models') {
+      const q = new URLSearchParams(req.url.split('?')[1] ?? '');
+      const out = q.get('byOutputModality');
+      return json(res, 200, {
+        modelSummaries: FOUNDATION_MODELS.filter((fm) => !out || fm.outputModalities.includes(out)).map(
+          (fm) => ({
+            ...fm,
+            modelArn: `arn:aws:bedrock:${region}::foundation-model/${fm.modelId}`,
+            responseStreamingSupported: fm.outputModalities.includes('TEXT'),
+            inferenceTypesSupported: ['ON_DEMAND'],
+            modelLifecycle: { status: 'ACTIVE' },
+          }),
+        ),
+      });
+    }
     const m = /^\/model\/([^/]+)\/(converse|converse-stream|invoke)$/.exec(req.url.split('?')[0]!);
     if (!m || req.method !== 'POST') return fail(404, 'UnknownOperationException', 'Unknown operation');
     const modelId = decodeURIComponent(m[1]!);
@@ -357,3 +372,25 @@ function splitUrl(url: string): [string, string] {
   const i = url.indexOf('?');
   return i === -1 ? [url, ''] : [url.slice(0, i), url.slice(i + 1)];
 }
+
+/** What the fake's control plane lists (ListFoundationModels). */
+export const FOUNDATION_MODELS = [
+  {
+    modelId: 'anthropic.claude-3-5-haiku-20241022-v1:0',
+    providerName: 'Anthropic',
+    inputModalities: ['TEXT', 'IMAGE'],
+    outputModalities: ['TEXT'],
+  },
+  {
+    modelId: 'amazon.nova-lite-v1:0',
+    providerName: 'Amazon',
+    inputModalities: ['TEXT', 'IMAGE'],
+    outputModalities: ['TEXT'],
+  },
+  {
+    modelId: 'amazon.titan-embed-text-v2:0',
+    providerName: 'Amazon',
+    inputModalities: ['TEXT'],
+    outputModalities: ['EMBEDDING'],
+  },
+];

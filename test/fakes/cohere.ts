@@ -12,6 +12,7 @@ import {
   tokensOf,
   writeStream,
 } from './llm-brain.js';
+import { listPage } from './paging.js';
 
 /**
  * Contract fake of Cohere v2: /v2/chat (JSON, and SSE with typed events
@@ -29,6 +30,20 @@ export async function startCohereFake(opts: { apiKeys?: string[] } = {}): Promis
       return json(res, forced, {
         message: forced === 429 ? 'trial key rate limit exceeded' : 'internal server error',
       });
+    if (req.method === 'GET' && req.url.startsWith('/v1/models')) {
+      const url = new URL(req.url, 'http://fake');
+      const endpoint = url.searchParams.get('endpoint');
+      const models = COHERE_MODELS.filter((m) => !endpoint || m.endpoints.includes(endpoint));
+      return listPage(res, models, url, 'page_token', 'page_size', (page, next) => ({
+        models: page.map((m) => ({
+          name: m.name,
+          endpoints: m.endpoints,
+          finetuned: false,
+          context_length: 128000,
+        })),
+        ...(next ? { next_page_token: next } : {}),
+      }));
+    }
     const body = parseJson(req.body);
     if (!body || req.method !== 'POST')
       return json(res, 400, { message: 'invalid request: body must be JSON' });
@@ -146,3 +161,11 @@ async function chat(body: Record<string, unknown>, res: ServerResponse, fake: Fa
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   await writeStream(res, fake, frames);
 }
+
+/** What the fake's GET /v1/models lists (rerank-only models are not served by the gateway). */
+export const COHERE_MODELS = [
+  { name: 'command-a-03-2025', endpoints: ['chat', 'generate'] },
+  { name: 'command-r-plus', endpoints: ['chat'] },
+  { name: 'embed-v4.0', endpoints: ['embed'] },
+  { name: 'rerank-v3.5', endpoints: ['rerank'] },
+];

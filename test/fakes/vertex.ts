@@ -15,6 +15,7 @@ import {
   tokensOf,
   writeStream,
 } from './llm-brain.js';
+import { listPage } from './paging.js';
 
 /**
  * Contract fake of Vertex AI with its own OAuth2 token endpoint.
@@ -74,6 +75,15 @@ export async function startVertexFake(
         'Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.',
         'ACCESS_TOKEN_TYPE_UNSUPPORTED',
       );
+    }
+    if (url.pathname === '/v1beta1/publishers/google/models' && req.method === 'GET') {
+      const forcedList = takeFailure(f);
+      if (forcedList)
+        return googleError(res, forcedList, 'UNAVAILABLE', 'The service is currently unavailable.');
+      return listPage(res, PUBLISHER_MODELS, url, 'pageToken', 'pageSize', (page, next) => ({
+        publisherModels: page.map((id) => ({ name: `publishers/google/models/${id}`, versionId: '001' })),
+        ...(next ? { nextPageToken: next } : {}),
+      }));
     }
     const m =
       /^\/(v1|v1beta1)\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/(google|anthropic)\/models\/([^/:]+):([A-Za-z]+)$/.exec(
@@ -325,3 +335,6 @@ async function anthropicPredict(
   res.writeHead(200, { 'content-type': 'text/event-stream' });
   await writeStream(res, fake, frames);
 }
+
+/** Google's publisher models the fake lists (Model Garden, publishers.models.list). */
+export const PUBLISHER_MODELS = ['gemini-2.5-flash', 'gemini-2.5-pro', 'text-embedding-005'];

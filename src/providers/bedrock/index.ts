@@ -11,8 +11,10 @@ import type {
   UpstreamResponse,
 } from '../provider.js';
 import { unsupported } from '../shared-parts.js';
+import type { Cancel } from '../types.js';
 import { type BedrockAuth, bedrockAuthFor } from './auth.js';
 import { bedrockBaseUrl } from './config.js';
+import { bedrockControlOrigin, listBedrockModels } from './models.js';
 import { embeddingFamily, encodeConverseRequest } from './request.js';
 import { parseBedrockEmbeddings, parseConverseResponse } from './response.js';
 import { BedrockStreamDecoder } from './stream.js';
@@ -167,6 +169,12 @@ export class BedrockProvider implements Provider {
     if (status === 403)
       return { ...f, kind: /access to the model/i.test(f.message) ? 'model_refused' : 'auth' };
     return f;
+  }
+
+  listModels(key: KeyEntry, signal: Cancel): Promise<string[]> {
+    const cfg = keyConfig(key);
+    const origin = bedrockControlOrigin(this.baseUrl, cfg.region);
+    return listBedrockModels(this.http, origin, this.auth(key), cfg.deployments, signal);
   }
 
   close(): Promise<void> {

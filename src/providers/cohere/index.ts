@@ -3,6 +3,7 @@ import { asCompletion, completionAsChat } from '../gemini/index.js';
 import type { UpstreamClient } from '../http/client.js';
 import { classifyByStatus } from '../http/errors.js';
 import type {
+  KeyEntry,
   Provider,
   ProviderCall,
   ProviderDefinition,
@@ -10,6 +11,8 @@ import type {
   UpstreamResponse,
 } from '../provider.js';
 import { unsupported } from '../shared-parts.js';
+import type { Cancel } from '../types.js';
+import { listCohereModels } from './models.js';
 import { encodeCohereChat, encodeCohereEmbed } from './request.js';
 import { parseCohereChat, parseCohereEmbed } from './response.js';
 import { CohereStreamDecoder } from './stream.js';
@@ -64,6 +67,10 @@ export class CohereProvider implements Provider {
 
   classifyError(status: number, body: Buffer) {
     return classifyByStatus(status, body);
+  }
+
+  listModels(key: KeyEntry, signal: Cancel): Promise<string[]> {
+    return listCohereModels(this.http, this.origin, key, signal);
   }
 
   close(): Promise<void> {

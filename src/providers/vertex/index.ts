@@ -9,6 +9,7 @@ import { parseEmbeddings, parseGenerateResponse } from '../gemini/response.js';
 import { GeminiStreamDecoder } from '../gemini/stream.js';
 import type { UpstreamClient } from '../http/client.js';
 import type {
+  KeyEntry,
   Provider,
   ProviderCall,
   ProviderDefinition,
@@ -17,8 +18,10 @@ import type {
   UpstreamResponse,
 } from '../provider.js';
 import { unsupported } from '../shared-parts.js';
+import type { Cancel } from '../types.js';
 import { ServiceAccountTokenSource, TokenError } from './auth.js';
 import { parseServiceAccount, vertexBaseUrl } from './config.js';
+import { listVertexModels } from './models.js';
 
 const NATIVE: ReadonlySet<WireFormat> = new Set();
 export const VERTEX_ANTHROPIC_VERSION = 'vertex-2023-10-16';
@@ -138,6 +141,14 @@ export class VertexProvider implements Provider {
     const f = classifyGoogleError(status, body);
     if (status === 529) return { ...f, kind: 'overloaded' };
     return f;
+  }
+
+  async listModels(key: KeyEntry, signal: Cancel): Promise<string[]> {
+    const cfg = key.config.vertex_key_config;
+    if (!cfg) return [];
+    const token = await this.tokenSource(cfg.auth_credentials).token();
+    const origin = (this.baseUrl ?? vertexBaseUrl(cfg.region)).replace(/\/+$/, '');
+    return listVertexModels(this.http, origin, token, signal);
   }
 
   close(): Promise<void> {
