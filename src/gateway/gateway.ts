@@ -21,6 +21,7 @@ import type {
   RequestSpan,
   RequestTracer,
 } from './hooks.js';
+import { geminiListBody } from './inbound/gemini.js';
 import type { InboundAdapter, InboundInput } from './inbound/types.js';
 import { depthExceeds } from './inbound/validate.js';
 import { pickKey, WeightedKeyRouter } from './keys.js';
@@ -84,7 +85,10 @@ export class Gateway {
       handler: (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) =>
         this.handle(req, res, ctx, r),
     }));
-    const guard = (req: IncomingMessage, apiKeyHeader?: 'x-api-key'): HttpError | undefined => {
+    const guard = (
+      req: IncomingMessage,
+      apiKeyHeader?: 'x-api-key' | 'x-goog-api-key',
+    ): HttpError | undefined => {
       const gov = this.opts.governance;
       const who = virtualKeyOf(req, apiKeyHeader);
       if (gov.authenticate) return gov.authenticate(who);
@@ -94,7 +98,8 @@ export class Gateway {
       return a.reject && a.reject.status === 401 ? a.reject : undefined;
     };
     const list =
-      (body: () => string, apiKeyHeader?: 'x-api-key') => (req: IncomingMessage, res: ServerResponse) => {
+      (body: () => string, apiKeyHeader?: 'x-api-key' | 'x-goog-api-key') =>
+      (req: IncomingMessage, res: ServerResponse) => {
         const err = guard(req, apiKeyHeader);
         if (err) return sendError(res, err);
         const b = body();
@@ -107,6 +112,12 @@ export class Gateway {
         method: 'GET',
         path: '/anthropic/v1/models',
         handler: list(() => this.catalog.anthropicListBody(), 'x-api-key'),
+      },
+      {
+        method: 'GET',
+        path: '/genai/:version/models',
+        name: '/genai/{version}/models',
+        handler: list(() => geminiListBody(this.catalog.listBody()), 'x-goog-api-key'),
       },
       {
         method: 'GET',

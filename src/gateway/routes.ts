@@ -1,4 +1,10 @@
 import { anthropicCountTokensInbound, anthropicMessagesInbound } from './inbound/anthropic-messages.js';
+import {
+  geminiCountTokensInbound,
+  geminiEmbedInbound,
+  geminiGenerateInbound,
+  geminiStreamGenerateInbound,
+} from './inbound/gemini.js';
 import { openaiChatInbound } from './inbound/openai-chat.js';
 import { openaiCompletionsInbound } from './inbound/openai-completions.js';
 import { openaiEmbeddingsInbound } from './inbound/openai-embeddings.js';
@@ -36,4 +42,18 @@ export const INFERENCE_ROUTES: readonly InferenceRoute[] = [
     apiKeyHeader: 'x-api-key',
     operation: 'count_tokens',
   },
+  ...(
+    [
+      ['generateContent', geminiGenerateInbound, 'chat'],
+      ['streamGenerateContent', geminiStreamGenerateInbound, 'chat'],
+      ['countTokens', geminiCountTokensInbound, 'count_tokens'],
+      ['embedContent', geminiEmbedInbound, 'embeddings'],
+    ] as const
+  ).map(([method, inbound, operation]) => ({
+    // find-my-way: the model segment is a regex param, `::` a literal colon before the method.
+    path: `/genai/:version/models/:provider/:model(^[^/:]+)::${method}`,
+    inbound,
+    apiKeyHeader: 'x-goog-api-key' as const,
+    operation,
+  })),
 ];
