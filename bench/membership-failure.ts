@@ -19,9 +19,9 @@ import pino from 'pino';
 import { Memberlist } from '../src/cluster/membership/memberlist.js';
 import { encodeTags } from '../src/cluster/membership/serf.js';
 import { PROFILES } from '../src/cluster/membership/timings.js';
-import { logTimeMs, NodeProcess } from '../test/helpers/node-process.js';
-import { freePorts } from '../test/helpers/ports.js';
-import { waitFor } from '../test/helpers/wait.js';
+import { logTimeMs, NodeProcess } from '../test/support/node-process.js';
+import { freePorts } from '../test/support/ports.js';
+import { waitFor } from '../test/support/wait.js';
 
 const run = promisify(execFile);
 const N = Number(process.argv[2] ?? 10);

@@ -7,9 +7,9 @@
  *   npm run build && npx tsx bench/membership-idle.ts [seconds=60] [settle_seconds=20]
  */
 import { readFileSync } from 'node:fs';
-import { NodeProcess } from '../test/helpers/node-process.js';
-import { freePorts } from '../test/helpers/ports.js';
-import { sleep, waitFor } from '../test/helpers/wait.js';
+import { NodeProcess } from '../test/support/node-process.js';
+import { freePorts } from '../test/support/ports.js';
+import { sleep, waitFor } from '../test/support/wait.js';
 
 const SECONDS = Number(process.argv[2] ?? 60);
 const SETTLE_S = Number(process.argv[3] ?? 20);

@@ -22,7 +22,7 @@ import { PROFILES } from '../src/cluster/membership/timings.js';
 import { TrafficService } from '../src/cluster/traffic/service.js';
 import { clusterSchema } from '../src/config/schema.js';
 import type { KeyCandidate, KeyRouter } from '../src/gateway/hooks.js';
-import { freePorts } from '../test/helpers/ports.js';
+import { freePorts } from '../test/support/ports.js';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

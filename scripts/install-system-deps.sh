@@ -9,7 +9,7 @@ declare -A need=(
   # docker-compose: `docker-compose config` validates the compose set-ups (no engine needed)
   [docker-compose]=docker-compose
   [chromium]=chromium [prometheus]=prometheus [ip]=iproute2 [tc]=iproute2 [nft]=nftables [systemd-analyze]=systemd
-  # delay/jitter without sch_netem: test/helpers/netdelay.c over iptables NFQUEUE
+  # delay/jitter without sch_netem: test/support/netdelay.c over iptables NFQUEUE
   [iptables]=iptables [gcc]=gcc [/usr/include/stdio.h]=libc6-dev [/usr/include/libnetfilter_queue/libnetfilter_queue.h]=libnetfilter-queue-dev
 )
 missing=()

@@ -10,9 +10,9 @@
  * replica: no shared database: each node its own SQLite replica, changes replicated over gossip
  */
 import { parseArgs } from 'node:util';
-import { NodeProcess } from '../../test/helpers/node-process.js';
-import { freePorts } from '../../test/helpers/ports.js';
-import { waitFor } from '../../test/helpers/wait.js';
+import { NodeProcess } from '../../test/support/node-process.js';
+import { freePorts } from '../../test/support/ports.js';
+import { waitFor } from '../../test/support/wait.js';
 import { PgServer } from '../../test/store/pg-server.js';
 
 const { values: args } = parseArgs({

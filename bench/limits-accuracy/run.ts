@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent, fetch as undiciFetch } from 'undici';
-import { freePorts } from '../../test/helpers/ports.js';
+import { freePorts } from '../../test/support/ports.js';
 
 const { values: args } = parseArgs({
   options: {

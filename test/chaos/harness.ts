@@ -2,11 +2,11 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { TestNetwork } from '../helpers/netns.js';
-import { renderNginxConf } from '../helpers/nginx.js';
-import { type ClusterStatus, NodeProcess } from '../helpers/node-process.js';
-import { requireBinary } from '../helpers/system.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { TestNetwork } from '../support/netns.js';
+import { renderNginxConf } from '../support/nginx.js';
+import { type ClusterStatus, NodeProcess } from '../support/node-process.js';
+import { requireBinary } from '../support/system.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const REPO = resolve(import.meta.dirname, '../..');
 export const HTTP_PORT = 8080;

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sleep } from '../helpers/wait.js';
+import { sleep } from '../support/wait.js';
 import { ChaosCluster, type LoadResult } from './harness.js';
 
 /**

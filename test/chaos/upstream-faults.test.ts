@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import { DeepIntShieldNode } from '../../src/node.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { freePort } from '../helpers/ports.js';
+import { freePort } from '../support/ports.js';
 
 /**
  * Upstream faults: providers that answer 500 or 429 for a share of requests,

@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProcess } from '../helpers/node-process.js';
-import { freePort } from '../helpers/ports.js';
+import { NodeProcess } from '../support/node-process.js';
+import { freePort } from '../support/ports.js';
 
 const MAIN = resolve(import.meta.dirname, '../../dist/main.js');
 const TOKEN = 'admin-token-cli-0123456789';

@@ -1,6 +1,6 @@
-import { NodeProcess } from '../helpers/node-process.js';
-import { freePorts } from '../helpers/ports.js';
-import { waitFor } from '../helpers/wait.js';
+import { NodeProcess } from '../support/node-process.js';
+import { freePorts } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 /** Three real node processes on loopback, static peers, fast gossip timings. */
 export async function startThreeNodes(

@@ -4,10 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startNginx, stopNginx, writeNginxConf } from '../helpers/nginx.js';
-import type { NodeProcess } from '../helpers/node-process.js';
-import { freePort } from '../helpers/ports.js';
-import { waitFor } from '../helpers/wait.js';
+import { startNginx, stopNginx, writeNginxConf } from '../support/nginx.js';
+import type { NodeProcess } from '../support/node-process.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 import { startThreeNodes } from './cluster-helpers.js';
 
 /** Requests to `route` each node has served, from its own /metrics. */

@@ -18,8 +18,8 @@ import {
 } from '../../src/config/defaults.js';
 import { parseConfigText } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
-import { nginxTest, writeNginxConf } from '../helpers/nginx.js';
-import { requireBinary } from '../helpers/system.js';
+import { nginxTest, writeNginxConf } from '../support/nginx.js';
+import { requireBinary } from '../support/system.js';
 import { HelmRenderer } from './helm-render.js';
 
 const REPO = resolve(import.meta.dirname, '../..');

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { parseConfigText } from '../../src/config/load.js';
-import { requireBinary } from '../helpers/system.js';
+import { requireBinary } from '../support/system.js';
 import { HelmRenderer } from './helm-render.js';
 import { k8sSchemaProblems } from './k8s-schema.js';
 

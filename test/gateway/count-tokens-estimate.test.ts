@@ -2,8 +2,8 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChatRequest } from '../../src/gateway/canonical.js';
 import { estimateChatTokens, estimateTextTokens, IMAGE_TOKENS } from '../../src/gateway/token-estimate.js';
-import { GatewayHarness } from '../helpers/gateway-harness.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
+import { GatewayHarness } from '../support/gateway-harness.js';
+import { MockUpstream } from '../support/mock-upstream.js';
 
 const PIXEL =
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';

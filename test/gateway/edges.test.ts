@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GatewayHarness } from '../helpers/gateway-harness.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
+import { GatewayHarness } from '../support/gateway-harness.js';
+import { MockUpstream } from '../support/mock-upstream.js';
 
 /** Request-path edges: fallbacks governed and capped, body depth, bounded labels, models. */
 describe('gateway request edges', () => {

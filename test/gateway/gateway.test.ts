@@ -4,9 +4,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import { DeepIntShieldNode } from '../../src/node.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
-import { freePort } from '../helpers/ports.js';
-import { waitFor } from '../helpers/wait.js';
+import { MockUpstream } from '../support/mock-upstream.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 /** The inference routes end to end: official SDKs → gateway → a real HTTP mock upstream. */
 describe('gateway with the official SDKs against a real upstream', () => {

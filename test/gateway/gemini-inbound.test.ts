@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeGenerateBody } from '../../src/gateway/inbound/gemini-request.js';
 import { HttpError } from '../../src/server/errors.js';
-import { type InProcessNode, startInProcessNode } from '../helpers/in-process-node.js';
+import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 
 let gw: InProcessNode;
 const clients: [string, () => GoogleGenAI][] = [

@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { GatewayHarness } from '../helpers/gateway-harness.js';
-import { HostileUpstream, MULTILINGUAL } from '../helpers/hostile-upstream.js';
+import { GatewayHarness } from '../support/gateway-harness.js';
+import { HostileUpstream, MULTILINGUAL } from '../support/hostile-upstream.js';
 
 const OPENAI_KEY = 'sk-SECRET-openai-0123456789abcdef';
 const ANTHROPIC_KEY = 'sk-ant-SECRET-fedcba9876543210';

@@ -3,10 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import { DeepIntShieldNode } from '../../src/node.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
-import { NodeProcess } from '../helpers/node-process.js';
-import { freePort } from '../helpers/ports.js';
-import { waitFor } from '../helpers/wait.js';
+import { MockUpstream } from '../support/mock-upstream.js';
+import { NodeProcess } from '../support/node-process.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 describe('gateway as a real process', () => {
   const up = new MockUpstream();

@@ -5,8 +5,8 @@ import { generateObject, generateText, jsonSchema, streamText, tool } from 'ai';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { GatewayHarness } from '../helpers/gateway-harness.js';
-import { MockUpstream } from '../helpers/mock-upstream.js';
+import { GatewayHarness } from '../support/gateway-harness.js';
+import { MockUpstream } from '../support/mock-upstream.js';
 
 const PIXEL =
   'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';

@@ -8,8 +8,8 @@ import { adminRoutes } from '../../src/governance/admin-api.js';
 import type { ConfigSync } from '../../src/governance/config-sync.js';
 import { buildOpenApi } from '../../src/governance/openapi.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { NodeProcess } from '../helpers/node-process.js';
-import { freePort } from '../helpers/ports.js';
+import { NodeProcess } from '../support/node-process.js';
+import { freePort } from '../support/ports.js';
 
 type Doc = {
   openapi: string;

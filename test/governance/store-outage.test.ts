@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor } from '../support/wait.js';
 import { PgServer } from '../store/pg-server.js';
 import { GovernedNode } from './harness.js';
 

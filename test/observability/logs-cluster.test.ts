@@ -2,9 +2,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestLogEntry } from '../../src/store/request-log.js';
 import { SqliteRequestLogStore } from '../../src/store/request-log-sqlite.js';
-import { NodeProcess } from '../helpers/node-process.js';
-import { freePorts } from '../helpers/ports.js';
-import { waitFor } from '../helpers/wait.js';
+import { NodeProcess } from '../support/node-process.js';
+import { freePorts } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 import { entry } from './fixtures.js';
 
 const TOKEN = 'admin-token-for-logs-test';

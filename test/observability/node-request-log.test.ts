@@ -6,11 +6,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MockUpstream } from '../helpers/mock-upstream.js';
-import { NodeProcess } from '../helpers/node-process.js';
-import { OtlpReceiver } from '../helpers/otlp-receiver.js';
-import { freePort } from '../helpers/ports.js';
-import { waitFor } from '../helpers/wait.js';
+import { MockUpstream } from '../support/mock-upstream.js';
+import { NodeProcess } from '../support/node-process.js';
+import { OtlpReceiver } from '../support/otlp-receiver.js';
+import { freePort } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 describe('request log and traces through a real node', () => {
   let upstream: MockUpstream;

@@ -4,10 +4,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProcess } from '../helpers/node-process.js';
-import { freePort, freePorts } from '../helpers/ports.js';
-import { requireBinary } from '../helpers/system.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { NodeProcess } from '../support/node-process.js';
+import { freePort, freePorts } from '../support/ports.js';
+import { requireBinary } from '../support/system.js';
+import { sleep, waitFor } from '../support/wait.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const JOB = 'deepintshield';

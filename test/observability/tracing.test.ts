@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
 import { createTracing, type TracingHandle } from '../../src/observability/tracing.js';
-import { OtlpReceiver } from '../helpers/otlp-receiver.js';
+import { OtlpReceiver } from '../support/otlp-receiver.js';
 import { record } from './fixtures.js';
 
 const otel = (over: Record<string, unknown> = {}) => ({

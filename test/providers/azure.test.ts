@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { azureTarget } from '../../src/providers/azure/endpoint.js';
 import { startAzureFake } from '../fakes/azure.js';
 import type { FakeServer } from '../fakes/llm-brain.js';
-import { startGatewayNode } from '../helpers/gateway-node.js';
+import { startGatewayNode } from '../support/gateway-node.js';
 
 let fake: FakeServer;
 let gw: Awaited<ReturnType<typeof startGatewayNode>>;

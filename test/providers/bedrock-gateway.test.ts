@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BedrockFake, startBedrockFake } from '../fakes/bedrock.js';
-import { fakeNet, startGatewayNode } from '../helpers/gateway-node.js';
+import { fakeNet, startGatewayNode } from '../support/gateway-node.js';
 
 // The openai SDK → gateway → Bedrock (SigV4-verifying fake), JSON and stream.
 let fake: BedrockFake;

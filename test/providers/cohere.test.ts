@@ -4,7 +4,7 @@ import type { StreamEvent } from '../../src/gateway/canonical.js';
 import { CohereStreamDecoder } from '../../src/providers/cohere/stream.js';
 import { startCohereFake } from '../fakes/cohere.js';
 import type { FakeServer } from '../fakes/llm-brain.js';
-import { fakeNet, startGatewayNode } from '../helpers/gateway-node.js';
+import { fakeNet, startGatewayNode } from '../support/gateway-node.js';
 
 let fake: FakeServer;
 let gw: Awaited<ReturnType<typeof startGatewayNode>>;

@@ -3,7 +3,7 @@ import type { StreamEvent } from '../../src/gateway/canonical.js';
 import { GeminiStreamDecoder } from '../../src/providers/gemini/stream.js';
 import { startGeminiFake } from '../fakes/gemini.js';
 import type { FakeServer } from '../fakes/llm-brain.js';
-import { fakeNet, startGatewayNode } from '../helpers/gateway-node.js';
+import { fakeNet, startGatewayNode } from '../support/gateway-node.js';
 
 let fake: FakeServer;
 let gw: Awaited<ReturnType<typeof startGatewayNode>>;

@@ -3,7 +3,7 @@ import { type BedrockFake, startBedrockFake } from '../fakes/bedrock.js';
 import { startCohereFake } from '../fakes/cohere.js';
 import type { FakeServer } from '../fakes/llm-brain.js';
 import { startVertexFake, type VertexFake } from '../fakes/vertex.js';
-import { fakeNet, startGatewayNode } from '../helpers/gateway-node.js';
+import { fakeNet, startGatewayNode } from '../support/gateway-node.js';
 
 let cohere: FakeServer;
 let bedrock: BedrockFake;

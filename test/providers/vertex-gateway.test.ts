@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startVertexFake, type VertexFake } from '../fakes/vertex.js';
-import { fakeNet, startGatewayNode } from '../helpers/gateway-node.js';
+import { fakeNet, startGatewayNode } from '../support/gateway-node.js';
 
 let fake: VertexFake;
 let gw: Awaited<ReturnType<typeof startGatewayNode>>;

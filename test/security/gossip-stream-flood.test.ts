@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProcess } from '../helpers/node-process.js';
-import { freePorts } from '../helpers/ports.js';
-import { rssBytes } from '../helpers/rss.js';
+import { NodeProcess } from '../support/node-process.js';
+import { freePorts } from '../support/ports.js';
+import { rssBytes } from '../support/rss.js';
 
 const MiB = 1024 * 1024;
 /**

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NodeProcess } from '../helpers/node-process.js';
-import { freePorts } from '../helpers/ports.js';
-import { waitFor } from '../helpers/wait.js';
+import { NodeProcess } from '../support/node-process.js';
+import { freePorts } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 /**
  * Gossip key rotation without downtime, end to end with real processes:

@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessNode, startInProcessNode } from '../helpers/in-process-node.js';
+import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 
 interface Answer {
   status: number;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessNode, startInProcessNode } from '../helpers/in-process-node.js';
-import { parseRawResponse, rawHttp } from '../helpers/raw-http.js';
+import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
+import { parseRawResponse, rawHttp } from '../support/raw-http.js';
 
 interface ErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type InProcessNode, startInProcessNode } from '../helpers/in-process-node.js';
+import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 
 /** Hostile HTTP input: every case gets a clear 4xx and the server keeps serving. */
 describe('HTTP server under hostile input', () => {

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProcess } from '../helpers/node-process.js';
-import { freePort } from '../helpers/ports.js';
-import { parseRawResponse, rawHttp } from '../helpers/raw-http.js';
-import { rssBytes } from '../helpers/rss.js';
+import { NodeProcess } from '../support/node-process.js';
+import { freePort } from '../support/ports.js';
+import { parseRawResponse, rawHttp } from '../support/raw-http.js';
+import { rssBytes } from '../support/rss.js';
 
 /**
  * Property: whatever path, headers and body arrive on any route family, a real

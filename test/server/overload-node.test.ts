@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProcess } from '../helpers/node-process.js';
-import { freePorts } from '../helpers/ports.js';
-import { waitFor } from '../helpers/wait.js';
+import { NodeProcess } from '../support/node-process.js';
+import { freePorts } from '../support/ports.js';
+import { waitFor } from '../support/wait.js';
 
 /** The overload guard wired into a real node: in-flight thresholds, early 503s, /ready, recovery. */
 describe('overload protection in a node process', () => {

@@ -3,9 +3,9 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { freePort } from '../helpers/ports.js';
-import { requireBinary } from '../helpers/system.js';
-import { waitFor } from '../helpers/wait.js';
+import { freePort } from '../support/ports.js';
+import { requireBinary } from '../support/system.js';
+import { waitFor } from '../support/wait.js';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 
@@ -38,7 +38,7 @@ export class PgServer {
 
   async init(): Promise<this> {
     asPostgres('initdb', ['-D', this.dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
-    // test networks (test/helpers/netns.ts) live in 10.77.0.0/16
+    // test networks (test/support/netns.ts) live in 10.77.0.0/16
     execFileSync('runuser', [
       '-u',
       'postgres',

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FakeConsul } from '../../fakes/consul.js';
 import { FakeKubernetes } from '../../fakes/kubernetes.js';
-import { TestNetwork } from '../../helpers/netns.js';
-import { NodeProcess } from '../../helpers/node-process.js';
-import { freePort, freePorts } from '../../helpers/ports.js';
-import { requireBinary } from '../../helpers/system.js';
-import { waitFor } from '../../helpers/wait.js';
+import { TestNetwork } from '../../support/netns.js';
+import { NodeProcess } from '../../support/node-process.js';
+import { freePort, freePorts } from '../../support/ports.js';
+import { requireBinary } from '../../support/system.js';
+import { waitFor } from '../../support/wait.js';
 import { ServerProcess } from './helpers.js';
 
 /**

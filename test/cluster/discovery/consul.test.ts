@@ -2,7 +2,7 @@ import Consul from 'consul';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConsulDiscovery } from '../../../src/cluster/discovery/consul.js';
 import { FakeConsul } from '../../fakes/consul.js';
-import { waitFor } from '../../helpers/wait.js';
+import { waitFor } from '../../support/wait.js';
 import { fakeRunner, makeCtx } from './helpers.js';
 
 const TOKEN = 'secret-acl-token';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DnsDiscovery } from '../../../src/cluster/discovery/dns.js';
-import { freePort } from '../../helpers/ports.js';
-import { requireBinary } from '../../helpers/system.js';
-import { waitFor } from '../../helpers/wait.js';
+import { freePort } from '../../support/ports.js';
+import { requireBinary } from '../../support/system.js';
+import { waitFor } from '../../support/wait.js';
 import { fakeRunner, makeCtx, ServerProcess } from './helpers.js';
 
 let dnsmasq: ServerProcess;

@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdDiscovery } from '../../../src/cluster/discovery/etcd.js';
-import { freePorts } from '../../helpers/ports.js';
-import { requireBinary } from '../../helpers/system.js';
-import { waitFor } from '../../helpers/wait.js';
+import { freePorts } from '../../support/ports.js';
+import { requireBinary } from '../../support/system.js';
+import { waitFor } from '../../support/wait.js';
 import { fakeRunner, makeCtx, ServerProcess } from './helpers.js';
 
 let etcd: ServerProcess;

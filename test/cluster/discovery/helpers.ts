@@ -4,8 +4,8 @@ import { Registry } from 'prom-client';
 import { DiscoveryRunner } from '../../../src/cluster/discovery/runner.js';
 import type { DiscoveryContext, DiscoveryMethod } from '../../../src/cluster/discovery/types.js';
 import { type DiscoveryConfig, discoverySchema } from '../../../src/config/schema.js';
-import { onLines } from '../../helpers/lines.js';
-import { sleep, waitFor } from '../../helpers/wait.js';
+import { onLines } from '../../support/lines.js';
+import { sleep, waitFor } from '../../support/wait.js';
 
 export interface CapturedLog {
   level: number;

@@ -2,8 +2,8 @@ import { CoreV1Api, KubeConfig, Watch } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KubernetesDiscovery } from '../../../src/cluster/discovery/kubernetes.js';
 import { FakeKubernetes } from '../../fakes/kubernetes.js';
-import { requireBinary } from '../../helpers/system.js';
-import { waitFor } from '../../helpers/wait.js';
+import { requireBinary } from '../../support/system.js';
+import { waitFor } from '../../support/wait.js';
 import { fakeRunner, makeCtx } from './helpers.js';
 
 const fake = new FakeKubernetes();

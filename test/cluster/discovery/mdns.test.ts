@@ -5,9 +5,9 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MdnsDiscovery } from '../../../src/cluster/discovery/mdns.js';
-import { TestNetwork } from '../../helpers/netns.js';
-import { requireBinary } from '../../helpers/system.js';
-import { waitFor } from '../../helpers/wait.js';
+import { TestNetwork } from '../../support/netns.js';
+import { requireBinary } from '../../support/system.js';
+import { waitFor } from '../../support/wait.js';
 import { fakeRunner, makeCtx, ServerProcess } from './helpers.js';
 
 const run = promisify(execFile);

@@ -11,8 +11,8 @@ import { createDiscoveryMethod, DiscoveryRunner } from '../../../src/cluster/dis
 import type { DiscoveryMethod } from '../../../src/cluster/discovery/types.js';
 import { UdpDiscovery } from '../../../src/cluster/discovery/udp.js';
 import { clusterSchema } from '../../../src/config/schema.js';
-import { freePort, freePorts } from '../../helpers/ports.js';
-import { waitFor } from '../../helpers/wait.js';
+import { freePort, freePorts } from '../../support/ports.js';
+import { waitFor } from '../../support/wait.js';
 import { FAST } from '../membership/helpers.js';
 import { captureLogger, fakeRunner, makeCtx } from './helpers.js';
 

@@ -3,10 +3,10 @@ import { createSocket } from 'node:dgram';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeAnnouncement, encodeAnnouncement, UdpDiscovery } from '../../../src/cluster/discovery/udp.js';
-import { TestNetwork } from '../../helpers/netns.js';
-import { freePort } from '../../helpers/ports.js';
-import { requireBinary } from '../../helpers/system.js';
-import { waitFor } from '../../helpers/wait.js';
+import { TestNetwork } from '../../support/netns.js';
+import { freePort } from '../../support/ports.js';
+import { requireBinary } from '../../support/system.js';
+import { waitFor } from '../../support/wait.js';
 import { fakeRunner, makeCtx, ServerProcess } from './helpers.js';
 
 const KEY = randomBytes(32);

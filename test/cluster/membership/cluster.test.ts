@@ -5,8 +5,8 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Cluster } from '../../../src/cluster/cluster.js';
 import { clusterSchema } from '../../../src/config/schema.js';
-import { freePorts } from '../../helpers/ports.js';
-import { waitFor } from '../../helpers/wait.js';
+import { freePorts } from '../../support/ports.js';
+import { waitFor } from '../../support/wait.js';
 import { FAST } from './helpers.js';
 
 const clusters: Cluster[] = [];

@@ -11,7 +11,7 @@ import {
   suspicionTimeout,
 } from '../../../src/cluster/membership/timings.js';
 import { gossipTimingsSchema } from '../../../src/config/schema.js';
-import { waitFor } from '../../helpers/wait.js';
+import { waitFor } from '../../support/wait.js';
 
 describe('timing formulas', () => {
   it('suspicion timeout, retransmit limit, push/pull scale match memberlist', () => {

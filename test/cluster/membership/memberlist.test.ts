@@ -5,8 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Keyring } from '../../../src/cluster/membership/keyring.js';
 import type { Memberlist } from '../../../src/cluster/membership/memberlist.js';
 import { encodeAlive } from '../../../src/cluster/membership/messages.js';
-import { freePorts } from '../../helpers/ports.js';
-import { waitFor } from '../../helpers/wait.js';
+import { freePorts } from '../../support/ports.js';
+import { waitFor } from '../../support/wait.js';
 import { makeNode, stateOf } from './helpers.js';
 
 const running: Memberlist[] = [];

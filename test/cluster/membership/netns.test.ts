@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNetwork } from '../../helpers/netns.js';
-import { NodeProcess } from '../../helpers/node-process.js';
-import { sleep, waitFor } from '../../helpers/wait.js';
+import { TestNetwork } from '../../support/netns.js';
+import { NodeProcess } from '../../support/node-process.js';
+import { sleep, waitFor } from '../../support/wait.js';
 
 /**
  * Five real node processes, each in its own network namespace on one bridge,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type ClusterStatus, logTimeMs, NodeProcess } from '../../helpers/node-process.js';
-import { freePorts } from '../../helpers/ports.js';
-import { waitFor } from '../../helpers/wait.js';
+import { type ClusterStatus, logTimeMs, NodeProcess } from '../../support/node-process.js';
+import { freePorts } from '../../support/ports.js';
+import { waitFor } from '../../support/wait.js';
 
 /**
  * Real node processes on loopback with memberlist's LAN timings: 3 form a HEALTHY cluster, 7 converge,

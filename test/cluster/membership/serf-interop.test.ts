@@ -4,8 +4,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Keyring } from '../../../src/cluster/membership/keyring.js';
 import type { Memberlist } from '../../../src/cluster/membership/memberlist.js';
 import { encodeTags } from '../../../src/cluster/membership/serf.js';
-import { freePorts } from '../../helpers/ports.js';
-import { waitFor } from '../../helpers/wait.js';
+import { freePorts } from '../../support/ports.js';
+import { waitFor } from '../../support/wait.js';
 import { FAST, makeNode, stateOf } from './helpers.js';
 
 const run = promisify(execFile);

@@ -1,5 +1,5 @@
-import { NodeProcess } from '../../helpers/node-process.js';
-import { waitFor } from '../../helpers/wait.js';
+import { NodeProcess } from '../../support/node-process.js';
+import { waitFor } from '../../support/wait.js';
 
 export const TOKEN = 'admin-token-replication-0123456789';
 

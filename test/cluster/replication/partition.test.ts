@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestNetwork } from '../../helpers/netns.js';
-import { NodeProcess } from '../../helpers/node-process.js';
-import { waitFor } from '../../helpers/wait.js';
+import { TestNetwork } from '../../support/netns.js';
+import { NodeProcess } from '../../support/node-process.js';
+import { waitFor } from '../../support/wait.js';
 import { admin, converged, members, TOKEN, timeUntil, vkBody, vkOn } from './harness.js';
 
 const HTTP = 8080;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NodeProcess } from '../../helpers/node-process.js';
-import { freePorts } from '../../helpers/ports.js';
+import type { NodeProcess } from '../../support/node-process.js';
+import { freePorts } from '../../support/ports.js';
 import { admin, converged, members, replicaNode, timeUntil, vkBody, vkOn } from './harness.js';
 
 /** 3 real node processes, each with its own SQLite replica, gossiping on loopback; no shared database. */

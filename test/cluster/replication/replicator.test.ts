@@ -7,7 +7,7 @@ import { validateEntity } from '../../../src/governance/entity-schemas.js';
 import { createLogger } from '../../../src/observability/logger.js';
 import { SqliteStore } from '../../../src/store/sqlite.js';
 import type { EntityKind } from '../../../src/store/types.js';
-import { waitFor } from '../../helpers/wait.js';
+import { waitFor } from '../../support/wait.js';
 import { FakeNet } from './fake-cluster.js';
 
 const logger = createLogger({ level: 'silent' });

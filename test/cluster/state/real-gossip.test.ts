@@ -5,8 +5,8 @@ import { DistributedCounters } from '../../../src/cluster/state/counters.js';
 import { ClusterKeyGate } from '../../../src/cluster/state/key-gate.js';
 import { windowStart } from '../../../src/config/duration.js';
 import { clusterSchema, providerSchema } from '../../../src/config/schema.js';
-import { freePorts } from '../../helpers/ports.js';
-import { sleep, waitFor } from '../../helpers/wait.js';
+import { freePorts } from '../../support/ports.js';
+import { sleep, waitFor } from '../../support/wait.js';
 import { FAST, silentLogger } from '../membership/helpers.js';
 
 /** The state layer over the real gossip layer: 3 Cluster instances on loopback in this process. */

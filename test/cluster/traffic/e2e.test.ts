@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProcess } from '../../helpers/node-process.js';
-import { freePorts } from '../../helpers/ports.js';
-import { sleep, waitFor } from '../../helpers/wait.js';
+import { NodeProcess } from '../../support/node-process.js';
+import { freePorts } from '../../support/ports.js';
+import { sleep, waitFor } from '../../support/wait.js';
 
 /** How the upstream treats one provider key now. */
 type KeyMode =

@@ -3,8 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from '../../../src/cluster/cluster.js';
 import { TrafficService } from '../../../src/cluster/traffic/service.js';
 import { clusterSchema } from '../../../src/config/schema.js';
-import { freePorts } from '../../helpers/ports.js';
-import { sleep, waitFor } from '../../helpers/wait.js';
+import { freePorts } from '../../support/ports.js';
+import { sleep, waitFor } from '../../support/wait.js';
 import { FAST, silentLogger } from '../membership/helpers.js';
 
 const KEYS = [

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 
 const NETDELAY_SOURCE = join(import.meta.dirname, 'netdelay.c');
 
-/** Compiles test/helpers/netdelay.c once per source version (gcc and libnetfilter-queue-dev come from the set-up script). */
+/** Compiles test/support/netdelay.c once per source version (gcc and libnetfilter-queue-dev come from the set-up script). */
 function netdelayBinary(): string {
   const hash = createHash('sha256').update(readFileSync(NETDELAY_SOURCE)).digest('hex').slice(0, 12);
   const dir = join(tmpdir(), 'deepintshield-test-bin');
@@ -85,7 +85,7 @@ export class TestNetwork {
   /**
    * Loss, delay and jitter on everything a host sends, as `tc netem loss L% delay D J` would do. This
    * kernel has no sch_netem (CONFIG_NET_SCH_NETEM is not set), so iptables hands the host's outgoing
-   * packets to NFQUEUE and test/helpers/netdelay.c holds each one D ± J ms (uniform; packets may be
+   * packets to NFQUEUE and test/support/netdelay.c holds each one D ± J ms (uniform; packets may be
    * reordered) or drops it. `--queue-bypass` lets packets through if the delayer is gone.
    */
   async degrade(i: number, o: { lossPercent: number; delayMs: number; jitterMs: number }): Promise<void> {

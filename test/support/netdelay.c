@@ -6,7 +6,7 @@
  *
  *   netdelay <queue> <delay_ms> <jitter_ms> <loss 0..1>
  *
- * Runs until SIGTERM/SIGINT. Test helper only (test/helpers/netns.ts starts it inside a namespace).
+ * Runs until SIGTERM/SIGINT. Test helper only (test/support/netns.ts starts it inside a namespace).
  */
 #include <arpa/inet.h>
 #include <errno.h>
