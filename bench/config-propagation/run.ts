@@ -10,10 +10,10 @@
  * replica: no shared database: each node its own SQLite replica, changes replicated over gossip
  */
 import { parseArgs } from 'node:util';
+import { PgServer } from '../../test/store/pg-server.js';
 import { NodeProcess } from '../../test/support/node-process.js';
 import { freePorts } from '../../test/support/ports.js';
 import { waitFor } from '../../test/support/wait.js';
-import { PgServer } from '../../test/store/pg-server.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../support/wait.js';
 import { PgServer } from '../store/pg-server.js';
+import { waitFor } from '../support/wait.js';
 import { ChaosCluster, HTTP_PORT } from './harness.js';
 
 /**

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgServer } from '../store/pg-server.js';
 import { NodeProcess } from '../support/node-process.js';
 import { freePorts } from '../support/ports.js';
 import { waitFor } from '../support/wait.js';
-import { PgServer } from '../store/pg-server.js';
 
 const TOKEN = 'admin-token-propagation-0123456789';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../support/wait.js';
 import { PgServer } from '../store/pg-server.js';
+import { waitFor } from '../support/wait.js';
 import { GovernedNode } from './harness.js';
 
 const KEY = 'vk-outage-0123456789';

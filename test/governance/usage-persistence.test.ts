@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../support/wait.js';
 import { PgServer } from '../store/pg-server.js';
+import { waitFor } from '../support/wait.js';
 import { GovernedNode } from './harness.js';
 
 const KEY = 'vk-persist-0123456789';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RequestLogEntry } from '../../src/store/request-log.js';
 import { PostgresRequestLogStore } from '../../src/store/request-log-postgres.js';
+import { PgServer } from '../store/pg-server.js';
 import { NodeProcess } from '../support/node-process.js';
 import { freePorts } from '../support/ports.js';
-import { PgServer } from '../store/pg-server.js';
 import { entry } from './fixtures.js';
 
 describe('GET /api/logs with a shared PostgreSQL store', () => {

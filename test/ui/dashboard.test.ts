@@ -8,11 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UI_PATH } from '../../src/config/defaults.js';
 import { UI_HTML } from '../../src/server/ui/page.js';
 import { startThreeNodes } from '../deploy/cluster-helpers.js';
+import { PgServer } from '../store/pg-server.js';
 import { NodeProcess } from '../support/node-process.js';
 import { freePort } from '../support/ports.js';
 import { requireBinary } from '../support/system.js';
 import { waitFor } from '../support/wait.js';
-import { PgServer } from '../store/pg-server.js';
 import { fakeLogs } from './fake-logs.js';
 
 const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts/ui');

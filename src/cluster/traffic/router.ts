@@ -97,7 +97,8 @@ export class AdaptiveKeyRouter implements KeyRouter {
       if (!isOpen) anyClosed = true;
       if (avoid?.has(c.name)) continue;
       if (isOpen) {
-        (open ??= []).push(i);
+        open ??= [];
+        open.push(i);
         continue;
       }
       if (pacer.coolingDown(provider, c.name)) continue;
