@@ -64,6 +64,8 @@ export class Gateway {
   private table = new Map<string, ProviderEntry>();
   private readonly metrics: GatewayMetrics;
   private readonly maxBody: number;
+  /** observability.request_log.bodies: keep (scrubbed, capped) bodies on the record; off = no work at all. */
+  private readonly logBodyBytes: number;
   private readonly router: KeyRouter;
   private readonly catalog: ModelCatalog;
   private scrubber: SecretScrubber;
@@ -71,6 +73,8 @@ export class Gateway {
   constructor(private readonly opts: GatewayOptions) {
     this.metrics = new GatewayMetrics(opts.registry);
     this.maxBody = opts.config.server.max_body_bytes;
+    const log = opts.config.observability.request_log;
+    this.logBodyBytes = log.enabled && log.bodies ? log.max_body_bytes : 0;
     this.router = opts.keyRouter ?? new WeightedKeyRouter();
     this.catalog = new ModelCatalog(opts.logger, opts.listUpstreamModels !== false);
     this.metrics.known = (p, m) => this.catalog.known(p, m);
@@ -196,7 +200,8 @@ export class Gateway {
     route: InferenceRoute,
   ): Promise<void> {
     const inbound = route.inbound;
-    const body = parseJsonObject(await readBody(req, this.maxBody));
+    const raw = await readBody(req, this.maxBody);
+    const body = parseJsonObject(raw);
     if (depthExceeds(body, MAX_BODY_DEPTH))
       throw new HttpError(
         400,
@@ -256,6 +261,7 @@ export class Gateway {
       fallbackIndex: null,
       stream: facts.stream,
     };
+    if (this.logBodyBytes > 0) record.requestBody = this.bodyForLog(raw);
     const span = this.opts.tracer?.startRequest(route.path, route.operation, headerOf(req, 'traceparent'));
     if (admission.reject) {
       const err = admission.reject;
@@ -331,6 +337,8 @@ export class Gateway {
       const sentAt = env.now();
       const attemptSpan = spans.get(got.attempts - 1);
       if (Buffer.isBuffer(resp.body)) {
+        // The upstream's answer (what the client got, before any translation to its format).
+        if (this.logBodyBytes > 0) record.responseBody = this.bodyForLog(resp.body);
         let usage: CanonicalUsage | undefined;
         try {
           usage = respondJson(res, inbound, input, target, resp.body, headers);
@@ -555,6 +563,10 @@ export class Gateway {
       case 'request':
         return new HttpError(s, msg, typeForStatus(s), d.code, {}, d.param ?? null);
     }
+  }
+
+  private bodyForLog(b: Buffer): string {
+    return this.scrubber.scrub(b.toString('utf8', 0, Math.min(b.length, this.logBodyBytes)));
   }
 
   private scrubbed(e: HttpError): HttpError {

@@ -88,6 +88,10 @@ describe('request log and traces through a real node', () => {
     const one = (await (await fetch(`${node.url}/api/logs/${logged.id}`)).json()) as Record<string, unknown>;
     expect(one.id).toBe(logged.id);
     expect(JSON.stringify(one)).not.toContain('vk-e2e-value-0001');
+    // request_log.bodies is on: both bodies are kept, scrubbed.
+    expect(String(one.request_body)).toContain('hello');
+    expect(String(one.response_body)).toContain('choices');
+    expect(JSON.stringify(one)).not.toContain('sk-upstream-secret-0001');
     expect(upstream.requests.at(-1)!.headers.traceparent).toMatch(
       new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`),
     );
