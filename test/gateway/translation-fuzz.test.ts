@@ -96,7 +96,8 @@ const body = fc
 
 const input = (b: Record<string, unknown>): InboundInput => ({
   body: b,
-  params: {},
+  // What the router gives path-parameterised routes (the Gemini family names the model in the path).
+  params: { version: 'v1beta', provider: 'mock', model: 'm' },
   query: new URLSearchParams(),
   req: { headers: {} } as IncomingMessage,
 });
