@@ -214,7 +214,7 @@ export function adminRoutes(o: AdminApiOptions): Route[] {
   ];
 }
 
-function sha256(s: string): Buffer {
+export function sha256(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
 }
 
@@ -224,7 +224,8 @@ export function isLoopback(address: string | undefined): boolean {
   return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
 }
 
-function authorize(req: IncomingMessage, tokenDigest: Buffer | undefined): void {
+/** The admin API's rule: the admin token when one is set, else loopback clients only. */
+export function authorize(req: IncomingMessage, tokenDigest: Buffer | undefined): void {
   if (!tokenDigest) {
     if (isLoopback(req.socket.remoteAddress)) return;
     throw new HttpError(

@@ -1,8 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'undici';
 import { z } from 'zod';
-import { isLoopback } from '../governance/admin-api.js';
+import { authorize, sha256 } from '../governance/admin-api.js';
 import { HttpError, sendError, sendJson } from '../server/errors.js';
 import type { RequestContext, Route } from '../server/router.js';
 import type { LogCursor, RequestLogEntry, RequestLogQuery, RequestLogStore } from '../store/request-log.js';
@@ -304,31 +303,4 @@ function notFound(id: string): HttpError {
     'not_found_error',
     'not_found',
   );
-}
-
-function sha256(s: string): Buffer {
-  return createHash('sha256').update(s, 'utf8').digest();
-}
-
-/** Same rule as the admin API: the admin token when one is set, else loopback clients only. */
-function authorize(req: IncomingMessage, tokenDigest: Buffer | undefined): void {
-  if (!tokenDigest) {
-    if (isLoopback(req.socket.remoteAddress)) return;
-    throw new HttpError(
-      403,
-      'the admin API only answers loopback clients when no server.admin_token is configured',
-      'permission_error',
-      'admin_loopback_only',
-    );
-  }
-  const h = req.headers.authorization;
-  const m = typeof h === 'string' ? /^Bearer\s+(.+)$/i.exec(h.trim()) : null;
-  if (!m || !timingSafeEqual(sha256(m[1]!), tokenDigest))
-    throw new HttpError(
-      401,
-      'admin token required: send Authorization: Bearer <admin_token>',
-      'authentication_error',
-      'invalid_admin_token',
-      { 'www-authenticate': 'Bearer' },
-    );
 }
