@@ -92,7 +92,16 @@ export interface AttemptEnv {
 }
 
 export type AttemptResult =
-  | { ok: true; target: Target; targetIndex: number; key: KeyEntry; resp: UpstreamResponse; attempts: number }
+  | {
+      ok: true;
+      target: Target;
+      targetIndex: number;
+      key: KeyEntry;
+      resp: UpstreamResponse;
+      attempts: number;
+      /** env.now() when the successful attempt was sent: its latency is measured from here. */
+      sentAt: number;
+    }
   | { ok: false; error: HttpError; attempts: number; aborted: boolean };
 
 export const CLIENT_CLOSED = new HttpError(
@@ -163,7 +172,7 @@ export async function runAttempts(targets: readonly Target[], env: AttemptEnv): 
         if (error.kind === 'aborted') return { ok: false, error: CLIENT_CLOSED, attempts, aborted: true };
       }
       if (resp && resp.status >= 200 && resp.status < 300)
-        return { ok: true, target, targetIndex: t, key, resp, attempts };
+        return { ok: true, target, targetIndex: t, key, resp, attempts, sentAt: started };
       const failure = resp ? env.classify(target, resp) : undefined;
       const kind: FailureKind = failure ? failure.kind : (error!.kind as FailureKind);
       const policy = POLICY[kind];

@@ -334,7 +334,8 @@ export class Gateway {
         'x-deepintshield-model': headerValue(target.model),
       };
       if (admission.headers) Object.assign(headers, admission.headers);
-      const sentAt = env.now();
+      // From the attempt's send, not from here: the upstream's answer time is what routing weighs.
+      const sentAt = got.sentAt;
       const attemptSpan = spans.get(got.attempts - 1);
       if (Buffer.isBuffer(resp.body)) {
         // The upstream's answer (what the client got, before any translation to its format).
