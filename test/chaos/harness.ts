@@ -208,7 +208,7 @@ export class ChaosCluster {
         'exec',
         this.lb.ns,
         process.execPath,
-        join(REPO, 'test/chaos/loadgen.mjs'),
+        join(REPO, 'test/support/loadgen.mjs'),
         '--url',
         `http://127.0.0.1:${LB_PORT}`,
         '--rate',

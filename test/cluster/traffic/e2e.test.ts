@@ -232,6 +232,16 @@ describe('traffic intelligence end to end (3 node processes, keyed upstream)', (
     expect(firstBack!.at - recoveredAt).toBeLessThanOrEqual(10_000);
   }, 60_000);
 
+  it('a key twice as slow gets <= 20% of traffic under adaptive routing', async () => {
+    upstream.modes.set('sk-fast', { kind: 'ok', latencyMs: 40 });
+    upstream.modes.set('sk-slow', { kind: 'ok', latencyMs: 80 });
+    const { t0, statuses } = await drive('slow/m', 15, 20_000);
+    const slow = upstream.share('sk-slow', t0 + 5000, t0 + 20_000);
+    console.log(`e2e slow key: ${(slow.share * 100).toFixed(1)}% of ${slow.n}`);
+    expect(statuses.filter((s) => s !== 200)).toHaveLength(0);
+    expect(slow.share).toBeLessThanOrEqual(0.2);
+  }, 60_000);
+
   it('quota 9:1, 100 requests / 10 s per key, 15 req/s over 3 nodes: <= 2% upstream 429s, no client failure', async () => {
     upstream.modes.set('sk-q9', { kind: 'quota', limit: 100, windowMs: 10_000, latencyMs: 10 });
     upstream.modes.set('sk-q1', { kind: 'quota', limit: 100, windowMs: 10_000, latencyMs: 10 });

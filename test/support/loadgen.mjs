@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// Bounded open-loop load generator for the fault-injection suite. Runs inside a
-// test network namespace (ip netns exec), sends a fixed rate of chat requests,
-// a share of them streaming, and prints one JSON summary line at the end.
+// Bounded open-loop load generator for the tests (the fault-injection suite runs
+// it inside a test network namespace with ip netns exec): sends a fixed rate of chat
+// requests, a share of them streaming, and prints one JSON summary line at the end.
+// Latency of successful requests is measured from when each was due (no coordinated
+// omission) and reported as p50/p99 in ms.
 // Every run is bounded by --duration and --max-requests.
 import { Agent, request } from 'undici';
 
@@ -18,7 +20,7 @@ const model = args.model ?? 'mock/mock-model';
 const headers = { 'content-type': 'application/json', ...(args.vk ? { 'x-deepintshield-vk': args.vk } : {}) };
 
 const dispatcher = new Agent({
-  connections: 64,
+  connections: Math.min(Number(args.connections ?? 64), 1024),
   keepAliveTimeout: 10_000,
   headersTimeout: 30_000,
   bodyTimeout: 30_000,
@@ -37,7 +39,9 @@ const bump = (obj, k) => {
   obj[k] = (obj[k] ?? 0) + 1;
 };
 
-async function one(i) {
+const latencies = [];
+
+async function one(i, due) {
   const stream = Math.random() < streamShare;
   const body = JSON.stringify({ model, stream, messages: [{ role: 'user', content: `request ${i}` }] });
   try {
@@ -57,6 +61,7 @@ async function one(i) {
       }
     }
     stats.ok++;
+    latencies.push(performance.now() - due);
   } catch (err) {
     bump(stats.errors, err.code ?? err.name ?? 'error');
     stats.failed++;
@@ -72,7 +77,7 @@ while (Date.now() - started < durationMs && stats.sent < maxRequests) {
   const now = Date.now();
   while (next <= now && stats.sent < maxRequests) {
     const failedBefore = stats.failed;
-    const p = one(stats.sent).finally(() => {
+    const p = one(stats.sent, performance.now() - (Date.now() - next)).finally(() => {
       inflight.delete(p);
       if (stats.failed > failedBefore) second.failed++;
     });
@@ -91,6 +96,9 @@ while (Date.now() - started < durationMs && stats.sent < maxRequests) {
 }
 await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, 30_000))]);
 stats.durationMs = Date.now() - started;
+latencies.sort((a, b) => a - b);
+const pct = (q) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0) * 100) / 100;
+stats.latency = { p50_ms: pct(0.5), p99_ms: pct(0.99) };
 process.stdout.write(`${JSON.stringify(stats)}\n`);
 await dispatcher.close();
 process.exit(0);
