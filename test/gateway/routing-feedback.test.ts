@@ -6,7 +6,12 @@ import { MockUpstream } from '../support/mock-upstream.js';
 /** Records every outcome; chooses the first candidate not avoided. */
 class RecordingRouter implements KeyRouter {
   readonly outcomes: AttemptOutcome[] = [];
-  choose(_p: string, _m: string, candidates: readonly KeyCandidate[], avoid: ReadonlySet<string> | undefined): number {
+  choose(
+    _p: string,
+    _m: string,
+    candidates: readonly KeyCandidate[],
+    avoid: ReadonlySet<string> | undefined,
+  ): number {
     return candidates.findIndex((c) => !avoid?.has(c.name));
   }
   record(o: AttemptOutcome): void {
@@ -39,21 +44,24 @@ describe('routing feedback', () => {
     await up.stop();
   });
 
-  it.each([false, true])('reports the upstream latency of a successful attempt (stream: %s)', async (stream) => {
-    router.outcomes.length = 0;
-    up.next({ delayMs: 120 });
-    const r = await gw.post('/v1/chat/completions', {
-      model: 'openai/m',
-      stream,
-      messages: [{ role: 'user', content: 'hi' }],
-    });
-    await r.text();
-    expect(r.status).toBe(200);
-    expect(router.outcomes).toHaveLength(1);
-    const o = router.outcomes[0]!;
-    expect(o.status).toBe(200);
-    // Measured from the attempt's send: the 120 ms the upstream took are in it.
-    expect(o.latencyMs).toBeGreaterThanOrEqual(110);
-    expect(o.latencyMs).toBeLessThan(5000);
-  });
+  it.each([false, true])(
+    'reports the upstream latency of a successful attempt (stream: %s)',
+    async (stream) => {
+      router.outcomes.length = 0;
+      up.next({ delayMs: 120 });
+      const r = await gw.post('/v1/chat/completions', {
+        model: 'openai/m',
+        stream,
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      await r.text();
+      expect(r.status).toBe(200);
+      expect(router.outcomes).toHaveLength(1);
+      const o = router.outcomes[0]!;
+      expect(o.status).toBe(200);
+      // Measured from the attempt's send: the 120 ms the upstream took are in it.
+      expect(o.latencyMs).toBeGreaterThanOrEqual(110);
+      expect(o.latencyMs).toBeLessThan(5000);
+    },
+  );
 });

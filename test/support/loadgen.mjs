@@ -97,7 +97,8 @@ while (Date.now() - started < durationMs && stats.sent < maxRequests) {
 await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, 30_000))]);
 stats.durationMs = Date.now() - started;
 latencies.sort((a, b) => a - b);
-const pct = (q) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0) * 100) / 100;
+const pct = (q) =>
+  Math.round((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0) * 100) / 100;
 stats.latency = { p50_ms: pct(0.5), p99_ms: pct(0.99) };
 process.stdout.write(`${JSON.stringify(stats)}\n`);
 await dispatcher.close();

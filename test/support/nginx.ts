@@ -21,7 +21,8 @@ export function renderNginxConf(
     .replace(/^\s*(user|pid|error_log|access_log)\s+[^;]*;\s*$/gm, '')
     .replace(/(upstream\s+\S+\s*\{)([\s\S]*?)(\n\s*\})/, (_m, open: string, body: string, close: string) => {
       const kept = body.split('\n').filter((l) => !/^\s*server\s/.test(l));
-      const line = (u: string) => `    server ${u}${/max_fails=/.test(u) ? '' : ' max_fails=1 fail_timeout=2s'};`;
+      const line = (u: string) =>
+        `    server ${u}${/max_fails=/.test(u) ? '' : ' max_fails=1 fail_timeout=2s'};`;
       return `${open}\n${upstreams.map(line).join('\n')}${kept.join('\n')}${close}`;
     })
     .replace(/listen\s+[^;]+;/g, `listen ${listen};`);
