@@ -14,7 +14,9 @@ export class BodyScrubber {
   private readonly texts: string[];
 
   constructor(secrets: readonly string[]) {
-    this.texts = [...new Set(secrets)].filter((s) => s.length >= MIN_SECRET).sort((a, b) => b.length - a.length);
+    this.texts = [...new Set(secrets)]
+      .filter((s) => s.length >= MIN_SECRET)
+      .sort((a, b) => b.length - a.length);
     this.secrets = this.texts.map((s) => Buffer.from(s));
   }
 

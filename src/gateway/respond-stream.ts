@@ -72,12 +72,12 @@ export async function respondStream(
       });
   };
   const encoder = inbound.streamEncoder(target.ref, input);
-  let kept: Buffer[] | undefined;
+  const kept: Buffer[] = [];
   let keptBytes = 0;
   const keep = (chunk: Buffer): void => {
     if (keptBytes >= logBytes) return;
     const part = chunk.length > logBytes - keptBytes ? chunk.subarray(0, logBytes - keptBytes) : chunk;
-    (kept ??= []).push(part);
+    kept.push(part);
     keptBytes += part.length;
   };
   const scrubber = target.entry.scrubber;
@@ -106,7 +106,8 @@ export async function respondStream(
           if (res.destroyed) break;
           if (logBytes > 0) keep(chunk);
           const out = pt.push(chunk);
-          if (out && !(ok = await forward(out, false))) break;
+          if (out) ok = await forward(out, false);
+          if (!ok) break;
         }
         if (ok) {
           const rest = pt.flush();
@@ -163,7 +164,7 @@ export async function respondStream(
       if (!res.destroyed) await write(encoder.error(result.error));
     }
   }
-  if (kept) result.body = kept.length === 1 ? kept[0] : Buffer.concat(kept);
+  if (kept.length > 0) result.body = kept.length === 1 ? kept[0] : Buffer.concat(kept);
   if (res.destroyed) result.clientClosed = true;
   else res.end();
   return result;

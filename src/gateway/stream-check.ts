@@ -17,7 +17,6 @@ const geminiChunk: EventShape = (d) =>
   isObj(d) &&
   (Array.isArray(d.candidates) || isObj(d.usageMetadata) || isObj(d.promptFeedback) || isObj(d.error));
 
-
 const LF = 0x0a;
 const CR = 0x0d;
 const SPACE = 0x20;

@@ -135,7 +135,9 @@ describe('gateway against a hostile upstream', () => {
       const text = await (await chat(`hopenai/${bad}`, true)).text();
       const events = text.split('\n\n').filter(Boolean);
       // The good event byte for byte, then the error; the bad bytes never reach the client.
-      expect(events[0], bad).toMatch(/^data: \{"id":"c1","object":"chat.completion.chunk".*"content":"first "/);
+      expect(events[0], bad).toMatch(
+        /^data: \{"id":"c1","object":"chat.completion.chunk".*"content":"first "/,
+      );
       expect(JSON.parse(events[1]!.slice(6)).error, bad).toMatchObject({
         type: 'upstream_error',
         code: 'upstream_bad_response',
@@ -180,7 +182,12 @@ describe('gateway against a hostile upstream', () => {
       ['/anthropic/v1/messages', 'hopenai', { max_tokens: 10 }],
     ];
     for (const [path, provider, extra] of paths) {
-      const body = { model: `${provider}/echo-stream`, stream: true, messages: [{ role: 'user', content: 'hi' }], ...extra };
+      const body = {
+        model: `${provider}/echo-stream`,
+        stream: true,
+        messages: [{ role: 'user', content: 'hi' }],
+        ...extra,
+      };
       const text = await (await h.post(path, body)).text();
       expect(text, `${path} ${provider}`).toContain('you sent ');
       expect(text, `${path} ${provider}`).toContain('[redacted]');

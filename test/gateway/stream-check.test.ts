@@ -15,7 +15,10 @@ describe('StreamCheck (pass-through SSE events)', () => {
     expect(openai.firstBad(b(good), false)).toBe(-1);
     expect(openai.firstBad(b(good.replaceAll('\n', '\r\n')), false)).toBe(-1);
     expect(
-      anthropic.firstBad(b('event: ping\ndata: {"type":"ping"}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n'), false),
+      anthropic.firstBad(
+        b('event: ping\ndata: {"type":"ping"}\n\nevent: message_stop\ndata: {"type":"message_stop"}\n\n'),
+        false,
+      ),
     ).toBe(-1);
     expect(anthropic.firstBad(b('data: [DONE]\n\n'), false)).toBe(0);
     expect(StreamCheck.for('openai.embeddings')).toBeUndefined();
@@ -23,7 +26,12 @@ describe('StreamCheck (pass-through SSE events)', () => {
 
   it('points at the first event that is not JSON or not of the shape (its event: line included)', () => {
     const first = `data: ${chunk('first ')}\n\n`;
-    for (const bad of ['data: {"choices":5}\n\n', 'data: this is not json\n\n', 'data: [1,2]\n\n', 'data: null\n\n'])
+    for (const bad of [
+      'data: {"choices":5}\n\n',
+      'data: this is not json\n\n',
+      'data: [1,2]\n\n',
+      'data: null\n\n',
+    ])
       expect(openai.firstBad(b(first + bad + first), false), bad).toBe(Buffer.byteLength(first));
     const ev = 'event: message_start\ndata: {"type":"message_start"}\n\n';
     expect(anthropic.firstBad(b(`${ev}event: content_block_delta\ndata: {"delta":1}\n\n`), false)).toBe(
@@ -35,7 +43,9 @@ describe('StreamCheck (pass-through SSE events)', () => {
 
   it('an event left open is bad mid-stream (it outgrew the buffer) and read as whole at the end', () => {
     const open = `data: ${chunk('x')}`;
-    expect(openai.firstBad(b(`data: ${chunk('a')}\n\n${open}`), false)).toBe(Buffer.byteLength(`data: ${chunk('a')}\n\n`));
+    expect(openai.firstBad(b(`data: ${chunk('a')}\n\n${open}`), false)).toBe(
+      Buffer.byteLength(`data: ${chunk('a')}\n\n`),
+    );
     expect(openai.firstBad(b(open), true)).toBe(-1);
     expect(openai.firstBad(b('data: {"choi'), true)).toBe(0);
     expect(openai.firstBad(b(''), false)).toBe(-1);
