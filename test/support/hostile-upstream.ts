@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { readRequestBody } from './http-request.js';
 
 /** Text with CJK, emoji (ZWJ sequence), and a combining mark: every split point is a trap. */
 export const MULTILINGUAL = '日本語のテキスト 👩‍💻🎉 é (e\u0301) 한국어 — Ωμέγα';
@@ -47,11 +48,9 @@ export class HostileUpstream {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
     let body: Record<string, unknown> = {};
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+      body = JSON.parse((await readRequestBody(req)).toString('utf8')) as Record<string, unknown>;
     } catch {
       /* GET */
     }
