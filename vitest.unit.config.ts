@@ -21,6 +21,8 @@ export default defineConfig({
       'test/cluster/state/key-gate.test.ts',
       'test/providers/translate.test.ts',
       'test/deploy/docs.test.ts',
+      'test/gateway/stream-check.test.ts',
+      'test/gateway/body-scrub.test.ts',
     ],
     pool: 'threads',
     testTimeout: 30_000,

@@ -364,11 +364,20 @@ export class Gateway {
       this.metrics.streamsOpen.inc();
       let result: Awaited<ReturnType<typeof respondStream>>;
       try {
-        result = await respondStream(res, inbound, input, target, resp.body, headers, ctx.startedAt, () =>
-          this.metrics.ttfc.observe(
-            { provider: this.providerLabel(target.entry.name) },
-            (performance.now() - ctx.startedAt) / 1000,
-          ),
+        result = await respondStream(
+          res,
+          inbound,
+          input,
+          target,
+          resp.body,
+          headers,
+          ctx.startedAt,
+          () =>
+            this.metrics.ttfc.observe(
+              { provider: this.providerLabel(target.entry.name) },
+              (performance.now() - ctx.startedAt) / 1000,
+            ),
+          this.logBodyBytes,
         );
       } finally {
         this.metrics.streamsOpen.dec();
@@ -376,6 +385,7 @@ export class Gateway {
       if (result.error) result.error = this.scrubbed(result.error);
       const status = result.clientClosed ? 499 : result.error ? result.error.status : 200;
       record.ttftMs = result.ttftMs;
+      if (result.body) record.responseBody = this.bodyForLog(result.body);
       this.outcome(
         target,
         key,

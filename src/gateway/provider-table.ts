@@ -2,6 +2,8 @@ import type { Config, ProviderConfig } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { KeyEntry, Provider } from '../providers/provider.js';
 import { createProvider } from '../providers/registry.js';
+import { BodyScrubber } from './body-scrub.js';
+import { providerSecrets } from './scrub.js';
 
 const KEYS_CACHE_MAX = 1000;
 
@@ -18,6 +20,8 @@ export interface ProviderEntry {
   backoffMaxMs: number;
   /** Keys usable for a model (memoised, bounded). */
   keysByModel: Map<string, KeyEntry[]>;
+  /** Takes what this provider's upstream was sent (keys, secret headers) out of its success answers. */
+  scrubber: BodyScrubber;
   /** Set once the upstream answered 404 to a passed-through Responses request: translate from then on. */
   noNativeResponses?: boolean;
 }
@@ -72,6 +76,7 @@ function buildEntry(
     backoffInitialMs: n.retry_backoff_initial_ms,
     backoffMaxMs: n.retry_backoff_max_ms,
     keysByModel: new Map(),
+    scrubber: new BodyScrubber(providerSecrets(p)),
   };
 }
 

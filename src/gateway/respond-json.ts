@@ -6,7 +6,7 @@ import type { Target } from './targets.js';
 /**
  * A non-streaming answer: the upstream's bytes unchanged when it speaks the
  * client's format (usage read without a full parse), else decoded by the
- * provider and encoded for the client.
+ * provider and encoded for the client; the provider's secrets scrubbed either way.
  */
 export function respondJson(
   res: ServerResponse,
@@ -18,13 +18,15 @@ export function respondJson(
 ): CanonicalUsage | undefined {
   let out: Buffer | string;
   let usage: CanonicalUsage | undefined;
+  // An upstream that reflects what it was sent (its key, a secret header) must not hand it to the client.
+  const scrubber = target.entry.scrubber;
   if (target.passThrough) {
-    out = body;
+    out = scrubber.scrub(body);
     usage = inbound.usageOfJson(body);
   } else {
     const parsed = target.entry.provider.parseResponse(inbound.op, body, target.model);
     usage = 'usage' in parsed ? parsed.usage : undefined;
-    out = JSON.stringify(inbound.encodeResponse(parsed, target.ref, input));
+    out = scrubber.scrubText(JSON.stringify(inbound.encodeResponse(parsed, target.ref, input)));
   }
   headers['content-type'] = 'application/json';
   headers['content-length'] = String(typeof out === 'string' ? Buffer.byteLength(out) : out.length);

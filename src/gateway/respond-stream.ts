@@ -3,6 +3,7 @@ import { UpstreamError } from '../providers/types.js';
 import { HttpError } from '../server/errors.js';
 import type { CanonicalUsage, StreamEvent } from './canonical.js';
 import type { InboundAdapter, InboundInput } from './inbound/types.js';
+import { StreamCheck } from './stream-check.js';
 import type { Target } from './targets.js';
 
 export const SSE_HEADERS: Readonly<Record<string, string>> = {
@@ -24,11 +25,14 @@ export interface StreamResult {
   /** What broke the stream, if anything (already sent to the client as an error event). */
   error?: HttpError;
   clientClosed: boolean;
+  /** The upstream's events as received, cut at `logBytes` (unscrubbed: the caller scrubs for its log). */
+  body?: Buffer;
 }
 
 /**
  * A streaming answer: bytes through when the upstream speaks the client's
- * format (usage captured on the way), else provider decoder → canonical
+ * format (usage captured on the way, each event checked for the format's
+ * shape, the provider's secrets scrubbed), else provider decoder → canonical
  * events → the client's encoder. A stream that breaks after the first byte
  * ends with a proper error event in the client's format, never a reset.
  */
@@ -41,6 +45,8 @@ export async function respondStream(
   headers: Record<string, string>,
   startedAt: number,
   onFirstByte?: () => void,
+  /** Keep up to this many bytes of what the upstream sent, for the request log (0: none). */
+  logBytes = 0,
 ): Promise<StreamResult> {
   const result: StreamResult = {
     usage: undefined,
@@ -66,18 +72,51 @@ export async function respondStream(
       });
   };
   const encoder = inbound.streamEncoder(target.ref, input);
+  const kept: Buffer[] = [];
+  let keptBytes = 0;
+  const keep = (chunk: Buffer): void => {
+    if (keptBytes >= logBytes) return;
+    const part = chunk.length > logBytes - keptBytes ? chunk.subarray(0, logBytes - keptBytes) : chunk;
+    kept.push(part);
+    keptBytes += part.length;
+  };
+  const scrubber = target.entry.scrubber;
   try {
     if (target.passThrough) {
       const pt = inbound.passThroughStream(input);
+      const check = StreamCheck.for(inbound.format);
+      const scrub = scrubber.empty ? undefined : scrubber.stream();
+      /** Writes the good events of `out`; false (error set) at the first bad one. */
+      const forward = async (out: Buffer, final: boolean): Promise<boolean> => {
+        const bad = check ? check.firstBad(out, final) : -1;
+        const good = bad === -1 ? out : out.subarray(0, bad);
+        if (good.length > 0) await write(scrub ? scrub.push(good) : good);
+        if (bad === -1) return true;
+        result.error = new HttpError(
+          502,
+          `upstream ${target.entry.name} sent a malformed stream event`,
+          'upstream_error',
+          'upstream_bad_response',
+        );
+        return false;
+      };
+      let ok = true;
       try {
         for await (const chunk of source) {
           if (res.destroyed) break;
+          if (logBytes > 0) keep(chunk);
           const out = pt.push(chunk);
-          if (out) await write(out);
+          if (out) ok = await forward(out, false);
+          if (!ok) break;
         }
-        const rest = pt.flush();
-        if (rest) await write(rest);
-        result.partial = res.destroyed;
+        if (ok) {
+          const rest = pt.flush();
+          if (rest) ok = await forward(rest, true);
+        }
+        const held = scrub?.flush();
+        if (held) await write(held);
+        if (result.error && !res.destroyed) await write(encoder.error(result.error));
+        result.partial = res.destroyed || !ok;
       } finally {
         result.usage = pt.usage;
         result.outputChars = pt.outputChars;
@@ -95,10 +134,12 @@ export async function respondStream(
             result.error = new HttpError(502, e.message, 'upstream_error', e.code ?? 'upstream_error');
           else if (e.type === 'end') ended = true;
         }
-        return encoder.events(events);
+        // A secret split across two translated events is not caught: the bytes-level holdback is pass-through's.
+        return scrubber.scrubText(encoder.events(events));
       };
       for await (const chunk of source) {
         if (res.destroyed) break;
+        if (logBytes > 0) keep(chunk);
         await write(take(decoder.push(chunk)));
         if (ended || result.error) break;
       }
@@ -123,6 +164,7 @@ export async function respondStream(
       if (!res.destroyed) await write(encoder.error(result.error));
     }
   }
+  if (kept.length > 0) result.body = kept.length === 1 ? kept[0] : Buffer.concat(kept);
   if (res.destroyed) result.clientClosed = true;
   else res.end();
   return result;

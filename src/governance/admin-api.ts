@@ -5,6 +5,7 @@ import { formatIssues } from '../config/issues.js';
 import { providerTypeOf, virtualKeySchema } from '../config/schema.js';
 import { MASK, maskSecrets } from '../config/secrets.js';
 import type { Logger } from '../observability/logger.js';
+import { isLoopbackAddress } from '../server/addresses.js';
 import { parseJsonObject, readBody } from '../server/body.js';
 import { HttpError, sendError, sendJson } from '../server/errors.js';
 import type { RequestContext, Route } from '../server/router.js';
@@ -218,16 +219,10 @@ export function sha256(s: string): Buffer {
   return createHash('sha256').update(s, 'utf8').digest();
 }
 
-export function isLoopback(address: string | undefined): boolean {
-  if (!address) return false;
-  const a = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return a === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(a);
-}
-
 /** The admin API's rule: the admin token when one is set, else loopback clients only. */
 export function authorize(req: IncomingMessage, tokenDigest: Buffer | undefined): void {
   if (!tokenDigest) {
-    if (isLoopback(req.socket.remoteAddress)) return;
+    if (isLoopbackAddress(req.socket.remoteAddress)) return;
     throw new HttpError(
       403,
       'the admin API only answers loopback clients when no server.admin_token is configured',

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { bearerOf } from '../support/http-request.js';
 import {
   type BrainInput,
   embed,
@@ -42,10 +43,7 @@ export async function startAzureFake(opts: AzureFakeOptions = {}): Promise<FakeS
   };
   return startFakeServer(async (req, res, fake) => {
     const url = new URL(req.url, 'http://fake');
-    const bearer = req.headers.authorization?.startsWith('Bearer ')
-      ? req.headers.authorization.slice(7)
-      : undefined;
-    const key = (req.headers['api-key'] as string | undefined) ?? bearer;
+    const key = (req.headers['api-key'] as string | undefined) ?? bearerOf(req.headers);
     if (!key || !keys.has(key)) {
       return azureError(
         res,

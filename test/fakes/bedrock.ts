@@ -1,6 +1,7 @@
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { encodeEvent } from '../../src/providers/bedrock/eventstream.js';
+import { bearerOf } from '../support/http-request.js';
 import {
   type BrainInput,
   embed,
@@ -276,8 +277,9 @@ async function authenticate(
       type: 'MissingAuthenticationTokenException',
       message: 'Missing Authentication Token',
     };
-  if (authz.startsWith('Bearer ')) {
-    return apiKeys.has(authz.slice(7))
+  const bearer = bearerOf(req.headers);
+  if (bearer !== undefined) {
+    return apiKeys.has(bearer)
       ? undefined
       : {
           status: 403,

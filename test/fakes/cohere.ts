@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { bearerOf } from '../support/http-request.js';
 import {
   type BrainInput,
   embed,
@@ -22,9 +23,8 @@ import { listPage } from './paging.js';
 export async function startCohereFake(opts: { apiKeys?: string[] } = {}): Promise<FakeServer> {
   const keys = new Set(opts.apiKeys ?? ['cohere-key-1']);
   return startFakeServer(async (req, res, fake) => {
-    const auth = req.headers.authorization ?? '';
-    if (!auth.startsWith('Bearer ') || !keys.has(auth.slice(7)))
-      return json(res, 401, { message: 'invalid api token' });
+    const token = bearerOf(req.headers);
+    if (token === undefined || !keys.has(token)) return json(res, 401, { message: 'invalid api token' });
     const forced = takeFailure(fake);
     if (forced)
       return json(res, forced, {

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readRequestBody } from '../support/http-request.js';
 
 /**
  * A contract fake of the Consul agent HTTP API subset that service discovery
@@ -109,9 +110,7 @@ export class FakeConsul {
   }
 
   private async body(req: IncomingMessage): Promise<unknown> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString();
+    const text = (await readRequestBody(req)).toString();
     return text ? JSON.parse(text) : undefined;
   }
 

@@ -1,5 +1,6 @@
 import { type createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import { bearerOf } from '../support/http-request.js';
 import { generate, googleError } from './gemini.js';
 import {
   type BrainInput,
@@ -65,8 +66,8 @@ export async function startVertexFake(
       if (tokens.size > 10_000) tokens.delete(tokens.keys().next().value!);
       return json(res, 200, { access_token: token, expires_in: v.tokenLifetimeS, token_type: 'Bearer' });
     }
-    const authz = req.headers.authorization ?? '';
-    const expiry = authz.startsWith('Bearer ') ? tokens.get(authz.slice(7)) : undefined;
+    const token = bearerOf(req.headers);
+    const expiry = token === undefined ? undefined : tokens.get(token);
     if (expiry === undefined || expiry < Date.now()) {
       return googleError(
         res,

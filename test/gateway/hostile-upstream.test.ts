@@ -1,16 +1,28 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { AttemptOutcome } from '../../src/gateway/hooks.js';
+import { WeightedKeyRouter } from '../../src/gateway/keys.js';
 import { GatewayHarness } from '../support/gateway-harness.js';
 import { HostileUpstream, MULTILINGUAL } from '../support/hostile-upstream.js';
 
 const OPENAI_KEY = 'sk-SECRET-openai-0123456789abcdef';
 const ANTHROPIC_KEY = 'sk-ant-SECRET-fedcba9876543210';
 const EXTRA = 'extra-header-secret-42x';
+const LOG_BYTES = 2048;
+
+/** The key router's view of each request: what routing learns from it. */
+class RecordingRouter extends WeightedKeyRouter {
+  readonly outcomes: AttemptOutcome[] = [];
+  override record(o: AttemptOutcome): void {
+    this.outcomes.push(o);
+  }
+}
 
 /** Every upstream misbehaviour the hostile server offers, through the real HTTP path. */
 describe('gateway against a hostile upstream', () => {
   const up = new HostileUpstream();
   const h = new GatewayHarness();
+  const router = new RecordingRouter();
   let oa: OpenAI;
 
   beforeAll(async () => {
@@ -23,12 +35,16 @@ describe('gateway against a hostile upstream', () => {
       max_event_bytes: 256 * 1024,
       extra_headers: { 'x-extra': EXTRA },
     };
-    await h.start({
-      providers: {
-        hopenai: { type: 'openai', keys: [{ name: 'k', value: OPENAI_KEY }], network_config: net },
-        hanth: { type: 'anthropic', keys: [{ name: 'a', value: ANTHROPIC_KEY }], network_config: net },
+    await h.start(
+      {
+        providers: {
+          hopenai: { type: 'openai', keys: [{ name: 'k', value: OPENAI_KEY }], network_config: net },
+          hanth: { type: 'anthropic', keys: [{ name: 'a', value: ANTHROPIC_KEY }], network_config: net },
+        },
+        observability: { request_log: { bodies: true, max_body_bytes: LOG_BYTES } },
       },
-    });
+      { keyRouter: router },
+    );
     oa = new OpenAI({ baseURL: `${h.base}/v1`, apiKey: 'unused', maxRetries: 0 });
   });
   afterAll(async () => {
@@ -38,6 +54,7 @@ describe('gateway against a hostile upstream', () => {
   beforeEach(() => {
     h.governance.settled.length = 0;
     h.records.length = 0;
+    router.outcomes.length = 0;
   });
 
   const chat = (model: string, stream = false, extra: object = {}) =>
@@ -109,6 +126,96 @@ describe('gateway against a hostile upstream', () => {
       ).rejects.toThrow();
       expect(got).toBe('first ');
     }
+  });
+
+  it('malformed SSE on the pass-through ends the stream with an error event, no [DONE], and counts as bad_response', async () => {
+    for (const bad of ['bad-choices', 'bad-json']) {
+      router.outcomes.length = 0;
+      h.records.length = 0;
+      const text = await (await chat(`hopenai/${bad}`, true)).text();
+      const events = text.split('\n\n').filter(Boolean);
+      // The good event byte for byte, then the error; the bad bytes never reach the client.
+      expect(events[0], bad).toMatch(
+        /^data: \{"id":"c1","object":"chat.completion.chunk".*"content":"first "/,
+      );
+      expect(JSON.parse(events[1]!.slice(6)).error, bad).toMatchObject({
+        type: 'upstream_error',
+        code: 'upstream_bad_response',
+      });
+      expect(events.length, bad).toBe(2);
+      expect(text, bad).not.toContain('[DONE]');
+      expect(text, bad).not.toContain('not json');
+      expect(text, bad).not.toContain('"choices":5');
+      expect(router.outcomes.at(-1), bad).toMatchObject({ provider: 'hopenai', failure: 'bad_response' });
+      expect(h.records[0], bad).toMatchObject({ status: 502, stream: true });
+
+      const oaStream = await oa.chat.completions.create({
+        model: `hopenai/${bad}`,
+        stream: true,
+        messages: [{ role: 'user', content: 'x' }],
+      });
+      let got = '';
+      await expect(
+        (async () => {
+          for await (const c of oaStream) got += c.choices[0]?.delta?.content ?? '';
+        })(),
+      ).rejects.toThrow(/malformed stream event/);
+      expect(got).toBe('first ');
+    }
+    // An event over the pass-through's 1 MiB buffer is cut off the same way, not forwarded in pieces.
+    const huge = await (await chat('hopenai/huge-event-2', true)).text();
+    expect(huge).toContain('"content":"ok"');
+    expect(huge).toMatch(/data: \{"error":\{"message":"upstream hopenai sent a malformed stream event"/);
+    expect(huge.length).toBeLessThan(10_000);
+  });
+
+  it('a success answer that reflects the provider key or a secret header reaches the client scrubbed', async () => {
+    const j = await chat('hopenai/echo-json');
+    expect(j.status).toBe(200);
+    const body = (await j.json()) as { choices: { message: { content: string } }[]; usage: object };
+    expect(body.choices[0]!.message.content).toBe('you sent Bearer [redacted] and [redacted]');
+    expect(body.usage).toMatchObject({ total_tokens: 12 });
+    const paths: [string, string, object][] = [
+      ['/v1/chat/completions', 'hopenai', {}],
+      ['/v1/chat/completions', 'hanth', {}],
+      ['/anthropic/v1/messages', 'hanth', { max_tokens: 10 }],
+      ['/anthropic/v1/messages', 'hopenai', { max_tokens: 10 }],
+    ];
+    for (const [path, provider, extra] of paths) {
+      const body = {
+        model: `${provider}/echo-stream`,
+        stream: true,
+        messages: [{ role: 'user', content: 'hi' }],
+        ...extra,
+      };
+      const text = await (await h.post(path, body)).text();
+      expect(text, `${path} ${provider}`).toContain('you sent ');
+      expect(text, `${path} ${provider}`).toContain('[redacted]');
+      expect(text, `${path} ${provider}`).not.toContain('SECRET');
+      expect(text, `${path} ${provider}`).not.toContain(EXTRA);
+    }
+    for (const rec of h.records) expect(JSON.stringify(rec)).not.toContain('SECRET');
+  });
+
+  it('request_log.bodies keeps the streamed response too: the upstream events, capped and scrubbed', async () => {
+    await (await chat('hopenai/fine', true)).text();
+    await (await chat('hopenai/echo-stream', true)).text();
+    await (await chat('hanth/split-3', true)).text();
+    const [fine, echo, translated] = h.records;
+    expect(fine!.responseBody).toMatch(/^data: \{.*"content":"fine".*data: \[DONE\]\n\n$/s);
+    expect(fine!.requestBody).toContain('"stream":true');
+    expect(echo!.responseBody).toContain('you sent Bearer [redacted]');
+    expect(echo!.responseBody).not.toContain('SECRET');
+    // A translated stream keeps what the upstream sent (Anthropic events), as the JSON path does.
+    expect(translated!.responseBody).toMatch(/^event: message_start\n/);
+    const long = await chat('hopenai/never-ending', true);
+    const reader = long.body!.getReader();
+    let seen = 0;
+    while (seen < LOG_BYTES * 2) seen += (await reader.read()).value?.length ?? 0;
+    await reader.cancel();
+    await expect.poll(() => h.records.length, { timeout: 3000 }).toBe(4);
+    expect(Buffer.byteLength(h.records[3]!.responseBody!)).toBeLessThanOrEqual(LOG_BYTES);
+    expect(h.records[3]!.responseBody).toContain('"content":"more "');
   });
 
   it('non-ASCII split at every byte offset of the upstream text comes out whole on every stream path', async () => {

@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLoopback } from '../../src/governance/admin-api.js';
+import { isLoopbackAddress } from '../../src/server/addresses.js';
 import { GovernedNode } from './harness.js';
 
 const TOKEN = 'admin-token-for-tests-0123456789';
@@ -66,11 +66,11 @@ describe('admin API', () => {
 
   it('without an admin token: loopback clients only', async () => {
     expect((await call(open, 'GET', '/api/providers', undefined, null)).status).toBe(200);
-    expect(isLoopback('127.0.0.1')).toBe(true);
-    expect(isLoopback('::ffff:127.0.0.5')).toBe(true);
-    expect(isLoopback('::1')).toBe(true);
-    expect(isLoopback('10.0.0.5')).toBe(false);
-    expect(isLoopback('::ffff:192.168.1.1')).toBe(false);
+    expect(isLoopbackAddress('127.0.0.1')).toBe(true);
+    expect(isLoopbackAddress('::ffff:127.0.0.5')).toBe(true);
+    expect(isLoopbackAddress('::1')).toBe(true);
+    expect(isLoopbackAddress('10.0.0.5')).toBe(false);
+    expect(isLoopbackAddress('::ffff:192.168.1.1')).toBe(false);
     // A non-loopback peer, through the real route handler.
     const route = open.runtime.routes().find((r) => r.method === 'GET' && r.path === '/api/providers')!;
     let status = 0;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { readRequestBody } from './http-request.js';
 
 /** Text with CJK, emoji (ZWJ sequence), and a combining mark: every split point is a trap. */
 export const MULTILINGUAL = '日本語のテキスト 👩‍💻🎉 é (e\u0301) 한국어 — Ωμέγα';
@@ -13,8 +14,10 @@ export const MULTILINGUAL = '日本語のテキスト 👩‍💻🎉 é (e\u030
  *  - `bad-choices` / `bad-json`: a stream with one good chunk then `{"choices":5}` / a non-JSON `data:`;
  *  - `split-<offset>`: a stream whose text is MULTILINGUAL, its bytes cut at `offset` into separate writes;
  *  - `never-ending`: a stream that sends a chunk every 20 ms until the client hangs up;
- *  - `model-refused`: 404 model_not_found.
- * Speaks OpenAI chat (any path) and Anthropic messages (paths ending /messages).
+ *  - `model-refused`: 404 model_not_found;
+ *  - `echo-json` / `echo-stream`: a 200 answer (JSON / stream) whose text quotes the credentials and the
+ *    `x-extra` header it was sent; the stream's bytes are cut in the middle of the credential.
+ * Speaks OpenAI chat (any path but /responses: 404) and Anthropic messages (paths ending /messages).
  */
 export class HostileUpstream {
   private server?: Server;
@@ -45,11 +48,9 @@ export class HostileUpstream {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
     let body: Record<string, unknown> = {};
     try {
-      body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+      body = JSON.parse((await readRequestBody(req)).toString('utf8')) as Record<string, unknown>;
     } catch {
       /* GET */
     }
@@ -59,7 +60,8 @@ export class HostileUpstream {
     const anthropic = path.endsWith('/messages');
     const cred = String(req.headers.authorization ?? req.headers['x-api-key'] ?? '');
     let m: RegExpExecArray | null;
-    if (req.method === 'GET') return void res.writeHead(404).end();
+    // No Responses API of its own (the gateway then translates Responses to chat).
+    if (req.method === 'GET' || path.endsWith('/responses')) return void res.writeHead(404).end();
     m = /^reflect-(\d{3})$/.exec(model);
     if (m) {
       const status = Number(m[1]);
@@ -87,6 +89,21 @@ export class HostileUpstream {
       for (let sent = 0; sent < size && !res.destroyed; sent += piece.length)
         if (!res.write(piece)) await new Promise((r) => res.once('drain', r));
       return void res.end('"}}');
+    }
+    const extra = String(req.headers['x-extra'] ?? '');
+    if (model === 'echo-json') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const content = `you sent ${cred} and ${extra}`;
+      return void res.end(
+        JSON.stringify({
+          id: 'c1',
+          object: 'chat.completion',
+          created: 1,
+          model,
+          choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+          usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
+        }),
+      );
     }
     if (model === 'model-refused') {
       res.writeHead(404, { 'content-type': 'application/json' });
@@ -135,6 +152,13 @@ export class HostileUpstream {
       // Cut inside the text part of the payload, where multi-byte characters are.
       const textAt = bytes.indexOf(Buffer.from(MULTILINGUAL.slice(0, 1)));
       const at = textAt + (Number(m[1]) % Buffer.byteLength(MULTILINGUAL));
+      res.write(bytes.subarray(0, at));
+      await flush();
+      return void res.end(bytes.subarray(at));
+    }
+    if (model === 'echo-stream') {
+      const bytes = Buffer.from(start + chunk(`you sent ${cred}`) + chunk(` and ${extra}`) + end);
+      const at = bytes.indexOf(cred) + Math.floor(cred.length / 2);
       res.write(bytes.subarray(0, at));
       await flush();
       return void res.end(bytes.subarray(at));

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { bearerOf, readRequestBody } from './http-request.js';
 
 /** What the next matching request gets instead of the default answer. */
 export interface MockBehavior {
@@ -95,9 +96,7 @@ export class MockUpstream {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks).toString('utf8');
+    const raw = (await readRequestBody(req)).toString('utf8');
     let body: Record<string, unknown> | undefined;
     try {
       body = raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined;
@@ -121,13 +120,8 @@ export class MockUpstream {
     res.once('finish', () => {
       rec.finished = true;
     });
-    const auth = req.headers.authorization;
     const key =
-      typeof req.headers['x-api-key'] === 'string'
-        ? req.headers['x-api-key']
-        : auth?.startsWith('Bearer ')
-          ? auth.slice(7)
-          : undefined;
+      typeof req.headers['x-api-key'] === 'string' ? req.headers['x-api-key'] : bearerOf(req.headers);
     const b: MockBehavior = this.take(path, key) ?? {};
     const forced = Number(req.headers['x-mock-status']);
     const status = b.status ?? (Number.isFinite(forced) && forced > 0 ? forced : 200);

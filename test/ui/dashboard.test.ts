@@ -8,7 +8,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UI_PATH } from '../../src/config/defaults.js';
 import { UI_HTML } from '../../src/server/ui/page.js';
 import { startThreeNodes } from '../deploy/cluster-helpers.js';
-import { PgServer } from '../store/pg-server.js';
 import { NodeProcess } from '../support/node-process.js';
 import { freePort } from '../support/ports.js';
 import { requireBinary } from '../support/system.js';
@@ -27,13 +26,11 @@ const CHROMIUM_ARGS = [
 ];
 
 /**
- * The dashboard in headless Chromium against a real 3-node cluster. The nodes
- * share a PostgreSQL store so that a virtual key created through one node's UI
- * is in effect on the others today; with replicated SQLite (the default store)
- * the same assertion holds once config replication is in.
+ * The dashboard in headless Chromium against a real 3-node cluster on the
+ * default store: a SQLite file per node, kept in step by config replication,
+ * so what one node's UI creates shows on another node's UI through it.
  */
 describe('dashboard /ui in Chromium', () => {
-  let pg: PgServer;
   let nodes: NodeProcess[] = [];
   let context: BrowserContext | undefined;
   let profile = '';
@@ -66,9 +63,7 @@ describe('dashboard /ui in Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     profile = mkdtempSync(join(tmpdir(), 'dis-chromium-'));
     try {
-      pg = await new PgServer().init();
       nodes = await startThreeNodes('ui', {
-        config_store: pg.storeConfig(),
         governance: {
           virtual_keys: [
             {
@@ -97,7 +92,6 @@ describe('dashboard /ui in Chromium', () => {
     } catch (err) {
       await context?.close();
       await Promise.all(nodes.map((n) => n.destroy()));
-      pg?.destroy();
       throw err;
     }
   });
@@ -105,7 +99,6 @@ describe('dashboard /ui in Chromium', () => {
   afterAll(async () => {
     await context?.close().catch(() => undefined);
     await Promise.all(nodes.map((n) => n.destroy()));
-    pg?.destroy();
     rmSync(profile, { recursive: true, force: true });
   });
 
@@ -183,7 +176,14 @@ describe('dashboard /ui in Chromium', () => {
     await page.fill('[data-path="keys.0.value"]', 'mock-ui-key-123');
     await page.click('#provider-save');
     await expect.poll(() => page.locator('#providers tr[data-provider="mock-ui"]').count()).toBe(1);
-    const other = (await (await fetch(`${nodes[2]!.url}/api/providers/mock-ui`)).json()) as { type: string };
+    // another node has it through replication
+    const other = await waitFor(
+      async () => {
+        const r = await fetch(`${nodes[2]!.url}/api/providers/mock-ui`);
+        return r.status === 200 ? ((await r.json()) as { type: string }) : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the provider replicated to node 3' },
+    );
     expect(other.type).toBe('mock');
     expect(JSON.stringify(other)).not.toContain('mock-ui-key-123');
     await shot(page, 'providers');
@@ -221,6 +221,12 @@ describe('dashboard /ui in Chromium', () => {
     expect((await chat(nodes[0]!, value)).status).toBe(200);
     await expect.poll(async () => (await chat(nodes[1]!, value)).status, { timeout: 5000 }).toBe(200);
     expect((await chat(nodes[2]!, 'sk-dis-not-a-key-000000')).status).toBe(401);
+    // and node 2's own UI lists it: its SQLite store got it through replication
+    const second = await open('keys', nodes[1]!);
+    await expect
+      .poll(() => second.locator('#keys tr[data-vk="ui-made"]').count(), { timeout: 10_000 })
+      .toBe(1);
+    await second.close();
     // a duplicate id answers 409: shown above the form
     await page.click('#new-vk');
     await page.fill('[data-path="id"]', 'ui-made');

@@ -1,25 +1,4 @@
-/**
- * Request-log entries in the contract's shape (../../../shared/spec/interface.md
- * § Request log), paged like GET /api/logs: newest first, filters, cursor.
- */
-export interface FakeLogEntry {
-  id: string;
-  time: string;
-  node: string;
-  request_id: string;
-  route: string;
-  virtual_key: string | null;
-  provider: string;
-  model: string;
-  status: number;
-  latency_ms: number;
-  ttft_ms: number | null;
-  tokens: { prompt: number; completion: number };
-  cost: number;
-  attempts: number;
-  fallback_index: number | null;
-  error: string | null;
-}
+import type { RequestLogEntry } from '../../src/store/request-log.js';
 
 const TARGETS = [
   ['openai', 'gpt-4o-mini'],
@@ -28,10 +7,14 @@ const TARGETS = [
 ] as const;
 const KEYS = ['team-a', 'team-b', null] as const;
 
+/**
+ * Request-log entries in the contract's shape (../../../shared/spec/interface.md
+ * § Request log), paged like GET /api/logs: newest first, filters, cursor.
+ */
 export function fakeLogs(count: number) {
-  const all: FakeLogEntry[] = [];
+  const all: RequestLogEntry[] = [];
   let seq = 0;
-  const make = (ageMs: number): FakeLogEntry => {
+  const make = (ageMs: number): RequestLogEntry => {
     const i = seq++;
     const [provider, model] = TARGETS[i % TARGETS.length]!;
     const status = i % 11 === 5 ? 429 : i % 13 === 7 ? 502 : 200;
@@ -50,6 +33,7 @@ export function fakeLogs(count: number) {
       tokens: { prompt: 100 + (i % 50), completion: status === 200 ? 20 + (i % 80) : 0 },
       cost: status === 200 ? 0.0004 * (1 + (i % 5)) : 0,
       attempts: status === 502 ? 3 : 1,
+      stream: i % 3 === 1,
       fallback_index: status === 502 ? 1 : null,
       error:
         status === 429

@@ -355,9 +355,10 @@ export class ChatStreamEncoder implements StreamEncoder {
     return `${out}data: [DONE]\n\n`;
   }
 
+  /** The error event ends the stream: no [DONE] after it, which clients read as a success. */
   private errorText(message: string, code: string): string {
     this.finished = true;
-    return `data: ${JSON.stringify({ error: { message, type: 'upstream_error', param: null, code } })}\n\ndata: [DONE]\n\n`;
+    return `data: ${JSON.stringify({ error: { message, type: 'upstream_error', param: null, code } })}\n\n`;
   }
 
   error(err: HttpError): string {

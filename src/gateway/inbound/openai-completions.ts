@@ -115,9 +115,10 @@ class CompletionStreamEncoder implements StreamEncoder {
     return out;
   }
 
+  /** The error event ends the stream: no [DONE] after it, which clients read as a success. */
   private errorText(message: string, code: string): string {
     this.done = true;
-    return `data: ${JSON.stringify({ error: { message, type: 'upstream_error', param: null, code } })}\n\ndata: [DONE]\n\n`;
+    return `data: ${JSON.stringify({ error: { message, type: 'upstream_error', param: null, code } })}\n\n`;
   }
 
   error(err: HttpError): string {
