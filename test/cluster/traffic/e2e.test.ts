@@ -126,6 +126,10 @@ describe('traffic intelligence end to end (3 node processes, keyed upstream)', (
                 { name: 'fast', value: 'sk-fast', weight: 1 },
                 { name: 'slow', value: 'sk-slow', weight: 1 },
               ]),
+              solo: provider('adaptive', [
+                { name: 'tight', value: 'sk-tight', weight: 1 },
+                { name: 'roomy', value: 'sk-roomy', weight: 1 },
+              ]),
               quota: provider('adaptive', [
                 { name: 'big', value: 'sk-q9', weight: 9 },
                 { name: 'small', value: 'sk-q1', weight: 1 },
@@ -163,7 +167,13 @@ describe('traffic intelligence end to end (3 node processes, keyed upstream)', (
   });
 
   /** Open-loop client: `rps` requests per second round-robin over the nodes for `ms`; returns statuses. */
-  async function drive(model: string, rps: number, ms: number, during?: (elapsed: number) => void) {
+  async function drive(
+    model: string,
+    rps: number,
+    ms: number,
+    during?: (elapsed: number) => void,
+    via: NodeProcess[] = nodes,
+  ) {
     const t0 = Date.now();
     const results: Promise<number>[] = [];
     const total = Math.floor((rps * ms) / 1000);
@@ -171,7 +181,7 @@ describe('traffic intelligence end to end (3 node processes, keyed upstream)', (
       const due = t0 + (i * 1000) / rps;
       if (due > Date.now()) await sleep(due - Date.now());
       during?.(Date.now() - t0);
-      const node = nodes[i % nodes.length]!;
+      const node = via[i % via.length]!;
       results.push(
         fetch(`${node.url}/v1/chat/completions`, {
           method: 'POST',
@@ -250,6 +260,30 @@ describe('traffic intelligence end to end (3 node processes, keyed upstream)', (
     const r429 = calls.filter((c) => c.status === 429).length / calls.length;
     console.log(`e2e quota: ${(r429 * 100).toFixed(2)}% 429s of ${calls.length} calls`);
     expect(statuses.filter((s) => s !== 200)).toHaveLength(0);
+    expect(r429).toBeLessThanOrEqual(0.02);
+  }, 60_000);
+
+  it('quota seen by one node first: the other two pace by its observations (<= 2% 429s on their calls)', async () => {
+    // A 20 s quota window that starts now, so both phases fall in one window.
+    const windowMs = 20_000;
+    await sleep(windowMs - (Date.now() % windowMs) + 50);
+    upstream.modes.set('sk-tight', { kind: 'quota', limit: 20, windowMs, latencyMs: 10 });
+    upstream.modes.set('sk-roomy', { kind: 'quota', limit: 1000, windowMs, latencyMs: 10 });
+    // Only node 0 gets traffic until the tight key's quota is nearly gone.
+    const first = await drive('solo/m', 10, 5000, undefined, [nodes[0]!]);
+    const mid = Date.now();
+    // Now only the two nodes that never called the tight key themselves.
+    const second = await drive('solo/m', 10, 8000, undefined, [nodes[1]!, nodes[2]!]);
+    const calls = upstream.calls.filter((c) => c.at >= mid && (c.key === 'sk-tight' || c.key === 'sk-roomy'));
+    const r429 = calls.filter((c) => c.status === 429).length / calls.length;
+    const tightFirst = upstream.calls.filter(
+      (c) => c.at >= first.t0 && c.at < mid && c.key === 'sk-tight',
+    ).length;
+    console.log(
+      `e2e quota seen by one node: node 0 used the tight key ${tightFirst} times; then nodes 1-2: ${(r429 * 100).toFixed(2)}% 429s of ${calls.length} calls`,
+    );
+    expect([...first.statuses, ...second.statuses].filter((s) => s !== 200)).toHaveLength(0);
+    expect(tightFirst).toBeGreaterThan(5);
     expect(r429).toBeLessThanOrEqual(0.02);
   }, 60_000);
 });
