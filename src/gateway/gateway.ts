@@ -339,6 +339,8 @@ export class Gateway {
       });
       record.promptTokens = usage.prompt;
       record.completionTokens = usage.completion;
+      record.cost =
+        this.opts.governance.cost?.(target.entry.name, target.model, usage.prompt, usage.completion) ?? 0;
       const provider = this.providerLabel(target.entry.name);
       if (usage.prompt > 0) this.metrics.tokens.inc({ provider, kind: 'prompt' }, usage.prompt);
       if (usage.completion > 0) this.metrics.tokens.inc({ provider, kind: 'completion' }, usage.completion);
