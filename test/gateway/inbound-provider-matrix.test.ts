@@ -213,7 +213,7 @@ describe('inbound SDK × provider × {JSON, stream} × {text, tool call}', () =>
           });
 
   it('every fake was reached (no cell answered by a stand-in)', () => {
-    for (const [name, fake] of Object.entries(f))
+    for (const [name, fake] of Object.entries(f) as [string, FakeServer][])
       expect(fake.requests.filter((r) => r.method === 'POST').length, name).toBeGreaterThanOrEqual(12);
   });
 });
