@@ -21,6 +21,7 @@ export default defineConfig({
       'test/cluster/state/key-gate.test.ts',
       'test/providers/translate.test.ts',
       'test/deploy/docs.test.ts',
+      'test/gateway/genai-path.test.ts',
     ],
     pool: 'threads',
     testTimeout: 30_000,
