@@ -23,6 +23,7 @@ export default defineConfig({
       'test/deploy/docs.test.ts',
       'test/gateway/stream-check.test.ts',
       'test/gateway/body-scrub.test.ts',
+      'test/gateway/genai-path.test.ts',
     ],
     pool: 'threads',
     testTimeout: 30_000,

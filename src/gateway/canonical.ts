@@ -30,6 +30,7 @@ export type WireFormat =
   | 'anthropic.count_tokens'
   | 'gemini.generate'
   | 'gemini.embed'
+  | 'gemini.batch_embed'
   | 'gemini.count_tokens';
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';

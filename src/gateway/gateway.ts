@@ -5,7 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { KeyEntry, ProviderCall, UpstreamResponse } from '../providers/provider.js';
 import { Cancel, UpstreamError } from '../providers/types.js';
 import { parseJsonObject, readBody } from '../server/body.js';
-import { HttpError, sendError, sendJson } from '../server/errors.js';
+import { type ErrorShape, HttpError, sendError, sendJson } from '../server/errors.js';
 import type { RequestContext, Route } from '../server/router.js';
 import { type AttemptEnv, type AttemptFailure, CLIENT_CLOSED, runAttempts } from './attempts.js';
 import type { CanonicalRequest, CanonicalUsage } from './canonical.js';
@@ -21,7 +21,8 @@ import type {
   RequestSpan,
   RequestTracer,
 } from './hooks.js';
-import { geminiListBody } from './inbound/gemini.js';
+import { anthropicMessagesInbound } from './inbound/anthropic-messages.js';
+import { geminiErrorBody, geminiListBody } from './inbound/gemini.js';
 import type { InboundAdapter, InboundInput } from './inbound/types.js';
 import { depthExceeds } from './inbound/validate.js';
 import { pickKey, WeightedKeyRouter } from './keys.js';
@@ -30,7 +31,7 @@ import { ModelCatalog } from './models.js';
 import { keysFor, type ProviderEntry, rebuildTable } from './provider-table.js';
 import { respondJson } from './respond-json.js';
 import { respondStream } from './respond-stream.js';
-import { INFERENCE_ROUTES, type InferenceRoute } from './routes.js';
+import { GENAI_MODEL_PATH, INFERENCE_ROUTES, type InferenceRoute, splitGenaiPath } from './routes.js';
 import { SecretScrubber } from './scrub.js';
 import { buildTargets, type Target } from './targets.js';
 import { estimateChatTokens } from './token-estimate.js';
@@ -83,12 +84,42 @@ export class Gateway {
   }
 
   routes(): Route[] {
-    const routes: Route[] = INFERENCE_ROUTES.map((r) => ({
-      method: 'POST' as const,
-      path: r.path,
-      handler: (req: IncomingMessage, res: ServerResponse, ctx: RequestContext) =>
-        this.handle(req, res, ctx, r),
-    }));
+    const routes: Route[] = [];
+    const genai = new Map<string, InferenceRoute>();
+    for (const r of INFERENCE_ROUTES) {
+      if (r.genaiMethod) {
+        genai.set(r.genaiMethod, r);
+        continue;
+      }
+      routes.push({
+        method: 'POST',
+        path: r.path,
+        handler: (req, res, ctx) => this.handle(req, res, ctx, r),
+        ...shapeOf(r.inbound),
+      });
+    }
+    const geminiShape = { errorBody: geminiErrorBody, errorScope: '/genai/' };
+    const anthropicShape = { errorBody: anthropicErrorBody, errorScope: '/anthropic/' };
+    // One entry for every Gemini method: the model may contain "/", so only a wildcard can hold it.
+    routes.push({
+      method: 'POST',
+      path: GENAI_MODEL_PATH,
+      name: '/genai/{version}/models/{model}',
+      handler: async (req, res, ctx) => {
+        const parts = splitGenaiPath(ctx.params['*'] ?? '');
+        const r = parts && genai.get(parts.method);
+        if (!parts || !r)
+          throw new HttpError(
+            404,
+            `no Gemini method in ${ctx.path.slice(0, 256)} (want models/{provider}/{model}:{method}, method one of ${[...genai.keys()].join(', ')})`,
+            'not_found_error',
+            'route_not_found',
+          );
+        ctx.params = { version: ctx.params.version ?? '', provider: parts.provider, model: parts.model };
+        return this.handle(req, res, ctx, r);
+      },
+      ...geminiShape,
+    });
     const guard = (
       req: IncomingMessage,
       apiKeyHeader?: 'x-api-key' | 'x-goog-api-key',
@@ -102,10 +133,10 @@ export class Gateway {
       return a.reject && a.reject.status === 401 ? a.reject : undefined;
     };
     const list =
-      (body: () => string, apiKeyHeader?: 'x-api-key' | 'x-goog-api-key') =>
+      (body: () => string, apiKeyHeader?: 'x-api-key' | 'x-goog-api-key', shape?: ErrorShape) =>
       (req: IncomingMessage, res: ServerResponse) => {
         const err = guard(req, apiKeyHeader);
-        if (err) return sendError(res, err);
+        if (err) return sendError(res, err, shape);
         const b = body();
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(b) });
         res.end(b);
@@ -115,24 +146,27 @@ export class Gateway {
       {
         method: 'GET',
         path: '/anthropic/v1/models',
-        handler: list(() => this.catalog.anthropicListBody(), 'x-api-key'),
+        handler: list(() => this.catalog.anthropicListBody(), 'x-api-key', anthropicErrorBody),
+        ...anthropicShape,
       },
       {
         method: 'GET',
         path: '/genai/:version/models',
         name: '/genai/{version}/models',
-        handler: list(() => geminiListBody(this.catalog.listBody()), 'x-goog-api-key'),
+        handler: list(() => geminiListBody(this.catalog.listBody()), 'x-goog-api-key', geminiErrorBody),
+        ...geminiShape,
       },
       {
         method: 'GET',
-        path: '/v1/models/:provider/:model',
+        // The model may contain "/" ("openrouter/meta-llama/llama-3-8b"): the rest of the path is its name.
+        path: '/v1/models/:provider/*',
         name: '/v1/models/{provider}/{model}',
         handler: (req, res, ctx) => {
           const err = guard(req);
           if (err) return sendError(res, err);
           const provider = ctx.params.provider ?? '';
-          const model = ctx.params.model ?? '';
-          const m = this.catalog.get(provider, model);
+          const model = ctx.params['*'] ?? '';
+          const m = model ? this.catalog.get(provider, model) : undefined;
           if (!m)
             return sendError(
               res,
@@ -269,6 +303,7 @@ export class Gateway {
       sendError(
         res,
         admission.headers && admission.headers !== err.headers ? withHeaders(err, admission.headers) : err,
+        inbound.errorBody,
       );
       admission.settle(null);
       this.finish(ctx, record, span, err.status, err.message);
@@ -304,6 +339,8 @@ export class Gateway {
       });
       record.promptTokens = usage.prompt;
       record.completionTokens = usage.completion;
+      record.cost =
+        this.opts.governance.cost?.(target.entry.name, target.model, usage.prompt, usage.completion) ?? 0;
       const provider = this.providerLabel(target.entry.name);
       if (usage.prompt > 0) this.metrics.tokens.inc({ provider, kind: 'prompt' }, usage.prompt);
       if (usage.completion > 0) this.metrics.tokens.inc({ provider, kind: 'completion' }, usage.completion);
@@ -319,7 +356,7 @@ export class Gateway {
       if (!got.ok) {
         this.count(primary, got.aborted ? 499 : got.error.status);
         settle(primary, undefined);
-        if (!got.aborted && !ctrl.aborted) sendError(res, got.error);
+        if (!got.aborted && !ctrl.aborted) sendError(res, got.error, inbound.errorBody);
         this.finish(ctx, record, span, got.aborted ? 499 : got.error.status, got.error.message);
         return;
       }
@@ -410,7 +447,7 @@ export class Gateway {
       if (!e) throw err;
       this.count(primary, e.status);
       this.finish(ctx, record, span, e.status, e.message);
-      if (!res.headersSent) sendError(res, e);
+      if (!res.headersSent) sendError(res, e, inbound.errorBody);
       else res.destroy();
     } finally {
       res.off('close', onClose);
@@ -615,6 +652,17 @@ export class Gateway {
   }
 }
 
+const anthropicErrorBody = anthropicMessagesInbound.errorBody!;
+
+/** A route's error shape and the path prefix whose misses share it, from its inbound family. */
+function shapeOf(inbound: InboundAdapter): Pick<Route, 'errorBody' | 'errorScope'> {
+  if (!inbound.errorBody) return {};
+  return {
+    errorBody: inbound.errorBody,
+    errorScope: inbound.format.startsWith('anthropic.') ? '/anthropic/' : '/genai/',
+  };
+}
+
 function opOf(r: ProviderCall['request']): ProviderCall['op'] {
   if (r.kind === 'canonical') return r.body.op;
   switch (r.format) {
@@ -622,6 +670,7 @@ function opOf(r: ProviderCall['request']): ProviderCall['op'] {
       return 'completions';
     case 'openai.embeddings':
     case 'gemini.embed':
+    case 'gemini.batch_embed':
       return 'embeddings';
     case 'anthropic.count_tokens':
     case 'gemini.count_tokens':

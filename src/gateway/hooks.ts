@@ -62,6 +62,11 @@ export interface GovernanceHook {
   admit(req: AdmissionRequest): Admission;
   /** Only who is asking (401 or nothing), counting nothing: for routes that are no inference (/v1/models). */
   authenticate?(req: Pick<AdmissionRequest, 'virtualKey' | 'virtualKeySource'>): HttpError | undefined;
+  /**
+   * USD cost of a request's tokens by the same price table the budget limiter charges
+   * (governance.pricing, the built-in table, governance.default_price); 0 for an unpriced model.
+   */
+  cost?(provider: string, model: string, promptTokens: number, completionTokens: number): number;
 }
 
 /**

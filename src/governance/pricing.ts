@@ -56,8 +56,24 @@ export class PricingTable {
 
   private readonly overrides: Map<string, Price>;
 
+  /** Table lookups by "provider/model" (null = not in the table); bounded, rebuilt with the table. */
+  private readonly found = new Map<string, Price | null>();
+
   price(provider: string, model: string): Price | undefined {
     const full = `${provider}/${model}`;
+    let p = this.found.get(full);
+    if (p === undefined) {
+      p = this.lookup(full, model);
+      if (this.found.size >= 4096) this.found.clear();
+      this.found.set(full, p);
+    }
+    if (p) return p;
+    // Not cached: a provider's type may change while the table stays.
+    if (provider === 'mock' || this.providerTypes(provider) === 'mock') return MOCK_PRICE;
+    return undefined;
+  }
+
+  private lookup(full: string, model: string): Price | null {
     const exact = this.overrides.get(full) ?? this.overrides.get(model);
     if (exact) return exact;
     for (const [k, p] of this.entries) {
@@ -65,8 +81,7 @@ export class PricingTable {
         if (full.startsWith(k)) return p;
       } else if (model.startsWith(k) || model.startsWith(`${k.replace(/\./g, '-')}`)) return p;
     }
-    if (provider === 'mock' || this.providerTypes(provider) === 'mock') return MOCK_PRICE;
-    return undefined;
+    return null;
   }
 
   /** Cost in USD of one request's tokens (0 for unknown models). */

@@ -50,10 +50,21 @@ export function sendJson(
   res.end(payload);
 }
 
-export function sendError(res: ServerResponse, err: HttpError): void {
+/**
+ * An inbound family's error body (Anthropic, Gemini): chosen per route when
+ * routes are built, so the request path never looks it up. Unset = OpenAI shape.
+ */
+export type ErrorShape = (err: HttpError) => unknown;
+
+export function sendError(res: ServerResponse, err: HttpError, shape?: ErrorShape): void {
   if (res.headersSent) {
     res.destroy();
     return;
   }
-  sendJson(res, err.status, errorBody(err.message, err.type, err.code, err.param), err.headers);
+  sendJson(
+    res,
+    err.status,
+    shape ? shape(err) : errorBody(err.message, err.type, err.code, err.param),
+    err.headers,
+  );
 }

@@ -7,7 +7,7 @@ import type { ServerConfig } from '../config/schema.js';
 import { accessLogFields } from '../observability/access-fields.js';
 import type { Logger } from '../observability/logger.js';
 import { AdminGuard } from './admin-guard.js';
-import { errorBody, HttpError, sendError } from './errors.js';
+import { type ErrorShape, errorBody, HttpError, sendError } from './errors.js';
 import type { Match, RequestContext, Router } from './router.js';
 
 /** Probes and scrapes: neither logged per request nor counted as traffic. */
@@ -221,13 +221,13 @@ export class HttpServer {
     this.track(req, res, ctx, routeName);
     const refusal = this.refusal(req, path, match);
     if (refusal) {
-      sendError(res, refusal);
+      sendError(res, refusal, route ? route.errorBody : this.opts.router.missShape(path));
       req.resume();
       return undefined;
     }
-    const r = (match as Match).route.handler(req, res, ctx);
+    const r = route!.handler(req, res, ctx);
     if (r && typeof (r as Promise<void>).then === 'function')
-      (r as Promise<void>).catch((err) => this.fail(res, err, ctx));
+      (r as Promise<void>).catch((err) => this.fail(res, err, ctx, route!.errorBody));
     return ctx;
   }
 
@@ -311,17 +311,17 @@ export class HttpServer {
     });
   }
 
-  private fail(res: ServerResponse, err: unknown, ctx: RequestContext | undefined): void {
+  private fail(res: ServerResponse, err: unknown, ctx: RequestContext | undefined, shape?: ErrorShape): void {
     try {
       if (err instanceof HttpError) {
-        sendError(res, err);
+        sendError(res, err, shape);
         return;
       }
       this.opts.logger.error(
         { reqId: ctx?.requestId, err: (err as Error)?.message, stack: (err as Error)?.stack },
         'unhandled error in request handler',
       );
-      sendError(res, new HttpError(500, 'internal error', 'api_error', 'internal_error'));
+      sendError(res, new HttpError(500, 'internal error', 'api_error', 'internal_error'), shape);
     } catch {
       res.destroy();
     }

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { OverloadConfig } from '../config/schema.js';
+import { errorBody, HttpError } from './errors.js';
 import type { Route } from './router.js';
 
 export interface OverloadGuardOptions {
@@ -29,6 +30,9 @@ export interface OverloadGuardOptions {
  *   body is read or any upstream is called. Past `shed_max_in_flight`
  *   every new request is shed.
  */
+const OVERLOADED_MESSAGE = 'this node is overloaded; retry shortly or on another node';
+const OVERLOADED_BODY = () => errorBody(OVERLOADED_MESSAGE, 'service_unavailable', 'overloaded');
+
 export class OverloadGuard {
   private admitted = 1;
   private lastAdjust = 0;
@@ -43,14 +47,7 @@ export class OverloadGuard {
   constructor(private readonly opts: OverloadGuardOptions) {
     this.now = opts.now ?? (() => performance.now());
     this.random = opts.random ?? Math.random;
-    this.body = JSON.stringify({
-      error: {
-        message: 'this node is overloaded; retry shortly or on another node',
-        type: 'service_unavailable',
-        param: null,
-        code: 'overloaded',
-      },
-    });
+    this.body = JSON.stringify(OVERLOADED_BODY());
     if (opts.registry) {
       this.shedCount = new Counter({
         name: 'deepintshield_overload_shed_total',
@@ -114,30 +111,37 @@ export class OverloadGuard {
     return this.admitted;
   }
 
-  /** Answers 503 + retry-after without reading the body. */
-  shed(res: ServerResponse): void {
+  /** Answers 503 + retry-after without reading the body (`body`: the route family's error JSON). */
+  shed(res: ServerResponse, body = this.body): void {
     this.shedCount?.inc();
     res.writeHead(503, {
       'content-type': 'application/json',
-      'content-length': Buffer.byteLength(this.body),
+      'content-length': Buffer.byteLength(body),
       'retry-after': String(this.opts.config.retry_after_seconds),
     });
-    res.end(this.body);
+    res.end(body);
   }
 
-  /** The same routes with early shedding in front of each handler. */
+  /** The same routes with early shedding in front of each handler; the 503 in each route's error shape. */
   guard(routes: Route[]): Route[] {
-    return routes.map((r) => ({
-      ...r,
-      handler: (req: IncomingMessage, res: ServerResponse, ctx) => {
-        if (this.shouldShed()) {
-          this.shed(res);
-          req.resume();
-          return;
-        }
-        return r.handler(req, res, ctx);
-      },
-    }));
+    return routes.map((r) => {
+      const body = r.errorBody
+        ? JSON.stringify(
+            r.errorBody(new HttpError(503, OVERLOADED_MESSAGE, 'service_unavailable', 'overloaded')),
+          )
+        : this.body;
+      return {
+        ...r,
+        handler: (req: IncomingMessage, res: ServerResponse, ctx) => {
+          if (this.shouldShed()) {
+            this.shed(res, body);
+            req.resume();
+            return;
+          }
+          return r.handler(req, res, ctx);
+        },
+      };
+    });
   }
 
   private adjust(): void {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import type { RequestRecord } from '../gateway/hooks.js';
+import type { ErrorShape } from './errors.js';
 
 export interface RequestContext {
   /** x-request-id, honoured from the client or generated. */
@@ -29,6 +30,10 @@ export interface Route {
   handler: Handler;
   /** Label for metrics; defaults to the path pattern. */
   name?: string;
+  /** The error body of this route's API family (Anthropic, Gemini); unset = OpenAI shape. */
+  errorBody?: ErrorShape;
+  /** Misses (404/405) under this path prefix are answered in `errorBody`'s shape too. */
+  errorScope?: string;
 }
 
 export interface Match {
@@ -56,8 +61,11 @@ export class Router {
   private readonly exactPaths = new Map<string, Set<RouteMethod>>();
   private readonly tree = FindMyWay<FindMyWay.HTTPVersion.V1>({ ignoreTrailingSlash: false });
   private readonly patternMethods = new Set<RouteMethod>();
+  private readonly scopes: { prefix: string; shape: ErrorShape }[] = [];
 
   add(route: Route): this {
+    if (route.errorScope && route.errorBody && !this.scopes.some((s) => s.prefix === route.errorScope))
+      this.scopes.push({ prefix: route.errorScope, shape: route.errorBody });
     this.register(route.method, route);
     if (route.method === 'GET' && !this.has('HEAD', route.path)) this.register('HEAD', route);
     return this;
@@ -86,6 +94,12 @@ export class Router {
     const methods = this.exactPaths.get(route.path) ?? new Set<RouteMethod>();
     methods.add(method);
     this.exactPaths.set(route.path, methods);
+  }
+
+  /** The error shape for a path no route matched (its API family's, by prefix), if any. */
+  missShape(path: string): ErrorShape | undefined {
+    for (const s of this.scopes) if (path.startsWith(s.prefix)) return s.shape;
+    return undefined;
   }
 
   /** Never throws, whatever the method or path. */

@@ -1,20 +1,16 @@
 import { type createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { bearerOf } from '../support/http-request.js';
+import { anthropicMessages } from './anthropic.js';
 import { generate, googleError } from './gemini.js';
 import {
-  type BrainInput,
   embed,
   type FakeServer,
-  imageInfo,
   json,
   parseJson,
-  pieces,
   startFakeServer,
   takeFailure,
-  think,
   tokensOf,
-  writeStream,
 } from './llm-brain.js';
 import { listPage } from './paging.js';
 
@@ -135,7 +131,7 @@ export async function startVertexFake(
         `Anthropic models are served by rawPredict and streamRawPredict.`,
       );
     }
-    return anthropicPredict(model!, method === 'streamRawPredict', body, res, f);
+    return anthropicMessages('vertex', model!, method === 'streamRawPredict', body, res, f);
   })) as VertexFake;
   fakeRef = fake;
   fake.projectId = opts.projectId ?? 'fake-project';
@@ -216,125 +212,6 @@ function predictEmbeddings(body: Record<string, unknown>, res: ServerResponse) {
       },
     })),
   });
-}
-
-function anthropicError(res: ServerResponse, status: number, type: string, message: string) {
-  json(res, status, { type: 'error', error: { type, message } });
-}
-
-interface ABlock {
-  type: string;
-  text?: string;
-  source?: { type?: string; media_type?: string; data?: string };
-  content?: unknown;
-}
-
-function anthropicInput(body: Record<string, unknown>): BrainInput | string {
-  if (body.anthropic_version !== 'vertex-2023-10-16') return 'anthropic_version: must be "vertex-2023-10-16"';
-  if ('model' in body) return 'model: Extra inputs are not permitted';
-  if (!Number.isInteger(body.max_tokens)) return 'max_tokens: Field required';
-  const messages = body.messages as { role?: string; content?: string | ABlock[] }[] | undefined;
-  if (!Array.isArray(messages) || messages.length === 0) return 'messages: at least one message is required';
-  const last = messages[messages.length - 1]!;
-  if (last.role !== 'user') return 'messages: the final message must have role "user"';
-  const blocks: ABlock[] =
-    typeof last.content === 'string' ? [{ type: 'text', text: last.content }] : (last.content ?? []);
-  const texts: string[] = [];
-  const images: BrainInput['images'] = [];
-  let toolResult: string | undefined;
-  for (const b of blocks) {
-    if (b.type === 'text') texts.push(b.text ?? '');
-    else if (b.type === 'image' && b.source?.type === 'base64')
-      images.push(imageInfo(b.source.media_type ?? '', b.source.data ?? ''));
-    else if (b.type === 'tool_result')
-      toolResult = typeof b.content === 'string' ? b.content : JSON.stringify(b.content);
-  }
-  const tools = ((body.tools as { name: string; input_schema?: unknown }[]) ?? []).map((t) => ({
-    name: t.name,
-    schema: t.input_schema,
-  }));
-  const tc = body.tool_choice as { type?: string; name?: string } | undefined;
-  const toolChoice: BrainInput['toolChoice'] =
-    tc?.type === 'tool' && tc.name
-      ? { name: tc.name }
-      : tc?.type === 'any'
-        ? 'required'
-        : tc?.type === 'none'
-          ? 'none'
-          : 'auto';
-  const system = typeof body.system === 'string' ? body.system : undefined;
-  return { text: texts.join('\n'), images, tools, toolChoice, toolResult, system };
-}
-
-async function anthropicPredict(
-  model: string,
-  stream: boolean,
-  body: Record<string, unknown>,
-  res: ServerResponse,
-  fake: FakeServer,
-) {
-  const input = anthropicInput(body);
-  if (typeof input === 'string') return anthropicError(res, 400, 'invalid_request_error', input);
-  const out = think(input);
-  const input_tokens = tokensOf(input.text + (input.system ?? ''));
-  const outText = out.kind === 'text' ? out.text : JSON.stringify(out.args);
-  const output_tokens = tokensOf(outText);
-  const stop_reason = out.kind === 'text' ? 'end_turn' : 'tool_use';
-  const id = 'msg_vrtx_fake01';
-  if (!stream) {
-    const content =
-      out.kind === 'text'
-        ? [{ type: 'text', text: out.text }]
-        : [{ type: 'tool_use', id: out.id, name: out.name, input: out.args }];
-    return json(res, 200, {
-      id,
-      type: 'message',
-      role: 'assistant',
-      model,
-      content,
-      stop_reason,
-      stop_sequence: null,
-      usage: { input_tokens, output_tokens },
-    });
-  }
-  const ev = (type: string, data: Record<string, unknown>) =>
-    `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
-  const frames = [
-    ev('message_start', {
-      message: {
-        id,
-        type: 'message',
-        role: 'assistant',
-        model,
-        content: [],
-        stop_reason: null,
-        stop_sequence: null,
-        usage: { input_tokens, output_tokens: 1 },
-      },
-    }),
-    ev('content_block_start', {
-      index: 0,
-      content_block:
-        out.kind === 'text'
-          ? { type: 'text', text: '' }
-          : { type: 'tool_use', id: out.id, name: out.name, input: {} },
-    }),
-    ev('ping', {}),
-    ...pieces(outText).map((t) =>
-      ev('content_block_delta', {
-        index: 0,
-        delta:
-          out.kind === 'text'
-            ? { type: 'text_delta', text: t }
-            : { type: 'input_json_delta', partial_json: t },
-      }),
-    ),
-    ev('content_block_stop', { index: 0 }),
-    ev('message_delta', { delta: { stop_reason, stop_sequence: null }, usage: { output_tokens } }),
-    ev('message_stop', {}),
-  ];
-  res.writeHead(200, { 'content-type': 'text/event-stream' });
-  await writeStream(res, fake, frames);
 }
 
 /** Google's publisher models the fake lists (Model Garden, publishers.models.list). */

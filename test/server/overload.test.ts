@@ -80,4 +80,33 @@ describe('OverloadGuard', () => {
       error: { message: expect.any(String), type: 'service_unavailable', param: null, code: 'overloaded' },
     });
   });
+
+  it('a guarded route of another API family sheds in its own error shape', async () => {
+    const { g, state } = guard({ shed_max_in_flight: 1 });
+    state.inFlight = 5;
+    const [r] = g.guard([
+      {
+        method: 'POST',
+        path: '/anthropic/v1/messages',
+        handler: () => undefined,
+        errorBody: (e) => ({ type: 'error', error: { type: 'overloaded_error', message: e.message } }),
+      },
+    ]);
+    let body = '';
+    let status = 0;
+    const res = {
+      writeHead: (s: number) => {
+        status = s;
+      },
+      end: (b: string) => {
+        body = b;
+      },
+    };
+    await r!.handler({ resume() {} } as never, res as never, {} as never);
+    expect(status).toBe(503);
+    expect(JSON.parse(body)).toEqual({
+      type: 'error',
+      error: { type: 'overloaded_error', message: expect.any(String) },
+    });
+  });
 });

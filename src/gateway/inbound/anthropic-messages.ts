@@ -407,14 +407,18 @@ export class MessagesStreamEncoder implements StreamEncoder {
   }
 }
 
+/** HTTP status → Anthropic's error type names (https://docs.anthropic.com/en/api/errors). */
 export function anthropicErrorType(status: number): string {
-  if (status === 400) return 'invalid_request_error';
   if (status === 401) return 'authentication_error';
+  if (status === 402) return 'billing_error';
   if (status === 403) return 'permission_error';
   if (status === 404) return 'not_found_error';
+  if (status === 409) return 'conflict_error';
   if (status === 413) return 'request_too_large';
   if (status === 429) return 'rate_limit_error';
+  if (status === 504) return 'timeout_error';
   if (status === 529 || status === 503) return 'overloaded_error';
+  if (status >= 400 && status < 500) return 'invalid_request_error';
   return 'api_error';
 }
 

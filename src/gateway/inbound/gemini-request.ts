@@ -354,9 +354,11 @@ const TASK_TYPES: Record<string, 'query' | 'document'> = {
 };
 
 /** embedContent: one Content, its text parts joined, into one vector. */
-export function decodeEmbedBody(b: Obj, model: string): EmbeddingsRequest {
-  const parts = textParts(b.content, 'content');
-  if (parts.length === 0) throw badField('content.parts', 'must contain at least one text part', b.content);
+export function decodeEmbedBody(b: Obj, model: string, at = ''): EmbeddingsRequest {
+  const p = (name: string) => (at ? `${at}.${name}` : name);
+  const parts = textParts(b.content, p('content'));
+  if (parts.length === 0)
+    throw badField(p('content.parts'), 'must contain at least one text part', b.content);
   const req: EmbeddingsRequest = {
     op: 'embeddings',
     model,
@@ -364,16 +366,51 @@ export function decodeEmbedBody(b: Obj, model: string): EmbeddingsRequest {
   };
   const dims = field(b, 'outputDimensionality');
   if (dims !== undefined && dims !== null) {
-    const d = optInt({ d: dims }, 'd', 1, 'outputDimensionality');
+    const d = optInt({ d: dims }, 'd', 1, p('outputDimensionality'));
     if (d !== undefined) req.dimensions = d;
   }
   const task = field(b, 'taskType');
   if (task !== undefined && task !== null) {
-    if (typeof task !== 'string') throw badField('taskType', 'must be a string', task);
+    if (typeof task !== 'string') throw badField(p('taskType'), 'must be a string', task);
     const it = TASK_TYPES[task];
     if (it) req.inputType = it;
   }
   return req;
+}
+
+/** As Google's own limit. */
+export const MAX_BATCH_EMBED = 100;
+
+/**
+ * batchEmbedContents (what @google/genai's embedContent calls): one text per
+ * request, in order. Canonical embeddings carry one dimension and task type,
+ * so every request must agree on them.
+ */
+export function decodeBatchEmbedBody(b: Obj, model: string): EmbeddingsRequest {
+  const requests = b.requests;
+  if (!Array.isArray(requests) || requests.length === 0 || requests.length > MAX_BATCH_EMBED)
+    throw badField('requests', `must be an array of 1 to ${MAX_BATCH_EMBED} EmbedContentRequest`, requests);
+  let out: EmbeddingsRequest | undefined;
+  for (let i = 0; i < requests.length; i++) {
+    const r = requests[i];
+    const at = `requests[${i}]`;
+    if (!isObj(r)) throw badField(at, 'must be an EmbedContentRequest object', r);
+    const one = decodeEmbedBody(r, model, at);
+    if (!out) {
+      out = one;
+      continue;
+    }
+    if (one.dimensions !== out.dimensions)
+      throw badField(
+        `${at}.outputDimensionality`,
+        'must be the same in every request',
+        r.outputDimensionality,
+      );
+    if (one.inputType !== out.inputType)
+      throw badField(`${at}.taskType`, 'must be the same in every request', r.taskType);
+    out.input.push(one.input[0]!);
+  }
+  return out!;
 }
 
 /** maxOutputTokens, for admission estimates (validated later by decode). */

@@ -7,7 +7,13 @@ import type {
   StreamEvent,
   WireFormat,
 } from '../canonical.js';
-import { decodeCountTokensBody, decodeEmbedBody, decodeGenerateBody, maxOutputOf } from './gemini-request.js';
+import {
+  decodeBatchEmbedBody,
+  decodeCountTokensBody,
+  decodeEmbedBody,
+  decodeGenerateBody,
+  maxOutputOf,
+} from './gemini-request.js';
 import { OpenAIPassThrough } from './openai-usage.js';
 import type {
   InboundAdapter,
@@ -114,17 +120,22 @@ function encodeGenerate(res: CanonicalResponse, clientModel: string): Obj {
   };
 }
 
+/** HTTP status → google.rpc canonical code name, as Google's own APIs pair them. */
 const GRPC_STATUS: Record<number, string> = {
   400: 'INVALID_ARGUMENT',
   401: 'UNAUTHENTICATED',
   402: 'RESOURCE_EXHAUSTED',
   403: 'PERMISSION_DENIED',
   404: 'NOT_FOUND',
+  405: 'UNIMPLEMENTED',
+  408: 'DEADLINE_EXCEEDED',
   409: 'ABORTED',
   413: 'INVALID_ARGUMENT',
   429: 'RESOURCE_EXHAUSTED',
   499: 'CANCELLED',
+  500: 'INTERNAL',
   501: 'UNIMPLEMENTED',
+  502: 'UNAVAILABLE',
   503: 'UNAVAILABLE',
   504: 'DEADLINE_EXCEEDED',
 };
@@ -340,6 +351,17 @@ export const geminiEmbedInbound = adapter(
   false,
   (input, model) => decodeEmbedBody(input.body, model),
   (res) => ({ embedding: { values: res.op === 'embeddings' ? (res.vectors[0] ?? []) : [] } }),
+);
+
+/** batchEmbedContents: always through the canonical model (no provider takes it as is). */
+export const geminiBatchEmbedInbound = adapter(
+  'gemini.batch_embed',
+  'embeddings',
+  false,
+  (input, model) => decodeBatchEmbedBody(input.body, model),
+  (res) => ({
+    embeddings: res.op === 'embeddings' ? res.vectors.map((values) => ({ values })) : [],
+  }),
 );
 
 /** The gateway's OpenAI-shape model list → Gemini's ListModels shape ("models/provider/model"). */

@@ -1,15 +1,12 @@
 import type { CanonicalUsage, StreamEvent } from '../../gateway/canonical.js';
-import { SseDecoder } from '../http/sse.js';
-import type { StreamDecoder } from '../provider.js';
+import { JsonSseStreamDecoder } from '../http/sse.js';
 import { anthropicUsage, stopReasonOf } from './response.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Anthropic Messages SSE → canonical events. */
-export class AnthropicStreamDecoder implements StreamDecoder {
-  private readonly sse: SseDecoder;
-  private ended = false;
+export class AnthropicStreamDecoder extends JsonSseStreamDecoder {
   private usage: CanonicalUsage = { inputTokens: 0, outputTokens: 0 };
   /** Content block index → tool-call index. */
   private readonly toolIndex = new Map<number, number>();
@@ -18,53 +15,19 @@ export class AnthropicStreamDecoder implements StreamDecoder {
     private readonly model: string,
     maxEventBytes: number,
   ) {
-    this.sse = new SseDecoder(maxEventBytes);
+    super(maxEventBytes);
   }
 
-  push(chunk: Buffer): StreamEvent[] {
-    return this.consume(this.sse.push(chunk));
+  /** Reached only without message_stop: the answer was cut short upstream. */
+  protected finish(out: StreamEvent[]): void {
+    out.push({
+      type: 'error',
+      message: 'upstream stream ended before message_stop',
+      code: 'upstream_incomplete_stream',
+    });
   }
 
-  end(): StreamEvent[] {
-    const out = this.consume(this.sse.end());
-    if (!this.ended) {
-      // No message_stop: the answer was cut short upstream.
-      this.ended = true;
-      out.push({
-        type: 'error',
-        message: 'upstream stream ended before message_stop',
-        code: 'upstream_incomplete_stream',
-      });
-    }
-    return out;
-  }
-
-  private consume(events: readonly { event?: string; data: string }[]): StreamEvent[] {
-    const out: StreamEvent[] = [];
-    for (const ev of events) {
-      if (this.ended) break;
-      if (ev.data.trim() === '') continue;
-      let e: unknown;
-      try {
-        e = JSON.parse(ev.data);
-      } catch {
-        e = undefined;
-      }
-      if (!isObj(e)) {
-        this.ended = true;
-        out.push({
-          type: 'error',
-          message: 'upstream sent an invalid stream event',
-          code: 'upstream_bad_response',
-        });
-        break;
-      }
-      this.event(e, ev.event, out);
-    }
-    return out;
-  }
-
-  private event(e: Obj, name: string | undefined, out: StreamEvent[]): void {
+  protected event(e: Obj, name: string | undefined, out: StreamEvent[]): void {
     switch (e.type ?? name) {
       case 'message_start': {
         const m = isObj(e.message) ? e.message : {};

@@ -1,34 +1,23 @@
 import type { StreamEvent } from '../../gateway/canonical.js';
-import { SseDecoder } from '../http/sse.js';
-import type { StreamDecoder } from '../provider.js';
+import { JsonSseStreamDecoder } from '../http/sse.js';
 import { isObj, num, str } from '../shared-parts.js';
 import { cohereFinish, cohereUsage } from './response.js';
 
 /** Cohere v2 chat stream (typed JSON events: message-start, content-delta, tool-call-*, message-end) → canonical. */
-export class CohereStreamDecoder implements StreamDecoder {
-  private readonly sse: SseDecoder;
+export class CohereStreamDecoder extends JsonSseStreamDecoder {
+  protected override readonly doneMarker = '[DONE]';
   private started = false;
-  private ended = false;
 
   constructor(
     private readonly model: string,
     maxEventBytes: number,
   ) {
-    this.sse = new SseDecoder(maxEventBytes);
+    super(maxEventBytes);
   }
 
-  push(chunk: Buffer): StreamEvent[] {
-    return this.consume(() => this.sse.push(chunk));
-  }
-
-  end(): StreamEvent[] {
-    const out = this.consume(() => this.sse.end());
-    if (!this.ended) {
-      this.ended = true;
-      this.start(out, '');
-      out.push({ type: 'end' });
-    }
-    return out;
+  protected finish(out: StreamEvent[]): void {
+    this.start(out, '');
+    out.push({ type: 'end' });
   }
 
   private start(out: StreamEvent[], id: string): void {
@@ -42,48 +31,7 @@ export class CohereStreamDecoder implements StreamDecoder {
     });
   }
 
-  private consume(read: () => { data: string }[]): StreamEvent[] {
-    const out: StreamEvent[] = [];
-    if (this.ended) return out;
-    let events: { data: string }[];
-    try {
-      events = read();
-    } catch (e) {
-      this.ended = true;
-      out.push({ type: 'error', message: (e as Error).message, code: 'upstream_bad_response' });
-      return out;
-    }
-    for (const e of events) {
-      if (this.ended) break;
-      const data = e.data.trim();
-      if (data === '') continue;
-      if (data === '[DONE]') {
-        this.ended = true;
-        this.start(out, '');
-        out.push({ type: 'end' });
-        break;
-      }
-      let j: unknown;
-      try {
-        j = JSON.parse(data);
-      } catch {
-        j = undefined;
-      }
-      if (!isObj(j)) {
-        this.ended = true;
-        out.push({
-          type: 'error',
-          message: 'upstream sent an invalid stream event',
-          code: 'upstream_bad_response',
-        });
-        break;
-      }
-      this.event(j, out);
-    }
-    return out;
-  }
-
-  private event(j: Record<string, unknown>, out: StreamEvent[]): void {
+  protected event(j: Record<string, unknown>, _name: string | undefined, out: StreamEvent[]): void {
     this.start(out, str(j.id));
     const msg = isObj(j.delta) && isObj(j.delta.message) ? j.delta.message : {};
     const index = num(j.index);

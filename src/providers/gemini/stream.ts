@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { StreamEvent } from '../../gateway/canonical.js';
-import { SseDecoder } from '../http/sse.js';
-import type { StreamDecoder } from '../provider.js';
+import { JsonSseStreamDecoder } from '../http/sse.js';
 import { isObj, str } from '../shared-parts.js';
 import { candidateParts, finishReasonOf, geminiUsage } from './response.js';
 
 /** streamGenerateContent?alt=sse → canonical events; each event is a whole GenerateContentResponse. */
-export class GeminiStreamDecoder implements StreamDecoder {
-  private readonly sse: SseDecoder;
+export class GeminiStreamDecoder extends JsonSseStreamDecoder {
+  protected override readonly errorObjects = true;
   private started = false;
-  private ended = false;
   private finished = false;
   private readonly id = randomUUID();
   /** Per choice: tool calls emitted so far. */
@@ -19,21 +17,12 @@ export class GeminiStreamDecoder implements StreamDecoder {
     private readonly model: string,
     maxEventBytes: number,
   ) {
-    this.sse = new SseDecoder(maxEventBytes);
+    super(maxEventBytes);
   }
 
-  push(chunk: Buffer): StreamEvent[] {
-    return this.consume(() => this.sse.push(chunk));
-  }
-
-  end(): StreamEvent[] {
-    const out = this.consume(() => this.sse.end());
-    if (!this.ended) {
-      this.ended = true;
-      this.ensureStart(out, undefined);
-      out.push({ type: 'end' });
-    }
-    return out;
+  protected finish(out: StreamEvent[]): void {
+    this.ensureStart(out, undefined);
+    out.push({ type: 'end' });
   }
 
   private ensureStart(out: StreamEvent[], j: Record<string, unknown> | undefined): void {
@@ -47,50 +36,7 @@ export class GeminiStreamDecoder implements StreamDecoder {
     });
   }
 
-  private consume(read: () => { data: string }[]): StreamEvent[] {
-    const out: StreamEvent[] = [];
-    if (this.ended) return out;
-    let events: { data: string }[];
-    try {
-      events = read();
-    } catch (e) {
-      this.ended = true;
-      out.push({ type: 'error', message: (e as Error).message, code: 'upstream_bad_response' });
-      return out;
-    }
-    for (const e of events) {
-      if (this.ended) break;
-      if (e.data.trim() === '') continue;
-      let j: unknown;
-      try {
-        j = JSON.parse(e.data);
-      } catch {
-        j = undefined;
-      }
-      if (!isObj(j)) {
-        this.ended = true;
-        out.push({
-          type: 'error',
-          message: 'upstream sent an invalid stream event',
-          code: 'upstream_bad_response',
-        });
-        break;
-      }
-      if (isObj(j.error)) {
-        this.ended = true;
-        out.push({
-          type: 'error',
-          message: str(j.error.message, 'upstream stream error'),
-          code: 'upstream_error',
-        });
-        break;
-      }
-      this.chunk(j, out);
-    }
-    return out;
-  }
-
-  private chunk(j: Record<string, unknown>, out: StreamEvent[]): void {
+  protected event(j: Record<string, unknown>, _name: string | undefined, out: StreamEvent[]): void {
     this.ensureStart(out, j);
     const cands = Array.isArray(j.candidates) ? j.candidates : [];
     for (const [i, c] of cands.entries()) {

@@ -28,6 +28,13 @@ const DEFAULTS: MockConfig = {
 const EMBED_DIM = 8;
 
 /** In-process deterministic upstream: no network, answers in each operation's native wire format. */
+interface TextAnswer {
+  kind: 'text';
+  words: string[];
+}
+/** What the mock answers, before it is put in the operation's shape. */
+type Answer = TextAnswer | { kind: 'tool'; name: string; args: string };
+
 export class MockEngine {
   private readonly cfg: MockConfig;
   private seq = 0;
@@ -71,68 +78,98 @@ export class MockEngine {
       return json({ object: 'list', data, model, usage: { prompt_tokens: prompt, total_tokens: prompt } });
     }
     const forced = forcedTool(call.op, call.body);
-    if (forced) return this.toolAnswer(call, id, created, model, prompt, forced);
-    const structured = call.op === 'chat' ? structuredText(call.body) : undefined;
-    if (structured !== undefined) {
-      words.length = 0;
-      words.push(structured);
-    }
-    const completion = words.length;
-    if (call.op === 'messages') {
-      if (!call.stream)
-        return json({
+    const structured = !forced && call.op === 'chat' ? structuredText(call.body) : undefined;
+    const answer: Answer = forced
+      ? { kind: 'tool', name: forced.name, args: JSON.stringify(sampleFor(forced.schema) ?? {}) }
+      : { kind: 'text', words: structured !== undefined ? [structured] : words };
+    const completion =
+      answer.kind === 'text' ? answer.words.length : Math.max(1, Math.ceil(answer.args.length / 4));
+    if (call.op === 'messages') return this.messages(call, id, model, prompt, completion, answer);
+    return this.openai(call, id, created, model, prompt, completion, answer);
+  }
+
+  /** Anthropic Messages, JSON or SSE: one content block, text or tool_use. */
+  private messages(
+    call: UpstreamCall,
+    id: string,
+    model: string,
+    prompt: number,
+    completion: number,
+    a: Answer,
+  ): UpstreamResponse {
+    const block =
+      a.kind === 'text'
+        ? { type: 'text', text: a.words.join('') }
+        : { type: 'tool_use', id: `toolu_${id}`, name: a.name, input: JSON.parse(a.args) as unknown };
+    const stop = a.kind === 'text' ? 'end_turn' : 'tool_use';
+    if (!call.stream)
+      return json({
+        id: `msg_${id}`,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [block],
+        stop_reason: stop,
+        stop_sequence: null,
+        usage: { input_tokens: prompt, output_tokens: completion },
+      });
+    const deltas =
+      a.kind === 'text'
+        ? a.words.map((text) => ({ type: 'text_delta', text }))
+        : [{ type: 'input_json_delta', partial_json: a.args }];
+    const events: string[] = [
+      sse('message_start', {
+        type: 'message_start',
+        message: {
           id: `msg_${id}`,
           type: 'message',
           role: 'assistant',
           model,
-          content: [{ type: 'text', text: words.join('') }],
-          stop_reason: 'end_turn',
+          content: [],
+          stop_reason: null,
           stop_sequence: null,
-          usage: { input_tokens: prompt, output_tokens: completion },
-        });
-      const events: string[] = [
-        sse('message_start', {
-          type: 'message_start',
-          message: {
-            id: `msg_${id}`,
-            type: 'message',
-            role: 'assistant',
-            model,
-            content: [],
-            stop_reason: null,
-            stop_sequence: null,
-            usage: { input_tokens: prompt, output_tokens: 0 },
-          },
-        }),
-        sse('content_block_start', {
-          type: 'content_block_start',
-          index: 0,
-          content_block: { type: 'text', text: '' },
-        }),
-      ];
-      for (const w of words)
-        events.push(
-          sse('content_block_delta', {
-            type: 'content_block_delta',
-            index: 0,
-            delta: { type: 'text_delta', text: w },
-          }),
-        );
-      events.push(
-        sse('content_block_stop', { type: 'content_block_stop', index: 0 }),
-        sse('message_delta', {
-          type: 'message_delta',
-          delta: { stop_reason: 'end_turn', stop_sequence: null },
-          usage: { output_tokens: completion },
-        }),
-        sse('message_stop', { type: 'message_stop' }),
-      );
-      return { status: 200, headers: {}, body: this.emit(events, call) };
-    }
-    const chat = call.op === 'chat';
+          usage: { input_tokens: prompt, output_tokens: 0 },
+        },
+      }),
+      sse('content_block_start', {
+        type: 'content_block_start',
+        index: 0,
+        content_block: a.kind === 'text' ? { type: 'text', text: '' } : { ...block, input: {} },
+      }),
+    ];
+    for (const delta of deltas)
+      events.push(sse('content_block_delta', { type: 'content_block_delta', index: 0, delta }));
+    events.push(
+      sse('content_block_stop', { type: 'content_block_stop', index: 0 }),
+      sse('message_delta', {
+        type: 'message_delta',
+        delta: { stop_reason: stop, stop_sequence: null },
+        usage: { output_tokens: completion },
+      }),
+      sse('message_stop', { type: 'message_stop' }),
+    );
+    return { status: 200, headers: {}, body: this.emit(events, call) };
+  }
+
+  /** OpenAI chat or completions, JSON or SSE (a tool call is always chat-shaped). */
+  private openai(
+    call: UpstreamCall,
+    id: string,
+    created: number,
+    model: string,
+    prompt: number,
+    completion: number,
+    a: Answer,
+  ): UpstreamResponse {
+    const chat = call.op === 'chat' || a.kind === 'tool';
     const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
+    const finish = a.kind === 'text' ? 'stop' : 'tool_calls';
+    const tc =
+      a.kind === 'tool'
+        ? { id: `call_${id}`, type: 'function', function: { name: a.name, arguments: a.args } }
+        : undefined;
     if (!call.stream) {
-      const text = words.join('');
+      const text = a.kind === 'text' ? a.words.join('') : '';
       return chat
         ? json({
             id: `chatcmpl-${id}`,
@@ -142,9 +179,11 @@ export class MockEngine {
             choices: [
               {
                 index: 0,
-                message: { role: 'assistant', content: text, refusal: null },
+                message: tc
+                  ? { role: 'assistant', content: null, tool_calls: [tc], refusal: null }
+                  : { role: 'assistant', content: text, refusal: null },
                 logprobs: null,
-                finish_reason: 'stop',
+                finish_reason: finish,
               },
             ],
             usage,
@@ -159,125 +198,46 @@ export class MockEngine {
           });
     }
     const object = chat ? 'chat.completion.chunk' : 'text_completion';
-    const events: string[] = [];
     const wantUsage =
       (call.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     const base = `{"id":"${chat ? 'chatcmpl' : 'cmpl'}-${id}","object":"${object}","created":${created},"model":${JSON.stringify(model)},`;
-    for (let i = 0; i < words.length; i++) {
-      const choice = chat
-        ? {
-            index: 0,
-            delta: i === 0 ? { role: 'assistant', content: words[i] } : { content: words[i] },
-            logprobs: null,
-            finish_reason: null,
-          }
-        : { index: 0, text: words[i], logprobs: null, finish_reason: null };
-      events.push(
-        `data: ${base}"choices":[${JSON.stringify(choice)}]${wantUsage ? ',"usage":null' : ''}}\n\n`,
-      );
-    }
-    const fin = chat
-      ? { index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }
-      : { index: 0, text: '', logprobs: null, finish_reason: 'stop' };
-    events.push(`data: ${base}"choices":[${JSON.stringify(fin)}]${wantUsage ? ',"usage":null' : ''}}\n\n`);
-    if (wantUsage) events.push(`data: ${base}"choices":[],"usage":${JSON.stringify(usage)}}\n\n`);
-    events.push('data: [DONE]\n\n');
-    return { status: 200, headers: {}, body: this.emit(events, call) };
-  }
-
-  /** A forced tool choice: one call with arguments valid for the tool's schema, in the operation's shape. */
-  private toolAnswer(
-    call: UpstreamCall,
-    id: string,
-    created: number,
-    model: string,
-    prompt: number,
-    tool: { name: string; schema: unknown },
-  ): UpstreamResponse {
-    const args = JSON.stringify(sampleFor(tool.schema) ?? {});
-    const callId = `call_${id}`;
-    const completion = Math.max(1, Math.ceil(args.length / 4));
-    if (call.op === 'messages') {
-      const block = { type: 'tool_use', id: `toolu_${id}`, name: tool.name, input: JSON.parse(args) };
-      const usage = { input_tokens: prompt, output_tokens: completion };
-      if (!call.stream)
-        return json({
-          id: `msg_${id}`,
-          type: 'message',
-          role: 'assistant',
-          model,
-          content: [block],
-          stop_reason: 'tool_use',
-          stop_sequence: null,
-          usage,
-        });
-      return {
-        status: 200,
-        headers: {},
-        body: this.emit(
-          [
-            sse('message_start', {
-              type: 'message_start',
-              message: {
-                id: `msg_${id}`,
-                type: 'message',
-                role: 'assistant',
-                model,
-                content: [],
-                stop_reason: null,
-                stop_sequence: null,
-                usage: { input_tokens: prompt, output_tokens: 0 },
-              },
-            }),
-            sse('content_block_start', {
-              type: 'content_block_start',
-              index: 0,
-              content_block: { ...block, input: {} },
-            }),
-            sse('content_block_delta', {
-              type: 'content_block_delta',
-              index: 0,
-              delta: { type: 'input_json_delta', partial_json: args },
-            }),
-            sse('content_block_stop', { type: 'content_block_stop', index: 0 }),
-            sse('message_delta', {
-              type: 'message_delta',
-              delta: { stop_reason: 'tool_use', stop_sequence: null },
-              usage: { output_tokens: completion },
-            }),
-            sse('message_stop', { type: 'message_stop' }),
-          ],
-          call,
-        ),
-      };
-    }
-    const usage = { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion };
-    const tc = { id: callId, type: 'function', function: { name: tool.name, arguments: args } };
-    if (!call.stream)
-      return json({
-        id: `chatcmpl-${id}`,
-        object: 'chat.completion',
-        created,
-        model,
-        choices: [
+    const tail = wantUsage ? ',"usage":null}\n\n' : '}\n\n';
+    const choices: unknown[] = tc
+      ? [
           {
             index: 0,
-            message: { role: 'assistant', content: null, tool_calls: [tc], refusal: null },
+            delta: {
+              role: 'assistant',
+              content: null,
+              tool_calls: [{ index: 0, ...tc, function: { name: tc.function.name, arguments: '' } }],
+            },
             logprobs: null,
-            finish_reason: 'tool_calls',
+            finish_reason: null,
           },
-        ],
-        usage,
-      });
-    const base = { id: `chatcmpl-${id}`, object: 'chat.completion.chunk', created, model };
-    const wantUsage =
-      (call.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
-    const events = [
-      `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: null, tool_calls: [{ index: 0, ...tc, function: { name: tool.name, arguments: '' } }] }, finish_reason: null }] })}\n\n`,
-      `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: args } }] }, finish_reason: null }] })}\n\n`,
-      `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] })}\n\n`,
-    ];
-    if (wantUsage) events.push(`data: ${JSON.stringify({ ...base, choices: [], usage })}\n\n`);
+          {
+            index: 0,
+            delta: { tool_calls: [{ index: 0, function: { arguments: tc.function.arguments } }] },
+            logprobs: null,
+            finish_reason: null,
+          },
+        ]
+      : (a as TextAnswer).words.map((w, i) =>
+          chat
+            ? {
+                index: 0,
+                delta: i === 0 ? { role: 'assistant', content: w } : { content: w },
+                logprobs: null,
+                finish_reason: null,
+              }
+            : { index: 0, text: w, logprobs: null, finish_reason: null },
+        );
+    choices.push(
+      chat
+        ? { index: 0, delta: {}, logprobs: null, finish_reason: finish }
+        : { index: 0, text: '', logprobs: null, finish_reason: 'stop' },
+    );
+    const events = choices.map((c) => `data: ${base}"choices":[${JSON.stringify(c)}]${tail}`);
+    if (wantUsage) events.push(`data: ${base}"choices":[],"usage":${JSON.stringify(usage)}}\n\n`);
     events.push('data: [DONE]\n\n');
     return { status: 200, headers: {}, body: this.emit(events, call) };
   }

@@ -1,16 +1,15 @@
 import type { CanonicalOp, StreamEvent } from '../../gateway/canonical.js';
-import { SseDecoder } from '../http/sse.js';
-import type { StreamDecoder } from '../provider.js';
+import { JsonSseStreamDecoder } from '../http/sse.js';
 import { finishReasonOf, usageOf } from './response.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** OpenAI chat/completions chunk stream → canonical events. Malformed events end the stream with an `error`. */
-export class OpenAIStreamDecoder implements StreamDecoder {
-  private readonly sse: SseDecoder;
+export class OpenAIStreamDecoder extends JsonSseStreamDecoder {
+  protected override readonly doneMarker = '[DONE]';
+  protected override readonly errorObjects = true;
   private started = false;
-  private ended = false;
   /** Per choice: tool-call index → seen. */
   private readonly tools = new Map<number, Set<number>>();
 
@@ -19,60 +18,14 @@ export class OpenAIStreamDecoder implements StreamDecoder {
     private readonly model: string,
     maxEventBytes: number,
   ) {
-    this.sse = new SseDecoder(maxEventBytes);
+    super(maxEventBytes);
   }
 
-  push(chunk: Buffer): StreamEvent[] {
-    return this.consume(this.sse.push(chunk));
+  protected finish(out: StreamEvent[]): void {
+    out.push({ type: 'end' });
   }
 
-  end(): StreamEvent[] {
-    const out = this.consume(this.sse.end());
-    if (!this.ended) {
-      this.ended = true;
-      out.push({ type: 'end' });
-    }
-    return out;
-  }
-
-  private consume(events: readonly { event?: string; data: string }[]): StreamEvent[] {
-    const out: StreamEvent[] = [];
-    for (const e of events) {
-      if (this.ended) break;
-      const data = e.data.trim();
-      if (data === '') continue;
-      if (data === '[DONE]') {
-        this.ended = true;
-        out.push({ type: 'end' });
-        break;
-      }
-      let j: unknown;
-      try {
-        j = JSON.parse(data);
-      } catch {
-        j = undefined;
-      }
-      if (!isObj(j)) {
-        this.ended = true;
-        out.push({
-          type: 'error',
-          message: 'upstream sent an invalid stream event',
-          code: 'upstream_bad_response',
-        });
-        break;
-      }
-      if (isObj(j.error)) {
-        this.ended = true;
-        const msg = typeof j.error.message === 'string' ? j.error.message : 'upstream stream error';
-        out.push({ type: 'error', message: msg, code: 'upstream_error' });
-        break;
-      }
-      this.chunk(j, out);
-    }
-    return out;
-  }
-
-  private chunk(j: Obj, out: StreamEvent[]): void {
+  protected event(j: Obj, _name: string | undefined, out: StreamEvent[]): void {
     if (!this.started) {
       this.started = true;
       out.push({
@@ -84,12 +37,7 @@ export class OpenAIStreamDecoder implements StreamDecoder {
     }
     const choices = j.choices;
     if (choices !== undefined && choices !== null && !Array.isArray(choices)) {
-      this.ended = true;
-      out.push({
-        type: 'error',
-        message: 'upstream sent an invalid stream event',
-        code: 'upstream_bad_response',
-      });
+      this.fail(out, 'upstream sent an invalid stream event', 'upstream_bad_response');
       return;
     }
     for (const c of Array.isArray(choices) ? choices : []) {
