@@ -121,7 +121,11 @@ describe('Anthropic-family errors through @anthropic-ai/sdk', () => {
   it('a body that is no JSON, an unknown path and the model list keep the shape', async () => {
     const raw = await fetch(`${h.base}/anthropic/v1/messages`, { method: 'POST', body: '{' });
     expect(raw.status).toBe(400);
-    expect(await raw.json()).toMatchObject({ type: 'error', error: { type: 'invalid_request_error' } });
+    // Anthropic's shape with the contract's OpenAI fields too ({error:{message,type,param,code}}).
+    expect(await raw.json()).toMatchObject({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: expect.any(String), param: null, code: expect.any(String) },
+    });
     const miss = await fetch(`${h.base}/anthropic/v1/nothing-here`);
     expect(miss.status).toBe(404);
     expect(await miss.json()).toMatchObject({ type: 'error', error: { type: 'not_found_error' } });
@@ -181,6 +185,8 @@ describe('Gemini-family errors through @google/genai', () => {
       error: {
         code: 400,
         status: 'INVALID_ARGUMENT',
+        type: 'invalid_request_error',
+        param: 'contents',
         details: [{ fieldViolations: [{ field: 'contents' }] }],
       },
     });

@@ -435,9 +435,15 @@ export const anthropicMessagesInbound: InboundAdapter = {
   },
   encodeResponse: encodeMessagesResponse,
   streamEncoder: (clientModel) => new MessagesStreamEncoder(clientModel),
+  // Anthropic's shape, carrying the contract's OpenAI fields (param, code) as well: either parser reads it.
   errorBody: (err) => ({
     type: 'error',
-    error: { type: anthropicErrorType(err.status), message: err.message },
+    error: {
+      type: anthropicErrorType(err.status),
+      message: err.message,
+      param: err.param ?? null,
+      code: err.code ?? null,
+    },
   }),
   usageOfJson: usageOfOpenAIJson,
   passThroughStream: () => new OpenAIPassThrough(false),

@@ -140,12 +140,17 @@ const GRPC_STATUS: Record<number, string> = {
   504: 'DEADLINE_EXCEEDED',
 };
 
-/** Google's error shape; the offending field as a BadRequest field violation. */
+/**
+ * Google's error shape (its `code` is the HTTP status), carrying the contract's OpenAI fields `type`
+ * and `param` as well, and the offending field as a BadRequest field violation.
+ */
 export function geminiErrorBody(err: HttpError): Obj {
   const error: Obj = {
     code: err.status,
     message: err.message,
     status: GRPC_STATUS[err.status] ?? (err.status >= 500 ? 'INTERNAL' : 'FAILED_PRECONDITION'),
+    type: err.type,
+    param: err.param ?? null,
   };
   if (err.param)
     error.details = [
