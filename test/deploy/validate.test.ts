@@ -84,6 +84,22 @@ describe('Kubernetes manifests and the Helm chart against the Kubernetes OpenAPI
     ).not.toEqual([]);
   });
 
+  it('an unknown or misplaced field is caught (strict field validation)', () => {
+    const problems = k8sSchemaProblems({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'x' },
+      spec: {
+        selector: { matchLabels: { app: 'x' } },
+        template: {
+          metadata: { labels: { app: 'x' } },
+          spec: { containers: [{ name: 'x', image: 'x', resource: { limits: { cpu: '1' } } }] },
+        },
+      },
+    });
+    expect(problems).toEqual(['unknown field spec.template.spec.containers[0].resource (V1Container)']);
+  });
+
   it.each(VALUE_SETS)('chart rendered with %s', (_name, values) => {
     const helm = new HelmRenderer(CHART);
     let objects = 0;
