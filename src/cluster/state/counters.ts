@@ -124,10 +124,18 @@ const GC_EVERY_MS = 5000;
 /** Anti-entropy: one digest to one random peer every max(1 s, N × 20 ms), so its bytes per second stay bounded. */
 const AE_MIN_MS = 1000;
 const AE_PER_NODE_MS = 20;
+/**
+ * Our slot's used/asked/demand changes are gossiped at most every max(tick, N × 5 ms): the cluster
+ * as a whole then puts at most ~200 slot changes a second into gossip, whatever its size, and the
+ * bytes per node grow with the fan-out (log N) only. Claims and releases do not wait.
+ */
+const OWN_GOSSIP_PER_NODE_MS = 5;
 /** A peer membership no longer lists is forgotten after this long. */
 const UNLISTED_GRACE_MS = 1000;
 /** Membership's view is read at most this often on the request path (every tick reads it anyway). */
 const REFRESH_MIN_MS = 10;
+
+type SendKind = 'claim' | 'echo' | 'gossip' | 'digest' | 'full' | 'hello';
 
 /** Gossip fan-out per tick: ⌈log2 N⌉ + 1 peers. */
 export function fanout(clusterSize: number): number {
@@ -167,7 +175,13 @@ export class DistributedCounters {
   private seed: number;
   private readonly logger: Logger | undefined;
   /** Messages sent / received, for tests and metrics. */
-  readonly stats_ = { sent: 0, received: 0, bytesSent: 0 };
+  readonly stats_ = {
+    sent: 0,
+    received: 0,
+    bytesSent: 0,
+    /** Bytes sent per kind of message. */
+    bytesBy: { claim: 0, echo: 0, gossip: 0, digest: 0, full: 0, hello: 0 } as Record<SendKind, number>,
+  };
 
   constructor(opts: CountersOptions = {}) {
     this.nodeName = opts.nodeName ?? 'local';
@@ -460,7 +474,7 @@ export class DistributedCounters {
     const ch = this.peers.refresh(this.nodeName, this.cluster.members(), now);
     // A member new to us says hello (if it is new to the cluster or restarted, it answers with its
     // state and we with ours); one reachable again gets our whole state (a healed partition).
-    for (const name of ch.added) this.sendTo(name, encodeMessages(this.head(), []));
+    for (const name of ch.added) this.sendTo(name, encodeMessages(this.head(), []), 'hello');
     for (const name of ch.back) this.sendFull(name);
     // Forget: nodes that left (their unused caps are released), nodes the membership layer dropped,
     // and, on a majority side only, nodes unreachable for forgetAfterMs.
@@ -558,10 +572,13 @@ export class DistributedCounters {
       // Everyone gets the latest own slot: no separate gossip of it needed.
       w.sentA = own.a;
       w.ownChanged = false;
+      w.urgent = false;
+      w.gossipedAt = now;
       this.ownDirty.delete(w);
       this.queue.remove(w.id, this.nodeName);
     }
-    for (const name of targets ?? this.peers.sendable().map((p) => p.name)) this.sendTo(name, payload);
+    for (const name of targets ?? this.peers.sendable().map((p) => p.name))
+      this.sendTo(name, payload, 'claim');
   }
 
   /** Lowers our cap to what we need when peers are asking for more; always safe. */
@@ -608,7 +625,9 @@ export class DistributedCounters {
       // Waiting for echoes too long (a lost datagram): ask those that did not answer again.
       let waiting = false;
       if (w.lastClaimVer > 0 && !w.claimUnsent) {
-        const missing = required.filter((p) => (w.echoes.get(p.name) ?? 0) < w.lastClaimVer).map((p) => p.name);
+        const missing = required
+          .filter((p) => (w.echoes.get(p.name) ?? 0) < w.lastClaimVer)
+          .map((p) => p.name);
         waiting = missing.length > 0;
         if (waiting && now - w.lastSentAt > REASK_MS) this.sendClaim(w, now, missing);
       }
@@ -633,13 +652,21 @@ export class DistributedCounters {
     for (const w of this.claimsToSend) this.sendClaim(w, now);
     const sendable = this.peers.sendable().length;
     const k = Math.min(sendable, fanout(sendable + 1));
+    const every = Math.max(this.o.flushIntervalMs, OWN_GOSSIP_PER_NODE_MS * (sendable + 1));
     for (const w of this.ownDirty) {
-      if (!w.ownChanged) continue;
+      if (!w.ownChanged) {
+        this.ownDirty.delete(w);
+        continue;
+      }
+      // An ended window's last change goes at once: it is the demand history of the next window.
+      if (!w.urgent && now - w.gossipedAt < every - 1 && now < w.we) continue;
       w.ownChanged = false;
+      w.urgent = false;
+      w.gossipedAt = now;
       w.sentA = w.slots.get(this.nodeName)?.a ?? 0;
       this.queue.enqueue(w.id, this.nodeName, undefined, k);
+      this.ownDirty.delete(w);
     }
-    this.ownDirty.clear();
     this.gossip(k);
     this.antiEntropy(now, sendable);
   }
@@ -660,7 +687,8 @@ export class DistributedCounters {
         }
         e[4].push(wireSlot(it.node, s));
       }
-      if (byWin.size > 0) this.sendTo(target.name, encodeMessages({ ...this.head(), r: 1 }, [...byWin.values()]));
+      if (byWin.size > 0)
+        this.sendTo(target.name, encodeMessages({ ...this.head(), r: 1 }, [...byWin.values()]), 'gossip');
     }
     this.queue.endTick();
   }
@@ -680,7 +708,7 @@ export class DistributedCounters {
     }
     if (digest.length === 0) return;
     const [target] = this.peers.pick(1, () => this.random());
-    if (target) this.sendTo(target.name, encodeDigest(this.head(), digest));
+    if (target) this.sendTo(target.name, encodeDigest(this.head(), digest), 'digest');
   }
 
   private head(): { n: string; h: number } {
@@ -698,18 +726,20 @@ export class DistributedCounters {
     const now = this.now();
     const entries: WireWin[] = [];
     for (const w of this.wins.values()) if (now < w.we + 60_000) entries.push(this.fullEntry(w));
-    this.sendTo(peer, encodeMessages(this.head(), entries, true));
+    this.sendTo(peer, encodeMessages(this.head(), entries, true), 'full');
   }
 
-  private sendTo(peer: string, payloads: Buffer[]): void {
+  private sendTo(peer: string, payloads: Buffer[], kind: SendKind): void {
     const ch = this.channel;
     if (!ch) return;
     for (const payload of payloads) {
       this.stats_.sent++;
       this.stats_.bytesSent += payload.length;
+      this.stats_.bytesBy[kind] += payload.length;
       try {
         const r = ch.sendTo(peer, payload);
-        if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch(() => undefined);
+        if (r && typeof (r as Promise<void>).catch === 'function')
+          (r as Promise<void>).catch(() => undefined);
       } catch {
         /* best effort: the next change, re-ask or anti-entropy repairs it */
       }
@@ -746,7 +776,10 @@ export class DistributedCounters {
       for (const [node, used, cap, ver, d, nx, a] of slots) {
         if (node === this.nodeName) this.own(w);
         const r = mergeSlot(w, this.nodeName, from, node, { used, cap, ver, d, nx, a: a ?? 0 });
-        if (r.ownBumped) this.ownChange(w, now);
+        if (r.ownBumped) {
+          w.urgent = true;
+          this.ownChange(w, now);
+        }
         if (r.changed) {
           any = true;
           if (relay) this.queue.enqueue(w.id, node, from, k);
@@ -770,7 +803,7 @@ export class DistributedCounters {
         if (s) acks.push([key, ws, we, 0, [wireSlot(from, s)]]);
       }
     }
-    if (acks.length > 0) this.sendTo(from, encodeMessages(this.head(), acks));
+    if (acks.length > 0) this.sendTo(from, encodeMessages(this.head(), acks), 'echo');
     if (msg.g) this.answerDigest(from, msg.g, now);
     if (msg.q) this.answerWant(from, msg.q);
     if (fullState || msg.f === 1) peer.synced = true;
@@ -791,8 +824,8 @@ export class DistributedCounters {
       if (w) entries.push(this.fullEntry(w));
       want.push([key, ws]);
     }
-    if (entries.length > 0) this.sendTo(from, encodeMessages(this.head(), entries));
-    if (want.length > 0) this.sendTo(from, encodeDigest(this.head(), [], want));
+    if (entries.length > 0) this.sendTo(from, encodeMessages(this.head(), entries), 'digest');
+    if (want.length > 0) this.sendTo(from, encodeDigest(this.head(), [], want), 'digest');
   }
 
   private answerWant(from: string, want: [string, number][]): void {
@@ -801,7 +834,7 @@ export class DistributedCounters {
       const w = this.wins.get(`${key}@${ws}`);
       if (w) entries.push(this.fullEntry(w));
     }
-    if (entries.length > 0) this.sendTo(from, encodeMessages(this.head(), entries));
+    if (entries.length > 0) this.sendTo(from, encodeMessages(this.head(), entries), 'digest');
   }
 
   // ---------------------------------------------------------------- persistence

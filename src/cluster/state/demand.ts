@@ -62,7 +62,10 @@ export class DemandTracker {
       st.attempts = 0;
       st.amount = 0;
       st.amountEvents = 0;
-      if (Math.abs(st.rate - st.published) > Math.max(0.1 * st.published, 0.05) || (st.rate === 0 && st.published !== 0)) {
+      if (
+        Math.abs(st.rate - st.published) > Math.max(0.1 * st.published, 0.05) ||
+        (st.rate === 0 && st.published !== 0)
+      ) {
         st.published = st.rate;
         changed.push(key);
       }

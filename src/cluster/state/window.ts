@@ -53,6 +53,10 @@ export interface Win {
   held: number;
   /** Own slot changed since it was last gossiped. */
   ownChanged: boolean;
+  /** The change lowers our cap or raises our used beyond it: gossip it at the next tick, not when due. */
+  urgent: boolean;
+  /** When our slot was last gossiped. */
+  gossipedAt: number;
   /** Last time any slot of the window changed (anti-entropy digests cover recent windows only). */
   changedAt: number;
   /** Last own use (the tick visits windows in use, not every window). */
@@ -86,6 +90,8 @@ export function createWin(key: string, ws: number, we: number, limit: number): W
     integer: false,
     held: 0,
     ownChanged: false,
+    urgent: false,
+    gossipedAt: Number.NEGATIVE_INFINITY,
     changedAt: 0,
     touchedAt: Number.NEGATIVE_INFINITY,
   };
@@ -252,12 +258,7 @@ export interface ClaimContext {
 /** How much we may add to our cap on `w` now (the claim rule of limiter.ts on this window's view). */
 export function planClaim(w: Win, own: Slot, x: ClaimContext): { amount: number; beyondShare: boolean } {
   if (x.now >= w.we) return { amount: 0, beyondShare: false };
-  const p = pool(
-    w,
-    x.peers,
-    new Set(x.required.map((r) => r.name)),
-    x.shareOf,
-  );
+  const p = pool(w, x.peers, new Set(x.required.map((r) => r.name)), x.shareOf);
   if (p <= 1e-9) return { amount: 0, beyondShare: false };
   if (x.peers.length === 0) return { amount: p, beyondShare: false };
   // Never more than the bound every required peer holds for us: if it loses us right after this
@@ -343,6 +344,7 @@ export function release(w: Win, self: string, keep: number, demandOf: (node: str
   own.cap = keep;
   own.ver++;
   w.ownChanged = true;
+  w.urgent = true;
   return true;
 }
 

@@ -105,7 +105,9 @@ describe('membership with 7 real node processes (LAN timings)', () => {
     const MAX = 24_000;
     const K = 2;
     const expired = others.flatMap((n) => {
-      const line = n.logs.find((l) => l.msg === 'marking node as failed, suspect timeout reached' && l.node === name);
+      const line = n.logs.find(
+        (l) => l.msg === 'marking node as failed, suspect timeout reached' && l.node === name,
+      );
       if (!line) return [];
       const suspectAt = logTimeMs(n.logs.find((l) => l.msg === 'node marked as suspect' && l.node === name)!);
       const c = Number(line.confirmations);

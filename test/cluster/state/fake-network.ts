@@ -100,7 +100,14 @@ export class FakeNetwork {
     if (!this.canTalk(from, to)) return;
     if (this.lossRate > 0 && this.random() < this.lossRate) return;
     const [lo, hi] = this.latency;
-    this.queue.push({ at: this.now + lo + this.random() * (hi - lo), seq: this.seq++, to, ch, payload, from });
+    this.queue.push({
+      at: this.now + lo + this.random() * (hi - lo),
+      seq: this.seq++,
+      to,
+      ch,
+      payload,
+      from,
+    });
   }
 
   /** Delivers every message due by `now`. */
