@@ -240,6 +240,11 @@ export class DistributedCounters {
     return this.live.size > 0 || this.ownDirty.size > 0 || this.claimsToSend.size > 0 || this.queue.size > 0;
   }
 
+  /** How many windows the tick visits (in use, waiting for echoes, or changed by a peer): tests, metrics. */
+  get liveWindows(): number {
+    return this.live.size;
+  }
+
   get localName(): string {
     return this.nodeName;
   }
