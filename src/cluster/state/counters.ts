@@ -116,8 +116,8 @@ export interface CountersOptions {
 const BUSY_AFTER_USE_MS = 2000;
 /** Tick period when nothing is in use (anti-entropy, membership changes). */
 const IDLE_TICK_MS = 250;
-/** A claim not echoed by every required peer this long is sent again to those that did not answer. */
-const REASK_MS = 300;
+/** A claim not echoed by every required peer after one tick is sent again to those that did not answer (at N peers and 1% loss most claims miss an echo or two). */
+const REASK_MS = 50;
 /** Windows older than this past their end are dropped (they stay for late merges and the store). */
 const KEEP_AFTER_END_MS = 10 * 60_000;
 const GC_EVERY_MS = 5000;
@@ -135,7 +135,7 @@ const UNLISTED_GRACE_MS = 1000;
 /** Membership's view is read at most this often on the request path (every tick reads it anyway). */
 const REFRESH_MIN_MS = 10;
 
-type SendKind = 'claim' | 'echo' | 'gossip' | 'digest' | 'full' | 'hello';
+type SendKind = 'claim' | 'echo' | 'release' | 'gossip' | 'digest' | 'full' | 'hello';
 
 /** Gossip fan-out per tick: ⌈log2 N⌉ + 1 peers. */
 export function fanout(clusterSize: number): number {
@@ -180,7 +180,10 @@ export class DistributedCounters {
     received: 0,
     bytesSent: 0,
     /** Bytes sent per kind of message. */
-    bytesBy: { claim: 0, echo: 0, gossip: 0, digest: 0, full: 0, hello: 0 } as Record<SendKind, number>,
+    bytesBy: { claim: 0, echo: 0, release: 0, gossip: 0, digest: 0, full: 0, hello: 0 } as Record<
+      SendKind,
+      number
+    >,
   };
 
   constructor(opts: CountersOptions = {}) {
@@ -593,7 +596,18 @@ export class DistributedCounters {
     const exact = own.used + w.held + this.need(w.key, 1) * 4;
     const keep = w.integer ? Math.ceil(exact - 1e-9) : exact;
     const dm = this.peerDemand.get(w.key);
-    if (release(w, this.nodeName, keep, (node) => dm?.get(node)?.d ?? 0)) this.ownChange(w, now);
+    if (!release(w, this.nodeName, keep, (node) => dm?.get(node)?.d ?? 0)) return;
+    this.ownChange(w, now);
+    // Released units are what a short peer is waiting for: everyone learns at once, not hop by hop.
+    if (!this.channel) return;
+    const payload = encodeMessages(this.head(), [[w.key, w.ws, w.we, 0, [wireSlot(this.nodeName, own)]]]);
+    w.sentA = own.a;
+    w.ownChanged = false;
+    w.urgent = false;
+    w.gossipedAt = now;
+    this.ownDirty.delete(w);
+    this.queue.remove(w.id, this.nodeName);
+    for (const p of this.peers.sendable()) this.sendTo(p.name, payload, 'release');
   }
 
   // ---------------------------------------------------------------- periodic work
@@ -634,7 +648,7 @@ export class DistributedCounters {
           .filter((p) => (w.echoes.get(p.name) ?? 0) < w.lastClaimVer)
           .map((p) => p.name);
         waiting = missing.length > 0;
-        if (waiting && now - w.lastSentAt > REASK_MS) this.sendClaim(w, now, missing);
+        if (waiting && now - w.lastSentAt >= REASK_MS) this.sendClaim(w, now, missing);
       }
       if (!inUse && !waiting && !w.claimUnsent) this.live.delete(w);
     }

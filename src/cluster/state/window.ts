@@ -258,7 +258,8 @@ export interface ClaimContext {
 /** How much we may add to our cap on `w` now (the claim rule of limiter.ts on this window's view). */
 export function planClaim(w: Win, own: Slot, x: ClaimContext): { amount: number; beyondShare: boolean } {
   if (x.now >= w.we) return { amount: 0, beyondShare: false };
-  const p = pool(w, x.peers, new Set(x.required.map((r) => r.name)), x.shareOf);
+  const required = new Set(x.required.map((r) => r.name));
+  const p = pool(w, x.peers, required, x.shareOf);
   if (p <= 1e-9) return { amount: 0, beyondShare: false };
   if (x.peers.length === 0) return { amount: p, beyondShare: false };
   // Never more than the bound every required peer holds for us: if it loses us right after this
@@ -290,7 +291,11 @@ export function planClaim(w: Win, own: Slot, x: ClaimContext): { amount: number;
     const s = w.slots.get(q.name);
     const asked = s?.a ?? 0;
     let expect = 0;
-    if (prev) expect = (prev.slots.get(q.name)?.a ?? 0) * left;
+    // A peer we stopped waiting for before this window began claims nothing in it (a minority side
+    // claims nothing new): nothing is kept back for what its history says it would be asked.
+    const gone = !required.has(q.name) && q.unreachableSince > 0 && w.ws > q.unreachableSince;
+    if (gone) expect = 0;
+    else if (prev) expect = (prev.slots.get(q.name)?.a ?? 0) * left;
     else if (asked === 0 && firstRound) expect = Number.POSITIVE_INFINITY;
     nodes.push({
       name: q.name,
