@@ -7,7 +7,6 @@ import { CHANNEL_COUNTERS, type ClusterLike, type GossipChannel } from './gossip
 import { PeerTracker } from './peers.js';
 import {
   applyClaim,
-  createWin,
   digestOf,
   fits,
   globalUsed,
@@ -17,17 +16,16 @@ import {
   planClaim,
   release,
   requiredPeers,
-  round,
   type Slot,
   type Win,
 } from './window.js';
+import { toWire, WindowStore, wireSlot } from './windows.js';
 import {
   decodeCounterMessage,
   encodeDigest,
   encodeMessages,
   type WireDigest,
   type WireMsg,
-  type WireSlot,
   type WireWin,
 } from './wire.js';
 
@@ -35,7 +33,8 @@ import {
  * Cluster-wide windowed counters (rate limits, token limits, budgets) that
  * are counted locally on the request path: the scheduler around the
  * algorithm (window.ts, limiter.ts), the peer tracker (peers.ts), the gossip
- * queue (broadcast-queue.ts) and the wire codec (wire.ts). See docs/design-limits.md.
+ * queue (broadcast-queue.ts), the window store (windows.ts), demand (demand.ts)
+ * and the wire codec (wire.ts). See docs/design-limits.md.
  *
  * Traffic per node is bounded by the cluster's rate of slot changes, not by N²:
  *  - a claim goes straight to every peer and each answers with its copy of our
@@ -146,8 +145,7 @@ export class DistributedCounters {
   private nodeName: string;
   private readonly now: () => number;
   private readonly o: Required<Omit<CountersOptions, 'nodeName' | 'logger' | 'now' | 'timers'>>;
-  private readonly wins = new Map<string, Win>();
-  private readonly byKey = new Map<string, Set<Win>>();
+  private readonly wins: WindowStore;
   /** Windows the tick visits: own use in the last 2 s, a claim waiting for echoes, a peer's change. */
   private readonly live = new Set<Win>();
   /** Windows whose own slot changed since the last gossip. */
@@ -160,7 +158,6 @@ export class DistributedCounters {
   private readonly peerDemand = new Map<string, Map<string, { d: number; nx: number }>>();
   private readonly peers = new PeerTracker({ unlistedGraceMs: UNLISTED_GRACE_MS });
   private readonly queue = new BroadcastQueue();
-  private readonly restored = new Map<string, Map<string, number>>();
   private cluster: ClusterLike | undefined;
   private channel: GossipChannel | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -199,6 +196,7 @@ export class DistributedCounters {
     };
     // Versions of our own slots start above anything an earlier process with our name wrote.
     this.verBase = this.now() * 1000;
+    this.wins = new WindowStore(() => this.verBase++);
     this.startedAt = this.now();
     this.demand = new DemandTracker(this.now());
     this.lastGcAt = this.now();
@@ -257,15 +255,7 @@ export class DistributedCounters {
     this.cluster = cluster;
     const old = this.nodeName;
     this.nodeName = cluster.localName;
-    if (old !== this.nodeName) {
-      for (const w of this.wins.values()) {
-        const s = w.slots.get(old);
-        if (s) {
-          w.slots.delete(old);
-          w.slots.set(this.nodeName, s);
-        }
-      }
-    }
+    if (old !== this.nodeName) this.wins.rename(old, this.nodeName);
     this.channel = cluster.channel(CHANNEL_COUNTERS);
     this.channel.onMessage((payload, from) => this.receive(payload, from));
     this.channel.setLocalState(() => this.encodeState());
@@ -407,39 +397,11 @@ export class DistributedCounters {
   }
 
   private getWin(key: string, ws: number, we: number, limit: number): Win {
-    const id = `${key}@${ws}`;
-    let w = this.wins.get(id);
-    if (w) return w;
-    w = createWin(key, ws, we, limit);
-    this.wins.set(id, w);
-    let set = this.byKey.get(key);
-    if (!set) {
-      set = new Set();
-      this.byKey.set(key, set);
-    }
-    set.add(w);
-    const restored = this.restored.get(id);
-    if (restored) {
-      for (const [node, used] of restored) {
-        w.slots.set(node, {
-          used,
-          cap: used,
-          ver: node === this.nodeName ? this.verBase++ : 0,
-          d: 0,
-          nx: 0,
-          a: used,
-        });
-      }
-      this.restored.delete(id);
-    }
-    return w;
+    return this.wins.getOrCreate(key, ws, we, limit, this.nodeName);
   }
 
   private dropWin(w: Win): void {
-    this.wins.delete(w.id);
-    const set = this.byKey.get(w.key);
-    set?.delete(w);
-    if (set?.size === 0) this.byKey.delete(w.key);
+    this.wins.drop(w);
     this.live.delete(w);
     this.ownDirty.delete(w);
     this.claimsToSend.delete(w);
@@ -542,7 +504,7 @@ export class DistributedCounters {
     const required = requiredPeers(this.nodeName, this.peers.all(), now, this.o.reclaimAfterMs);
     if (!mayClaim(w, required, this.startedAt)) return false;
     const own = this.own(w);
-    const prev = w.prevWs === undefined ? undefined : this.wins.get(`${w.key}@${w.prevWs}`);
+    const prev = w.prevWs === undefined ? undefined : this.wins.get(w.key, w.prevWs);
     const { amount, beyondShare } = planClaim(w, own, {
       self: this.nodeName,
       peers: this.peers.size === 0 ? [] : peers,
@@ -618,7 +580,7 @@ export class DistributedCounters {
     this.refreshPeers(now, true);
     for (const key of this.demand.update(now)) {
       const published = this.demand.get(key).published;
-      for (const w of this.byKey.get(key) ?? []) {
+      for (const w of this.wins.ofKey(key)) {
         if (now >= w.we) continue;
         const s = w.slots.get(this.nodeName);
         if (!s) continue;
@@ -655,7 +617,7 @@ export class DistributedCounters {
     this.flush(now);
     if (now - this.lastGcAt >= GC_EVERY_MS) {
       this.lastGcAt = now;
-      for (const w of this.wins.values()) if (now > w.we + KEEP_AFTER_END_MS) this.dropWin(w);
+      for (const w of [...this.wins.values()]) if (now > w.we + KEEP_AFTER_END_MS) this.dropWin(w);
     }
   }
 
@@ -696,7 +658,7 @@ export class DistributedCounters {
     for (const target of this.peers.pick(k, () => this.random())) {
       const byWin = new Map<string, WireWin>();
       for (const it of this.queue.forTarget(target.name)) {
-        const w = this.wins.get(it.winId);
+        const w = this.wins.byId(it.winId);
         const s = w?.slots.get(it.node);
         if (!w || !s) continue;
         let e = byWin.get(w.id);
@@ -734,18 +696,10 @@ export class DistributedCounters {
     return { n: this.nodeName, h: this.startedAt };
   }
 
-  private fullEntry(w: Win): WireWin {
-    const slots: WireSlot[] = [];
-    for (const [node, s] of w.slots) slots.push(wireSlot(node, s));
-    return [w.key, w.ws, w.we, 0, slots];
-  }
-
   /** Sends our whole state to one peer (it just (re)started, or is reachable again). */
   private sendFull(peer: string): void {
     const now = this.now();
-    const entries: WireWin[] = [];
-    for (const w of this.wins.values()) if (now < w.we + 60_000) entries.push(this.fullEntry(w));
-    this.sendTo(peer, encodeMessages(this.head(), entries, true), 'full');
+    this.sendTo(peer, encodeMessages(this.head(), this.wins.fullState(now, 60_000), true), 'full');
   }
 
   private sendTo(peer: string, payloads: Buffer[], kind: SendKind): void {
@@ -767,8 +721,7 @@ export class DistributedCounters {
 
   private encodeState(): Buffer {
     const now = this.now();
-    const w: WireWin[] = [];
-    for (const win of this.wins.values()) if (now < win.we + 60_000) w.push(this.fullEntry(win));
+    const w = this.wins.fullState(now, 60_000);
     return Buffer.from(JSON.stringify({ ...this.head(), f: 1, w } satisfies WireMsg));
   }
 
@@ -838,9 +791,9 @@ export class DistributedCounters {
     const want: [string, number][] = [];
     for (const [key, ws, we, hash] of digest) {
       if (now > we + 60_000) continue;
-      const w = this.wins.get(`${key}@${ws}`);
+      const w = this.wins.get(key, ws);
       if (w && digestOf(w) === hash) continue;
-      if (w) entries.push(this.fullEntry(w));
+      if (w) entries.push(toWire(w));
       want.push([key, ws]);
     }
     if (entries.length > 0) this.sendTo(from, encodeMessages(this.head(), entries), 'digest');
@@ -850,8 +803,8 @@ export class DistributedCounters {
   private answerWant(from: string, want: [string, number][]): void {
     const entries: WireWin[] = [];
     for (const [key, ws] of want) {
-      const w = this.wins.get(`${key}@${ws}`);
-      if (w) entries.push(this.fullEntry(w));
+      const w = this.wins.get(key, ws);
+      if (w) entries.push(toWire(w));
     }
     if (entries.length > 0) this.sendTo(from, encodeMessages(this.head(), entries), 'digest');
   }
@@ -860,20 +813,13 @@ export class DistributedCounters {
 
   /** Usage slots of windows at least `minDurationMs` long, for the store. */
   usageRows(minDurationMs: number): UsageRow[] {
-    const rows: UsageRow[] = [];
-    for (const w of this.wins.values()) {
-      if (w.we - w.ws < minDurationMs) continue;
-      for (const [node, s] of w.slots)
-        if (s.used > 0) rows.push({ counter: w.key, windowStart: w.ws, node, value: s.used });
-    }
-    return rows;
+    return this.wins.usageRows(minDurationMs);
   }
 
   /** Merges persisted usage (taken as both used and claimed: it is spent). */
   restoreUsage(rows: UsageRow[]): void {
     for (const r of rows) {
-      const id = `${r.counter}@${r.windowStart}`;
-      const w = this.wins.get(id);
+      const w = this.wins.get(r.counter, r.windowStart);
       if (w) {
         const node = r.node;
         const s = w.slots.get(node);
@@ -892,12 +838,7 @@ export class DistributedCounters {
         }
         continue;
       }
-      let m = this.restored.get(id);
-      if (!m) {
-        m = new Map();
-        this.restored.set(id, m);
-      }
-      m.set(r.node, Math.max(m.get(r.node) ?? 0, r.value));
+      this.wins.keepRestored(r);
     }
   }
 
@@ -906,10 +847,6 @@ export class DistributedCounters {
     const w = this.win(spec, this.now());
     return { slots: Object.fromEntries([...w.slots].map(([k, v]) => [k, { ...v }])), limit: w.limit };
   }
-}
-
-function wireSlot(node: string, s: Slot): WireSlot {
-  return [node, round(s.used), round(s.cap), s.ver, round(s.d), round(s.nx), round(s.a)];
 }
 
 function hashName(s: string): number {
