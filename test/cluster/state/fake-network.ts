@@ -1,4 +1,14 @@
+import { MinHeap } from '../../../src/cluster/membership/heap.js';
 import type { ClusterLike, GossipChannel, MemberInfo } from '../../../src/cluster/state/gossip.js';
+
+interface InFlight {
+  at: number;
+  seq: number;
+  to: string;
+  ch: number;
+  payload: Buffer;
+  from: string;
+}
 
 /**
  * A deterministic in-memory gossip network on a simulated clock: direct
@@ -9,7 +19,8 @@ import type { ClusterLike, GossipChannel, MemberInfo } from '../../../src/cluste
 export class FakeNetwork {
   now = 0;
   private seed: number;
-  private readonly queue: { at: number; to: string; ch: number; payload: Buffer; from: string }[] = [];
+  private readonly queue = new MinHeap<InFlight>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq));
+  private seq = 0;
   readonly nodes = new Map<string, FakeCluster>();
   /** Groups that can talk; nodes in different groups cannot. */
   private group = new Map<string, number>();
@@ -89,14 +100,20 @@ export class FakeNetwork {
     if (!this.canTalk(from, to)) return;
     if (this.lossRate > 0 && this.random() < this.lossRate) return;
     const [lo, hi] = this.latency;
-    this.queue.push({ at: this.now + lo + this.random() * (hi - lo), to, ch, payload, from });
+    this.queue.push({
+      at: this.now + lo + this.random() * (hi - lo),
+      seq: this.seq++,
+      to,
+      ch,
+      payload,
+      from,
+    });
   }
 
   /** Delivers every message due by `now`. */
   deliver(): void {
-    this.queue.sort((a, b) => a.at - b.at);
-    while (this.queue.length > 0 && this.queue[0]!.at <= this.now) {
-      const m = this.queue.shift()!;
+    while (this.queue.size > 0 && this.queue.peek()!.at <= this.now) {
+      const m = this.queue.pop()!;
       if (!this.canTalk(m.from, m.to)) continue;
       this.nodes.get(m.to)?.deliver(m.ch, m.payload, m.from);
     }
