@@ -124,7 +124,12 @@ describe('Anthropic-family errors through @anthropic-ai/sdk', () => {
     // Anthropic's shape with the contract's OpenAI fields too ({error:{message,type,param,code}}).
     expect(await raw.json()).toMatchObject({
       type: 'error',
-      error: { type: 'invalid_request_error', message: expect.any(String), param: null, code: expect.any(String) },
+      error: {
+        type: 'invalid_request_error',
+        message: expect.any(String),
+        param: null,
+        code: expect.any(String),
+      },
     });
     const miss = await fetch(`${h.base}/anthropic/v1/nothing-here`);
     expect(miss.status).toBe(404);
