@@ -1,3 +1,4 @@
+import type { StreamEvent } from './canonical.js';
 import { MIN_SECRET, REDACTED } from './scrub.js';
 
 const REDACTED_BYTES = Buffer.from(REDACTED);
@@ -40,6 +41,27 @@ export class BodyScrubber {
   /** Scrubbing across chunks: a secret split over two chunks is held back until it is whole. */
   stream(): StreamScrub {
     return new StreamScrub(this);
+  }
+
+  /** Scrubbing of decoded events across deltas (translated streams). */
+  events(): EventScrub {
+    return new EventScrub(this);
+  }
+
+  /** Length of the longest end of `text` that begins a secret. */
+  heldTailText(text: string): number {
+    let hold = 0;
+    for (const s of this.texts) {
+      const from = Math.max(0, text.length - s.length + 1);
+      for (let j = text.indexOf(s[0]!, from); j !== -1; j = text.indexOf(s[0]!, j + 1)) {
+        if (text.length - j <= hold) break;
+        if (s.startsWith(text.slice(j))) {
+          hold = text.length - j;
+          break;
+        }
+      }
+    }
+    return hold;
   }
 
   /** Length of the longest end of `buf` that begins a secret (a secret cut by the chunk boundary). */
@@ -94,4 +116,52 @@ function replaceAll(buf: Buffer, secret: Buffer): Buffer {
   }
   parts.push(buf.subarray(pos));
   return Buffer.concat(parts);
+}
+
+type Delta = Extract<StreamEvent, { type: 'text' | 'reasoning' | 'tool_call_delta' }>;
+
+/**
+ * Scrubbing of decoded stream events (translated streams): the text of each
+ * channel (a choice's text, its reasoning, each tool call's arguments) is
+ * scrubbed as one string across its deltas, so a secret an upstream sends over
+ * several events is caught too. The start of a possible secret is held back
+ * until the next delta of that channel, or until the channel's choice ends.
+ */
+export class EventScrub {
+  private readonly carry = new Map<string, { ev: Delta; text: string }>();
+
+  constructor(private readonly s: BodyScrubber) {}
+
+  events(events: readonly StreamEvent[]): StreamEvent[] {
+    const out: StreamEvent[] = [];
+    for (const e of events) {
+      if (e.type === 'text' || e.type === 'reasoning' || e.type === 'tool_call_delta') {
+        const ch = e.type === 'tool_call_delta' ? `t${e.choice}:${e.index}` : `${e.type}${e.choice}`;
+        const prev = this.carry.get(ch);
+        const whole = this.s.scrubText(
+          (prev?.text ?? '') + (e.type === 'tool_call_delta' ? e.arguments : e.text),
+        );
+        const hold = this.s.heldTailText(whole);
+        const now = whole.slice(0, whole.length - hold);
+        if (hold > 0) this.carry.set(ch, { ev: e, text: whole.slice(whole.length - hold) });
+        else this.carry.delete(ch);
+        if (now.length > 0) out.push(withText(e, now));
+      } else {
+        if (this.carry.size > 0) this.flushInto(out);
+        out.push(e);
+      }
+    }
+    return out;
+  }
+
+  /** The held text, as it would have ended: a secret's beginning long enough to matter is redacted. */
+  private flushInto(out: StreamEvent[]): void {
+    for (const { ev, text } of this.carry.values())
+      out.push(withText(ev, text.length >= MIN_SECRET ? REDACTED : text));
+    this.carry.clear();
+  }
+}
+
+function withText(e: Delta, text: string): Delta {
+  return e.type === 'tool_call_delta' ? { ...e, arguments: text } : { ...e, text };
 }

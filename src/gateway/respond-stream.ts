@@ -124,8 +124,10 @@ export async function respondStream(
     } else {
       const decoder = target.entry.provider.streamDecoder(inbound.op, target.model);
       let ended = false;
-      const take = (events: readonly StreamEvent[]): string => {
-        for (const e of events) {
+      const events = scrubber.empty ? undefined : scrubber.events();
+      const take = (decoded: readonly StreamEvent[]): string => {
+        const list = events ? events.events(decoded) : decoded;
+        for (const e of list) {
           if (e.type === 'usage') result.usage = e.usage;
           else if (e.type === 'start' && e.usage) result.usage = e.usage;
           else if (e.type === 'text' || e.type === 'reasoning') result.outputChars += e.text.length;
@@ -134,8 +136,8 @@ export async function respondStream(
             result.error = new HttpError(502, e.message, 'upstream_error', e.code ?? 'upstream_error');
           else if (e.type === 'end') ended = true;
         }
-        // A secret split across two translated events is not caught: the bytes-level holdback is pass-through's.
-        return scrubber.scrubText(encoder.events(events));
+        // Text is scrubbed per channel across events (EventScrub); what else the encoder writes, per write.
+        return scrubber.scrubText(encoder.events(list));
       };
       for await (const chunk of source) {
         if (res.destroyed) break;

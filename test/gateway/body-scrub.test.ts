@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { BodyScrubber } from '../../src/gateway/body-scrub.js';
+import type { StreamEvent } from '../../src/gateway/canonical.js';
 
 const KEY = 'sk-SECRET-openai-0123456789abcdef';
 const HDR = 'extra-header-secret-42x';
@@ -43,6 +44,45 @@ describe('BodyScrubber (success bodies of one provider)', () => {
           // Same as scrubbing the whole, except a secret's start left at the very end is redacted too.
           const ref = s.scrub(whole).toString();
           if (tail?.toString() !== '[redacted]') expect(got).toBe(ref);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('property: a secret sent over several text/tool-argument events of a decoded stream never comes out', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom(KEY, HDR, KEY.slice(0, 10))), {
+          maxLength: 6,
+        }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.boolean(),
+        (parts, cuts, tool) => {
+          const whole = parts.join('');
+          const at = [...new Set(cuts.map((c) => c % (whole.length + 1)))].sort((a, b) => a - b);
+          const ev = s.events();
+          const decoded: StreamEvent[] = [];
+          let pos = 0;
+          for (const c of [...at, whole.length]) {
+            const piece = whole.slice(pos, c);
+            pos = c;
+            decoded.push(
+              tool
+                ? { type: 'tool_call_delta', choice: 0, index: 0, arguments: piece }
+                : { type: 'text', choice: 0, text: piece },
+            );
+          }
+          decoded.push({ type: 'finish', choice: 0, reason: 'stop' }, { type: 'end' });
+          // Fed one event at a time, as the upstream's chunks arrive.
+          const out = decoded.flatMap((e) => ev.events([e]));
+          const text = out
+            .map((e) => (e.type === 'text' ? e.text : e.type === 'tool_call_delta' ? e.arguments : ''))
+            .join('');
+          expect(text).not.toContain(KEY);
+          expect(text).not.toContain(HDR);
+          expect(out.slice(-2).map((e) => e.type)).toEqual(['finish', 'end']);
+          if (!text.endsWith('[redacted]')) expect(text).toBe(s.scrubText(whole));
         },
       ),
       { numRuns: 500 },
