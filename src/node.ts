@@ -91,6 +91,7 @@ export class DeepIntShieldNode {
     this.overload = new OverloadGuard({
       config: config.server.overload,
       loopLagMs: () => this.traffic.health.loopLagMs,
+      loopUtilization: () => this.traffic.health.loopUtilization,
       inFlight: () => this.http?.inFlightCount ?? 0,
       registry: this.registry,
     });

@@ -319,6 +319,12 @@ export const overloadSchema = z.strictObject({
   ready_max_in_flight: z.number().int().min(0).default(0),
   /** Above this lag, inference requests are shed (503 + retry-after), as many as it takes to bring it back under. */
   shed_event_loop_lag_ms: z.number().positive().default(250),
+  /**
+   * Above this event-loop utilization (share of the last 500 ms the loop was busy) for more than a second,
+   * inference requests are shed the same way: a saturated node turns work over quickly, so its lag stays
+   * low while requests queue in its sockets. 1 = never.
+   */
+  shed_event_loop_utilization: z.number().min(0.5).max(1).default(0.98),
   /** Inference requests beyond this many in flight are shed at once (0 = no limit). */
   shed_max_in_flight: z.number().int().min(0).default(0),
   retry_after_seconds: z.number().int().min(1).max(3600).default(1),

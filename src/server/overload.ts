@@ -4,10 +4,15 @@ import type { OverloadConfig } from '../config/schema.js';
 import { errorBody, HttpError } from './errors.js';
 import type { Route } from './router.js';
 
+/** How long the event-loop utilization must stay above its threshold before requests are shed for it. */
+const SATURATED_AFTER_MS = 1000;
+
 export interface OverloadGuardOptions {
   config: OverloadConfig;
   /** Mean event-loop lag of the last ~500 ms, ms. */
   loopLagMs: () => number;
+  /** Event-loop utilization of the last ~500 ms (0..1). */
+  loopUtilization?: () => number;
   inFlight: () => number;
   registry?: Registry;
   now?: () => number;
@@ -23,8 +28,8 @@ export interface OverloadGuardOptions {
  *   70% of it for `recovery_ms`, so load balancers move traffic to peers and
  *   back without flapping;
  * - early shedding: an admitted fraction of inference requests, cut by a
- *   tenth every adjustment while the lag is above the shed threshold and
- *   raised by a twentieth while it is below (AIMD, so the node settles at
+ *   tenth every adjustment while the lag or the event-loop utilization is
+ *   above its shed threshold and raised by a twentieth while both are below (AIMD, so the node settles at
  *   what it can serve instead of oscillating); the others are answered at
  *   once with 503 + retry-after in the OpenAI error shape, before their
  *   body is read or any upstream is called. Past `shed_max_in_flight`
@@ -37,6 +42,7 @@ export class OverloadGuard {
   private admitted = 1;
   private lastAdjust = 0;
   private overloadedSince: number | undefined;
+  private busySince: number | undefined;
   private calmSince: number | undefined;
   private notReady = false;
   private readonly now: () => number;
@@ -150,8 +156,15 @@ export class OverloadGuard {
     const steps = Math.floor((t - this.lastAdjust) / every);
     if (steps < 1) return;
     this.lastAdjust = t;
-    const lag = this.opts.loopLagMs();
-    if (lag > this.opts.config.shed_event_loop_lag_ms) this.admitted = Math.max(0.02, this.admitted * 0.9);
+    const c = this.opts.config;
+    // Utilization must stay above its threshold for a while: start-up and a burst of JIT or GC also fill the loop.
+    if (c.shed_event_loop_utilization < 1 && (this.opts.loopUtilization?.() ?? 0) > c.shed_event_loop_utilization)
+      this.busySince ??= t;
+    else this.busySince = undefined;
+    const saturated =
+      this.opts.loopLagMs() > c.shed_event_loop_lag_ms ||
+      (this.busySince !== undefined && t - this.busySince >= SATURATED_AFTER_MS);
+    if (saturated) this.admitted = Math.max(0.02, this.admitted * 0.9);
     // Quiet intervals with no request count too: recovery does not wait for traffic.
     else this.admitted = Math.min(1, this.admitted + 0.05 * Math.min(20, steps));
   }

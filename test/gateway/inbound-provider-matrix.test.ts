@@ -13,14 +13,21 @@ import { fakeNet } from '../support/gateway-node.js';
 import { type InProcessNode, startInProcessNode } from '../support/in-process-node.js';
 
 /**
- * Every inbound SDK × every provider type (each behind its contract fake) × {JSON, stream} × {text, tool call},
- * through one in-process node. The fakes share one deterministic brain: the same question gets the same
+ * Every inbound API (OpenAI chat and Responses, Anthropic messages, Gemini) through its official SDK × every
+ * provider type (each behind its contract fake) × {JSON, stream} × {text, tool call, image input}, through one
+ * in-process node. The fakes share one deterministic brain: the same question gets the same
  * answer everywhere, so every cell checks the exact text and the exact tool arguments.
  */
 
 const PROMPT = 'matrix ünïcode 👋';
 const ANSWER = `echo: ${PROMPT}`;
 const CITY = { type: 'object' as const, properties: { city: { type: 'string' } }, required: ['city'] };
+/** A 1×1 PNG; the fakes' brain answers with the mime type and byte count of each image it was given. */
+const PNG =
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+const PNG_BYTES = Buffer.from(PNG, 'base64').length;
+const IMAGE_ANSWER = `echo: ${PROMPT} [images: image/png ${PNG_BYTES} bytes]`;
+type Mode = 'text' | 'tool' | 'image';
 
 interface Fakes {
   azure: FakeServer;
@@ -119,11 +126,23 @@ afterAll(async () => {
 
 type Out = { text: string } | { tool: string; args: unknown };
 
-const clients: Record<string, (model: string, stream: boolean, tool: boolean) => Promise<Out>> = {
-  async openai(model, stream, tool) {
+const clients: Record<string, (model: string, stream: boolean, mode: Mode) => Promise<Out>> = {
+  async openai(model, stream, mode) {
+    const tool = mode === 'tool';
     const req = {
       model,
-      messages: [{ role: 'user' as const, content: PROMPT }],
+      messages: [
+        {
+          role: 'user' as const,
+          content:
+            mode === 'image'
+              ? [
+                  { type: 'text' as const, text: PROMPT },
+                  { type: 'image_url' as const, image_url: { url: `data:image/png;base64,${PNG}` } },
+                ]
+              : PROMPT,
+        },
+      ],
       ...(tool
         ? {
             tools: [{ type: 'function' as const, function: { name: 'weather', parameters: CITY } }],
@@ -149,11 +168,62 @@ const clients: Record<string, (model: string, stream: boolean, tool: boolean) =>
     }
     return name ? { tool: name, args: JSON.parse(args) } : { text };
   },
-  async anthropic(model, stream, tool) {
+  async responses(model, stream, mode) {
+    const req = {
+      model,
+      input:
+        mode === 'image'
+          ? [
+              {
+                role: 'user' as const,
+                content: [
+                  { type: 'input_text' as const, text: PROMPT },
+                  {
+                    type: 'input_image' as const,
+                    image_url: `data:image/png;base64,${PNG}`,
+                    detail: 'auto' as const,
+                  },
+                ],
+              },
+            ]
+          : PROMPT,
+      ...(mode === 'tool'
+        ? {
+            tools: [
+              { type: 'function' as const, name: 'weather', parameters: CITY, strict: false },
+            ],
+            tool_choice: 'required' as const,
+          }
+        : {}),
+    };
+    const r = stream
+      ? await oa.responses.stream(req).finalResponse()
+      : await oa.responses.create(req);
+    const call = r.output.find((o) => o.type === 'function_call');
+    return call && call.type === 'function_call'
+      ? { tool: call.name, args: JSON.parse(call.arguments) }
+      : { text: r.output_text };
+  },
+  async anthropic(model, stream, mode) {
+    const tool = mode === 'tool';
     const req = {
       model,
       max_tokens: 64,
-      messages: [{ role: 'user' as const, content: PROMPT }],
+      messages: [
+        {
+          role: 'user' as const,
+          content:
+            mode === 'image'
+              ? [
+                  { type: 'text' as const, text: PROMPT },
+                  {
+                    type: 'image' as const,
+                    source: { type: 'base64' as const, media_type: 'image/png' as const, data: PNG },
+                  },
+                ]
+              : PROMPT,
+        },
+      ],
       ...(tool
         ? { tools: [{ name: 'weather', input_schema: CITY }], tool_choice: { type: 'any' as const } }
         : {}),
@@ -164,7 +234,12 @@ const clients: Record<string, (model: string, stream: boolean, tool: boolean) =>
       ? { tool: b.name, args: b.input }
       : { text: b.type === 'text' ? b.text : '' };
   },
-  async genai(model, stream, tool) {
+  async genai(model, stream, mode) {
+    const tool = mode === 'tool';
+    const contents =
+      mode === 'image'
+        ? [{ role: 'user', parts: [{ text: PROMPT }, { inlineData: { mimeType: 'image/png', data: PNG } }] }]
+        : PROMPT;
     const config = tool
       ? {
           tools: [
@@ -185,13 +260,13 @@ const clients: Record<string, (model: string, stream: boolean, tool: boolean) =>
         }
       : {};
     if (!stream) {
-      const r = await ai.models.generateContent({ model, contents: PROMPT, config });
+      const r = await ai.models.generateContent({ model, contents, config });
       const fc = r.functionCalls?.[0];
       return fc ? { tool: fc.name ?? '', args: fc.args } : { text: r.text ?? '' };
     }
     let text = '';
     let call: Out | undefined;
-    for await (const c of await ai.models.generateContentStream({ model, contents: PROMPT, config })) {
+    for await (const c of await ai.models.generateContentStream({ model, contents, config })) {
       // Parts read directly: `c.text` warns on chunks that carry a function call.
       for (const p of c.candidates?.[0]?.content?.parts ?? []) text += p.text ?? '';
       const fc = c.functionCalls?.[0];
@@ -201,19 +276,19 @@ const clients: Record<string, (model: string, stream: boolean, tool: boolean) =>
   },
 };
 
-describe('inbound SDK × provider × {JSON, stream} × {text, tool call}', () => {
+describe('inbound SDK × provider × {JSON, stream} × {text, tool call, image input}', () => {
   for (const [client, run] of Object.entries(clients))
     for (const [type, model] of Object.entries(TARGETS))
       for (const stream of [false, true])
-        for (const tool of [false, true])
-          it(`${client} → ${type} (${model}), ${stream ? 'stream' : 'JSON'}, ${tool ? 'tool call' : 'text'}`, async () => {
-            const out = await run(model, stream, tool);
-            if (tool) expect(out).toEqual({ tool: 'weather', args: { city: 'Paris' } });
-            else expect(out).toEqual({ text: ANSWER });
+        for (const mode of ['text', 'tool', 'image'] as const)
+          it(`${client} → ${type} (${model}), ${stream ? 'stream' : 'JSON'}, ${mode}`, async () => {
+            const out = await run(model, stream, mode);
+            if (mode === 'tool') expect(out).toEqual({ tool: 'weather', args: { city: 'Paris' } });
+            else expect(out).toEqual({ text: mode === 'image' ? IMAGE_ANSWER : ANSWER });
           });
 
   it('every fake was reached (no cell answered by a stand-in)', () => {
     for (const [name, fake] of Object.entries(f) as [string, FakeServer][])
-      expect(fake.requests.filter((r) => r.method === 'POST').length, name).toBeGreaterThanOrEqual(12);
+      expect(fake.requests.filter((r) => r.method === 'POST').length, name).toBeGreaterThanOrEqual(24);
   });
 });

@@ -3,10 +3,11 @@ import { overloadSchema } from '../../src/config/schema.js';
 import { OverloadGuard } from '../../src/server/overload.js';
 
 function guard(over: Partial<Record<string, number>> = {}) {
-  const state = { lag: 0, inFlight: 0, t: 0 };
+  const state = { lag: 0, inFlight: 0, t: 0, elu: 0.3 };
   const g = new OverloadGuard({
     config: overloadSchema.parse({ recovery_ms: 1000, ready_max_event_loop_lag_ms: 150, ...over }),
     loopLagMs: () => state.lag,
+    loopUtilization: () => state.elu,
     inFlight: () => state.inFlight,
     now: () => state.t,
     random: () => 0.5,
@@ -45,6 +46,36 @@ describe('OverloadGuard', () => {
     state.t += 2000;
     expect(g.shouldShed()).toBe(false);
     expect(g.admittedFraction).toBe(1);
+  });
+
+  it('sheds while the event loop is saturated with little lag (utilization above the threshold), not below it', () => {
+    const { g, state } = guard();
+    state.lag = 20;
+    state.elu = 0.995;
+    // Under a second of it (start-up, a GC burst) sheds nothing.
+    for (let i = 0; i < 9; i++) {
+      state.t += 100;
+      expect(g.shouldShed()).toBe(false);
+    }
+    expect(g.admittedFraction).toBe(1);
+    for (let i = 0; i < 30; i++) {
+      state.t += 100;
+      g.shouldShed();
+    }
+    expect(g.admittedFraction).toBeLessThan(0.1);
+    // Busy but not saturated: back to admitting all.
+    state.elu = 0.9;
+    state.t += 2000;
+    expect(g.shouldShed()).toBe(false);
+    expect(g.admittedFraction).toBe(1);
+    // 1 turns the utilization signal off.
+    const { g: off, state: s2 } = guard({ shed_event_loop_utilization: 1 });
+    s2.elu = 1;
+    for (let i = 0; i < 30; i++) {
+      s2.t += 100;
+      off.shouldShed();
+    }
+    expect(off.admittedFraction).toBe(1);
   });
 
   it('sheds everything past shed_max_in_flight, and nothing when disabled', () => {

@@ -1,11 +1,15 @@
+import { type EventLoopUtilization, performance } from 'node:perf_hooks';
 import type { NodeHealth } from './types.js';
 
 /**
- * This process's health: CPU (cores used over the last sample), RSS and
- * event-loop lag. Lag is measured as the drift of a 100 ms timer, averaged
- * over the last 500 ms and also kept as the worst recent value, so an
- * overloaded loop shows within half a second and a single GC pause does not
- * dominate. One timer, unref'd; stop() releases it.
+ * This process's health: CPU (cores used over the last sample), RSS,
+ * event-loop lag and event-loop utilization. Lag is measured as the drift of
+ * a 100 ms timer, averaged over the last 500 ms, so an overloaded loop shows
+ * within half a second and a single GC pause does not dominate. Utilization
+ * (the share of wall time the loop was busy, not waiting for I/O) over the
+ * same 500 ms is the saturation signal: a loop that is busy all the time but
+ * turns over quickly (many short callbacks) shows little lag while requests
+ * queue in its sockets. One timer, unref'd; stop() releases it.
  */
 export class NodeHealthSampler {
   private timer: NodeJS.Timeout | undefined;
@@ -15,6 +19,8 @@ export class NodeHealthSampler {
   private lastCpuAt = performance.now();
   private cpuCores = 0;
   private cpuTick = 0;
+  private lastElu: EventLoopUtilization = performance.eventLoopUtilization();
+  private readonly elus: EventLoopUtilization[] = [];
 
   constructor(
     private readonly inFlight: () => number,
@@ -25,6 +31,8 @@ export class NodeHealthSampler {
   start(): void {
     if (this.timer) return;
     this.lastTick = performance.now();
+    this.lastElu = performance.eventLoopUtilization();
+    this.elus.length = 0;
     this.timer = setInterval(() => this.tick(), this.intervalMs);
     this.timer.unref?.();
   }
@@ -45,6 +53,22 @@ export class NodeHealthSampler {
     return Math.max(sum / this.lags.length, pending);
   }
 
+  /** Share of the last ~500 ms the event loop was busy (0..1). */
+  get loopUtilization(): number {
+    if (!this.timer) return 0;
+    let active = 0;
+    let idle = 0;
+    for (const e of this.elus) {
+      active += e.active;
+      idle += e.idle;
+    }
+    // Time since the last tick counts too: a loop too busy to run the timer is busy now.
+    const now = performance.eventLoopUtilization(this.lastElu);
+    active += now.active;
+    idle += now.idle;
+    return active + idle > 0 ? active / (active + idle) : 0;
+  }
+
   snapshot(): NodeHealth {
     return {
       cpu: Math.round(this.cpuCores * 100) / 100,
@@ -60,7 +84,12 @@ export class NodeHealthSampler {
     const lag = Math.max(0, now - this.lastTick - this.intervalMs);
     this.lastTick = now;
     this.lags.push(lag);
-    if (this.lags.length > Math.max(1, Math.round(500 / this.intervalMs))) this.lags.shift();
+    const keep = Math.max(1, Math.round(500 / this.intervalMs));
+    if (this.lags.length > keep) this.lags.shift();
+    const elu = performance.eventLoopUtilization();
+    this.elus.push(performance.eventLoopUtilization(elu, this.lastElu));
+    this.lastElu = elu;
+    if (this.elus.length > keep) this.elus.shift();
     if (++this.cpuTick * this.intervalMs >= 1000) {
       this.cpuTick = 0;
       const cpu = process.cpuUsage(this.lastCpu);
