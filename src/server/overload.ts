@@ -158,7 +158,10 @@ export class OverloadGuard {
     this.lastAdjust = t;
     const c = this.opts.config;
     // Utilization must stay above its threshold for a while: start-up and a burst of JIT or GC also fill the loop.
-    if (c.shed_event_loop_utilization < 1 && (this.opts.loopUtilization?.() ?? 0) > c.shed_event_loop_utilization)
+    if (
+      c.shed_event_loop_utilization < 1 &&
+      (this.opts.loopUtilization?.() ?? 0) > c.shed_event_loop_utilization
+    )
       this.busySince ??= t;
     else this.busySince = undefined;
     const saturated =

@@ -189,16 +189,12 @@ const clients: Record<string, (model: string, stream: boolean, mode: Mode) => Pr
           : PROMPT,
       ...(mode === 'tool'
         ? {
-            tools: [
-              { type: 'function' as const, name: 'weather', parameters: CITY, strict: false },
-            ],
+            tools: [{ type: 'function' as const, name: 'weather', parameters: CITY, strict: false }],
             tool_choice: 'required' as const,
           }
         : {}),
     };
-    const r = stream
-      ? await oa.responses.stream(req).finalResponse()
-      : await oa.responses.create(req);
+    const r = stream ? await oa.responses.stream(req).finalResponse() : await oa.responses.create(req);
     const call = r.output.find((o) => o.type === 'function_call');
     return call && call.type === 'function_call'
       ? { tool: call.name, args: JSON.parse(call.arguments) }
