@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Overload curve of one node: offered vs served vs admitted p99, with the
-# overload guard (server.overload, default thresholds) and without it
+# overload guard (server.overload, default thresholds, plus shed_event_loop_utilization
+# SHED_UTILIZATION, default 0.98, off by default in the config) and without it
 # (server.overload.enabled=false, the baseline), alternating in one run.
 # Builds dist/, starts the shared mock upstream and two nodes (same config
 # but the guard), measures the guarded node's closed-loop maximum, then
@@ -19,7 +20,7 @@ conns=${CONNS:-512}
 mk() { # port, enabled
   cat >"$tmp/gw-$1.json" <<JSON
 { "server": { "host": "127.0.0.1", "port": $1, "drain_accept_seconds": 0, "drain_timeout_seconds": 2,
-              "overload": { "enabled": $2 } },
+              "overload": { "enabled": $2, "shed_event_loop_utilization": ${SHED_UTILIZATION:-0.98} } },
   "logging": { "level": "warn" },
   "providers": { "openai": { "keys": [{ "name": "bench", "value": "sk-bench" }],
     "network_config": { "base_url": "http://127.0.0.1:18081", "max_retries": 0, "max_connections": 256 } } },

@@ -322,9 +322,11 @@ export const overloadSchema = z.strictObject({
   /**
    * Above this event-loop utilization (share of the last 500 ms the loop was busy) for more than a second,
    * inference requests are shed the same way: a saturated node turns work over quickly, so its lag stays
-   * low while requests queue in its sockets. 1 = never.
+   * low while requests queue in its sockets. 1 = never (the default: a node that shares its process or a
+   * small, busy host with other work reaches 0.98 at loads it can still serve; 0.98 suits a node that has
+   * its cores to itself, see docs/benchmarks.md "Overload curve").
    */
-  shed_event_loop_utilization: z.number().min(0.5).max(1).default(0.98),
+  shed_event_loop_utilization: z.number().min(0.5).max(1).default(1),
   /** Inference requests beyond this many in flight are shed at once (0 = no limit). */
   shed_max_in_flight: z.number().int().min(0).default(0),
   retry_after_seconds: z.number().int().min(1).max(3600).default(1),

@@ -143,19 +143,20 @@ describe('HTTP edge fuzzing against a real node process', () => {
               type?: string;
               error: Record<string, unknown>;
             };
-            // Each API family answers in its own error shape (docs/providers.md); a method the HTTP
-            // parser refuses is answered before any route is known, in the OpenAI shape.
+            // Each API family answers in its own error shape (docs/providers.md), carrying the contract's
+            // OpenAI fields as well; a method the HTTP parser refuses is answered before any route is
+            // known, in the OpenAI shape.
             const at = p.startsWith('/') ? p : `/${p}`;
             const routed = METHODS.includes(r.method);
             if (routed && at.startsWith('/anthropic/')) {
               expect(json.type).toBe('error');
-              expect(Object.keys(json.error).sort()).toEqual(['message', 'type']);
+              expect(Object.keys(json.error).sort()).toEqual(['code', 'message', 'param', 'type']);
             } else if (routed && at.startsWith('/genai/')) {
               expect(
                 Object.keys(json.error)
                   .filter((k) => k !== 'details')
                   .sort(),
-              ).toEqual(['code', 'message', 'status']);
+              ).toEqual(['code', 'message', 'param', 'status', 'type']);
               expect(json.error.code).toBe(res.status);
             } else expect(Object.keys(json.error).sort()).toEqual(['code', 'message', 'param', 'type']);
           }

@@ -49,7 +49,9 @@ describe('OverloadGuard', () => {
   });
 
   it('sheds while the event loop is saturated with little lag (utilization above the threshold), not below it', () => {
-    const { g, state } = guard();
+    // Off by default (docs/configuration.md): 1 = never.
+    expect(overloadSchema.parse({}).shed_event_loop_utilization).toBe(1);
+    const { g, state } = guard({ shed_event_loop_utilization: 0.98 });
     state.lag = 20;
     state.elu = 0.995;
     // Under a second of it (start-up, a GC burst) sheds nothing.
@@ -68,8 +70,8 @@ describe('OverloadGuard', () => {
     state.t += 2000;
     expect(g.shouldShed()).toBe(false);
     expect(g.admittedFraction).toBe(1);
-    // 1 turns the utilization signal off.
-    const { g: off, state: s2 } = guard({ shed_event_loop_utilization: 1 });
+    // The default, 1, never sheds for it.
+    const { g: off, state: s2 } = guard();
     s2.elu = 1;
     for (let i = 0; i < 30; i++) {
       s2.t += 100;
