@@ -6,16 +6,12 @@
 #   env: RATES ("1000 2000"), DURATION (8s), ROUNDS (2), CONNS (32), BENCH_KIT (../shared/bench)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-kit=${BENCH_KIT:-$root/../shared/bench}
 cd "$root"
+# shellcheck source=../lib.sh
+. "$root/bench/lib.sh"
 rates=${RATES:-1000 2000}; dur=${DURATION:-8s}; rounds=${ROUNDS:-2}; conns=${CONNS:-32}
-lg=${LOADGEN:-/tmp/deepintshield-loadgen}
-if [ ! -x "$lg" ]; then
-  command -v go >/dev/null || { apt-get update -qq && apt-get install -y -qq golang-go >/dev/null; }
-  (cd "$kit/loadgen" && GO111MODULE=off GOCACHE=${GOCACHE:-/tmp/gocache} go build -o "$lg" .)
-fi
+ensure_loadgen
 tmp=$(mktemp -d)
-free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 mock_port=$(free_port); off_port=$(free_port); on_port=$(free_port)
 node "$kit/mock-upstream.mjs" --port "$mock_port" >"$tmp/mock.log" 2>&1 &
 mock_pid=$!

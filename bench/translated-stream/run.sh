@@ -8,17 +8,13 @@
 #   env: RATES ("500"), DURATION (8s), ROUNDS (2), BENCH_KIT (../shared/bench)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-kit=${BENCH_KIT:-$root/../shared/bench}
 cd "$root"
+# shellcheck source=../lib.sh
+. "$root/bench/lib.sh"
 rates=${RATES:-500}; dur=${DURATION:-8s}; rounds=${ROUNDS:-2}
-lg=${LOADGEN:-/tmp/deepintshield-loadgen}
-if [ ! -x "$lg" ]; then
-  command -v go >/dev/null || { apt-get update -qq && apt-get install -y -qq golang-go >/dev/null; }
-  (cd "$kit/loadgen" && GO111MODULE=off GOCACHE=${GOCACHE:-/tmp/gocache} go build -o "$lg" .)
-fi
+ensure_loadgen
 npx tsc -p tsconfig.build.json
 tmp=$(mktemp -d)
-free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 mock_port=$(free_port); gw_port=$(free_port)
 node -e 'const [f,port,mock]=process.argv.slice(1),fs=require("fs"),c=JSON.parse(fs.readFileSync("bench/gateway.json","utf8"));
   c.server.port=Number(port); c.providers.openai.network_config.base_url="http://127.0.0.1:"+mock;
