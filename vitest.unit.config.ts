@@ -19,8 +19,6 @@ export default defineConfig({
       'test/cluster/membership/state-machine.test.ts',
       'test/cluster/state/counters.test.ts',
       'test/cluster/state/key-gate.test.ts',
-      'test/cluster/state/window.test.ts',
-      'test/cluster/state/wire.test.ts',
       'test/providers/translate.test.ts',
       'test/deploy/docs.test.ts',
       'test/gateway/stream-check.test.ts',

@@ -45,18 +45,11 @@ for (const n of args.nodes.split(',').map(Number)) {
   const wall = performance.now() - t0;
   const bytes = r.counters.reduce((a, c) => a + c.stats_.bytesSent, 0);
   const perNodePerS = bytes / n / (span / 1000);
-  const by: Record<string, number> = {};
-  for (const c of r.counters)
-    for (const [k, v] of Object.entries(c.stats_.bytesBy)) by[k] = (by[k] ?? 0) + v / n / (span / 1000);
-  const split = Object.entries(by)
-    .filter(([, v]) => v > 0)
-    .map(([k, v]) => `${k} ${Math.round(v)}`)
-    .join(', ');
   const rows = r.admitted.map((a, i) => {
     const target = Math.min(LIMIT, r.offered[i] ?? 0);
     return `${a} (${(((a - target) / LIMIT) * 100).toFixed(2)}%)`;
   });
   console.log(
-    `N=${n} loss=${args.loss} shape=${args.shape}: admitted per window ${rows.join(', ')}; counter bytes sent per node per s ${Math.round(perNodePerS)} (${split}); wall ${Math.round(wall)} ms`,
+    `N=${n} loss=${args.loss} shape=${args.shape}: admitted per window ${rows.join(', ')}; counter bytes sent per node per s ${Math.round(perNodePerS)}; wall ${Math.round(wall)} ms`,
   );
 }

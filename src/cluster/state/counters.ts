@@ -1,51 +1,29 @@
 import { type Duration, windowEnd, windowStart } from '../../config/duration.js';
 import type { Logger } from '../../observability/logger.js';
 import type { UsageRow } from '../../store/types.js';
-import { BroadcastQueue } from './broadcast-queue.js';
-import { DemandTracker } from './demand.js';
-import { CHANNEL_COUNTERS, type ClusterLike, type GossipChannel } from './gossip.js';
-import { PeerTracker } from './peers.js';
-import {
-  applyClaim,
-  digestOf,
-  fits,
-  globalUsed,
-  hasMajority,
-  mayClaim,
-  mergeSlot,
-  planClaim,
-  release,
-  requiredPeers,
-  type Slot,
-  type Win,
-} from './window.js';
-import { toWire, WindowStore, wireSlot } from './windows.js';
-import {
-  decodeCounterMessage,
-  encodeDigest,
-  encodeMessages,
-  type WireDigest,
-  type WireMsg,
-  type WireWin,
-} from './wire.js';
+import { CHANNEL_COUNTERS, type ClusterLike, type GossipChannel, type MemberState } from './gossip.js';
+import { claimAmount, type SlotView } from './limiter.js';
+import { decodeCounterMessage, type WireMsg, type WireSlot, type WireWin } from './wire.js';
 
 /**
  * Cluster-wide windowed counters (rate limits, token limits, budgets) that
- * are counted locally on the request path: the scheduler around the
- * algorithm (window.ts, limiter.ts), the peer tracker (peers.ts), the gossip
- * queue (broadcast-queue.ts), the window store (windows.ts), demand (demand.ts)
- * and the wire codec (wire.ts). See docs/design-limits.md.
+ * are counted locally on the request path. See docs/design-limits.md.
  *
- * Traffic per node is bounded by the cluster's rate of slot changes, not by N²:
- *  - a claim goes straight to every peer and each answers with its copy of our
- *    slot (the echo the claim rule waits for);
- *  - every other change of a slot (used, asked, demand, releases) is coalesced per
- *    tick and gossiped to k = ⌈log2 N⌉+1 random peers, which forward what is new
- *    to them once (when k does not already cover everyone);
- *  - a slow anti-entropy digest to one random peer repairs what loss dropped;
- *  - who is alive comes from membership (suspect or dead = unreachable); there is
- *    no heartbeat and no failure detector of our own.
- * A tick visits only the windows in use (own use, a pending claim, a peer's change).
+ * Per (counter, window) every node owns one slot {used, cap, ver, demand}:
+ *  - `used` only grows (a G-counter: merge = max), so what a node admitted is
+ *    never forgotten, even when it is killed;
+ *  - `cap` is the part of the limit the node has CLAIMED; it admits only
+ *    while used < cap. Σ caps ≤ limit is the safety invariant;
+ *  - a node claims `f × pool` where pool = limit − Σ max(cap, used) of every
+ *    slot it knows and f its share of the published demand, and may claim
+ *    again on that window only after every required peer has echoed its
+ *    previous claim (so at most one claim per node is ever unseen, and
+ *    concurrent claims come out of disjoint fractions of the pool);
+ *  - a node releases (lowers its cap towards what it needs) when peers want
+ *    more; releasing is always safe.
+ * Peers that stop answering stop being "required" only while this node sees a
+ * strict majority of the cluster: a minority side keeps its current caps and
+ * never takes the whole limit a second time.
  */
 
 export interface CounterSpec {
@@ -97,10 +75,12 @@ export interface CountersOptions {
   nodeName?: string;
   logger?: Logger;
   now?: () => number;
-  /** Tick period while counters are in use: claims, gossip of changed slots. */
+  /** How often changed counters are sent to peers. */
   flushIntervalMs?: number;
   /** Start timers (false in deterministic tests, which call tick()). */
   timers?: boolean;
+  /** A peer silent this long counts as unreachable. */
+  unresponsiveMs?: number;
   /** A majority side stops waiting for an unreachable peer after this long. */
   reclaimAfterMs?: number;
   /** An unreachable peer's reservation is dropped after this long (majority side only). */
@@ -111,77 +91,100 @@ export interface CountersOptions {
   needHorizonS?: number;
 }
 
+interface Slot {
+  used: number;
+  cap: number;
+  ver: number;
+  /** Published demand (attempts per second) of the slot's node for this counter. */
+  d: number;
+  /** Upper bound of the slot node's next claim (what others reserve when it becomes unreachable). */
+  nx: number;
+  /** What the slot's node was asked for in this window, admitted or not (grow-only): its share of the demand. */
+  a: number;
+}
+
+interface Win {
+  id: string;
+  key: string;
+  ws: number;
+  we: number;
+  limit: number;
+  slots: Map<string, Slot>;
+  dirty: boolean;
+  ackReq: boolean;
+  /** Own slot version at the last claim (0: never claimed in this window). */
+  lastClaimVer: number;
+  /** A claim made since the last send: no second claim until it is sent. */
+  claimUnsent: boolean;
+  lastSentAt: number;
+  /** Start of the window before this one (its slots are the demand history). */
+  prevWs?: number;
+  /** Our `a` as last sent: the shares are computed from what every node can know, our own included. */
+  sentA: number;
+  /** Peer -> highest version of OUR slot it has echoed back. */
+  echoes: Map<string, number>;
+  /** Peer -> our next-claim bound in that echo (what it would reserve for us). */
+  echoNx: Map<string, number>;
+  /** Own attempts in this window (drives proactive claims). */
+  active: boolean;
+  /** Apportioned in whole units. */
+  integer: boolean;
+  /** Local reservations not yet settled (part of our cap, never sent: the cap already covers them). */
+  held: number;
+}
+
+interface KeyStats {
+  attempts: number;
+  amount: number;
+  amountEvents: number;
+  rate: number;
+  avgAmount: number;
+  published: number;
+}
+
+interface Peer {
+  name: string;
+  /** The peer's process start time as it announced it (a new value = a restarted peer). */
+  h: number;
+  /** Sent us its full state since we started (needed before claiming in a window we joined late). */
+  synced: boolean;
+  state: MemberState;
+  lastHeard: number;
+  /** When it became unreachable (silent or dead), 0 while reachable. */
+  unreachableSince: number;
+  listed: boolean;
+}
+
+const MAX_PAYLOAD = 900;
+
+/** Liveness messages to every peer at least this often (peers call us unresponsive after 1 s). */
+const HEARTBEAT_MS = 250;
 /** Counters stay on the fast tick this long after the last request that used them. */
 const BUSY_AFTER_USE_MS = 2000;
-/** Tick period when nothing is in use (anti-entropy, membership changes). */
-const IDLE_TICK_MS = 250;
-/** A claim not echoed by every required peer after one tick is sent again to those that did not answer (at N peers and 1% loss most claims miss an echo or two). */
-const REASK_MS = 50;
-/** Windows older than this past their end are dropped (they stay for late merges and the store). */
-const KEEP_AFTER_END_MS = 10 * 60_000;
-const GC_EVERY_MS = 5000;
-/** Anti-entropy: one digest to one random peer every max(1 s, N × 20 ms), so its bytes per second stay bounded. */
-const AE_MIN_MS = 1000;
-const AE_PER_NODE_MS = 20;
-/**
- * Our slot's used/asked/demand changes are gossiped at most every max(tick, N × 5 ms): the cluster
- * as a whole then puts at most ~200 slot changes a second into gossip, whatever its size, and the
- * bytes per node grow with the fan-out (log N) only. Claims and releases do not wait.
- */
-const OWN_GOSSIP_PER_NODE_MS = 5;
-/** A peer membership no longer lists is forgotten after this long. */
-const UNLISTED_GRACE_MS = 1000;
-/** Membership's view is read at most this often on the request path (every tick reads it anyway). */
-const REFRESH_MIN_MS = 10;
-
-type SendKind = 'claim' | 'echo' | 'release' | 'gossip' | 'digest' | 'full' | 'hello';
-
-/** Gossip fan-out per tick: ⌈log2 N⌉ + 1 peers. */
-export function fanout(clusterSize: number): number {
-  return Math.ceil(Math.log2(Math.max(2, clusterSize))) + 1;
-}
 
 export class DistributedCounters {
   private nodeName: string;
   private readonly now: () => number;
   private readonly o: Required<Omit<CountersOptions, 'nodeName' | 'logger' | 'now' | 'timers'>>;
-  private readonly wins: WindowStore;
-  /** Windows the tick visits: own use in the last 2 s, a claim waiting for echoes, a peer's change. */
-  private readonly live = new Set<Win>();
-  /** Windows whose own slot changed since the last gossip. */
-  private readonly ownDirty = new Set<Win>();
-  private readonly claimsToSend = new Set<Win>();
-  /** Windows changed recently (the anti-entropy digest covers these). */
-  private readonly recent = new Set<Win>();
-  private readonly demand: DemandTracker;
+  private readonly wins = new Map<string, Win>();
+  private readonly stats = new Map<string, KeyStats>();
   /** Last known demand and next-claim bound per counter key per node. */
-  private readonly peerDemand = new Map<string, Map<string, { d: number; nx: number }>>();
-  private readonly peers = new PeerTracker({ unlistedGraceMs: UNLISTED_GRACE_MS });
-  private readonly queue = new BroadcastQueue();
+  private readonly demand = new Map<string, Map<string, { d: number; nx: number }>>();
+  private readonly peers = new Map<string, Peer>();
+  private readonly restored = new Map<string, Map<string, number>>();
   private cluster: ClusterLike | undefined;
   private channel: GossipChannel | undefined;
   private timer: NodeJS.Timeout | undefined;
   private verBase: number;
   private readonly startedAt: number;
+  private lastDemandAt: number;
+  private lastHeartbeatAt = 0;
   private lastUseAt = Number.NEGATIVE_INFINITY;
-  private lastRefreshAt = Number.NEGATIVE_INFINITY;
-  private lastGcAt: number;
-  private nextAeAt: number;
   private nextTickAt = 0;
   private closed = false;
-  private seed: number;
   private readonly logger: Logger | undefined;
   /** Messages sent / received, for tests and metrics. */
-  readonly stats_ = {
-    sent: 0,
-    received: 0,
-    bytesSent: 0,
-    /** Bytes sent per kind of message. */
-    bytesBy: { claim: 0, echo: 0, release: 0, gossip: 0, digest: 0, full: 0, hello: 0 } as Record<
-      SendKind,
-      number
-    >,
-  };
+  readonly stats_ = { sent: 0, received: 0, bytesSent: 0 };
 
   constructor(opts: CountersOptions = {}) {
     this.nodeName = opts.nodeName ?? 'local';
@@ -189,6 +192,7 @@ export class DistributedCounters {
     this.logger = opts.logger;
     this.o = {
       flushIntervalMs: opts.flushIntervalMs ?? 50,
+      unresponsiveMs: opts.unresponsiveMs ?? 1000,
       reclaimAfterMs: opts.reclaimAfterMs ?? 500,
       forgetAfterMs: opts.forgetAfterMs ?? 120_000,
       safety: opts.safety ?? 0.95,
@@ -196,25 +200,15 @@ export class DistributedCounters {
     };
     // Versions of our own slots start above anything an earlier process with our name wrote.
     this.verBase = this.now() * 1000;
-    this.wins = new WindowStore(() => this.verBase++);
     this.startedAt = this.now();
-    this.demand = new DemandTracker(this.now());
-    this.lastGcAt = this.now();
-    this.nextAeAt = this.now() + AE_MIN_MS;
-    this.seed = hashName(this.nodeName) ^ this.startedAt;
+    this.lastDemandAt = this.now();
     if (opts.timers !== false) this.scheduleTick(this.o.flushIntervalMs);
   }
 
-  /** Seeded (mulberry32): deterministic runs in the simulator. */
-  private random(): number {
-    this.seed = (this.seed + 0x6d2b79f5) | 0;
-    let t = this.seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-
-  /** Ticks every flushIntervalMs while counters are in use or have something to send, else 4 times a second. */
+  /**
+   * Ticks every flushIntervalMs while counters are in use or have something to send, else only at the
+   * heartbeat pace: an idle node wakes 4 times a second instead of 20.
+   */
   private scheduleTick(ms: number): void {
     if (this.closed) return;
     if (this.timer) clearTimeout(this.timer);
@@ -225,7 +219,7 @@ export class DistributedCounters {
       } catch (err) {
         this.logger?.warn({ err: (err as Error).message }, 'counter flush failed');
       }
-      this.scheduleTick(this.busy() ? this.o.flushIntervalMs : IDLE_TICK_MS);
+      this.scheduleTick(this.busy() ? this.o.flushIntervalMs : HEARTBEAT_MS);
     }, ms);
     this.timer.unref();
   }
@@ -238,12 +232,8 @@ export class DistributedCounters {
 
   private busy(): boolean {
     if (this.now() - this.lastUseAt < BUSY_AFTER_USE_MS) return true;
-    return this.live.size > 0 || this.ownDirty.size > 0 || this.claimsToSend.size > 0 || this.queue.size > 0;
-  }
-
-  /** How many windows the tick visits (in use, waiting for echoes, or changed by a peer): tests, metrics. */
-  get liveWindows(): number {
-    return this.live.size;
+    for (const w of this.wins.values()) if (w.dirty || w.claimUnsent) return true;
+    return false;
   }
 
   get localName(): string {
@@ -255,7 +245,15 @@ export class DistributedCounters {
     this.cluster = cluster;
     const old = this.nodeName;
     this.nodeName = cluster.localName;
-    if (old !== this.nodeName) this.wins.rename(old, this.nodeName);
+    if (old !== this.nodeName) {
+      for (const w of this.wins.values()) {
+        const s = w.slots.get(old);
+        if (s) {
+          w.slots.delete(old);
+          w.slots.set(this.nodeName, s);
+        }
+      }
+    }
     this.channel = cluster.channel(CHANNEL_COUNTERS);
     this.channel.onMessage((payload, from) => this.receive(payload, from));
     this.channel.setLocalState(() => this.encodeState());
@@ -284,17 +282,16 @@ export class DistributedCounters {
       const w = this.win(c.spec, now);
       wins.push(w);
       const amount = Math.max(0, c.amount);
-      this.demand.noteAttempt(c.spec.key);
+      this.noteAttempt(c.spec.key);
       w.active = true;
-      this.touch(w, now);
       const own = this.own(w);
-      own.a += amount > 0 ? amount : this.demand.avgAmount(c.spec.key);
+      own.a += amount > 0 ? amount : this.avgAmount(c.spec.key);
       own.ver++;
-      this.ownChange(w, now);
+      w.dirty = true;
       if (refused >= 0) continue;
       const need = c.upTo ? 0 : amount;
-      if (!fits(w, own, amount)) this.claim(w, now, Math.max(amount, this.demand.avgAmount(c.spec.key)));
-      if (!fits(w, own, need)) refused = i;
+      if (!this.fits(w, own, amount)) this.claim(w, now, Math.max(amount, this.avgAmount(c.spec.key)));
+      if (!this.fits(w, own, need)) refused = i;
     }
     const ok = refused < 0;
     const held: number[] = [];
@@ -332,14 +329,19 @@ export class DistributedCounters {
     };
   }
 
+  private fits(w: Win, own: Slot, amount: number): boolean {
+    const room = Math.min(own.cap, w.limit) - own.used - w.held;
+    return amount > 0 ? amount <= room + 1e-9 : room > 1e-9;
+  }
+
   private charge(w: Win, key: string, amount: number): void {
     const own = this.own(w);
     own.used += amount;
     own.ver++;
-    const now = this.now();
-    this.touch(w, now);
-    this.ownChange(w, now);
-    this.demand.noteAmount(key, amount);
+    w.dirty = true;
+    const st = this.keyStats(key);
+    st.amount += amount;
+    st.amountEvents++;
   }
 
   /** Consumes `amount` when the node's claimed share allows it (request counters, rpm). */
@@ -364,18 +366,24 @@ export class DistributedCounters {
   /** Current state without counting an attempt. */
   peek(spec: CounterSpec): CounterDecision {
     const w = this.win(spec, this.now());
-    return this.decision(w, fits(w, this.own(w), 0));
+    return this.decision(w, this.fits(w, this.own(w), 0));
   }
 
   /** Cluster-wide used estimate for the current window. */
   used(spec: CounterSpec): number {
-    return globalUsed(this.win(spec, this.now()));
+    return this.globalUsed(this.win(spec, this.now()));
   }
 
   /** A refusal reports nothing remaining: what is left belongs to other nodes' claims until they release it. */
   private decision(w: Win, ok: boolean): CounterDecision {
-    const left = Math.max(0, w.limit - globalUsed(w) - w.held);
-    return { ok, limit: w.limit, remaining: ok ? left : 0, resetAt: w.we, clusterRemaining: left };
+    const remaining = ok ? Math.max(0, w.limit - this.globalUsed(w) - w.held) : 0;
+    return {
+      ok,
+      limit: w.limit,
+      remaining,
+      resetAt: w.we,
+      clusterRemaining: Math.max(0, w.limit - this.globalUsed(w) - w.held),
+    };
   }
 
   private noteUse(now: number): void {
@@ -389,100 +397,186 @@ export class DistributedCounters {
 
   private win(spec: CounterSpec, now: number): Win {
     const ws = windowStart(spec.duration, now);
-    const w = this.getWin(spec.key, ws, windowEnd(spec.duration, ws), spec.limit);
+    const id = `${spec.key}@${ws}`;
+    let w = this.wins.get(id);
+    if (!w) {
+      w = this.newWin(spec.key, ws, windowEnd(spec.duration, ws), spec.limit);
+      this.wins.set(id, w);
+    }
     w.limit = spec.limit;
     w.integer = spec.integer === true;
     w.prevWs ??= windowStart(spec.duration, ws - 1);
     return w;
   }
 
-  private getWin(key: string, ws: number, we: number, limit: number): Win {
-    return this.wins.getOrCreate(key, ws, we, limit, this.nodeName);
-  }
-
-  private dropWin(w: Win): void {
-    this.wins.drop(w);
-    this.live.delete(w);
-    this.ownDirty.delete(w);
-    this.claimsToSend.delete(w);
-    this.recent.delete(w);
+  private newWin(key: string, ws: number, we: number, limit: number): Win {
+    const id = `${key}@${ws}`;
+    const w: Win = {
+      id,
+      key,
+      ws,
+      we,
+      limit,
+      slots: new Map(),
+      dirty: false,
+      ackReq: false,
+      lastClaimVer: 0,
+      claimUnsent: false,
+      lastSentAt: 0,
+      sentA: 0,
+      echoes: new Map(),
+      echoNx: new Map(),
+      active: false,
+      integer: false,
+      held: 0,
+    };
+    const restored = this.restored.get(id);
+    if (restored) {
+      for (const [node, used] of restored) {
+        const slotNode = node === this.nodeName ? this.nodeName : node;
+        w.slots.set(slotNode, {
+          used,
+          cap: used,
+          ver: node === this.nodeName ? this.verBase++ : 0,
+          d: 0,
+          nx: 0,
+          a: used,
+        });
+      }
+      this.restored.delete(id);
+    }
+    return w;
   }
 
   private own(w: Win): Slot {
     let s = w.slots.get(this.nodeName);
     if (!s) {
-      const st = this.demand.get(w.key);
+      const st = this.keyStats(w.key);
       s = { used: 0, cap: 0, ver: this.verBase++, d: st.published, nx: this.nextBound(w.key, w.limit), a: 0 };
       w.slots.set(this.nodeName, s);
     }
     return s;
   }
 
-  private touch(w: Win, now: number): void {
-    w.touchedAt = now;
-    this.live.add(w);
-  }
-
-  private changed(w: Win, now: number): void {
-    w.changedAt = now;
-    this.recent.add(w);
-  }
-
-  private ownChange(w: Win, now: number): void {
-    w.ownChanged = true;
-    this.ownDirty.add(w);
-    this.changed(w, now);
+  private globalUsed(w: Win): number {
+    let sum = 0;
+    for (const s of w.slots.values()) sum += s.used;
+    return sum;
   }
 
   // ---------------------------------------------------------------- peers
 
-  /** Applies membership's view of who is alive (at most every REFRESH_MIN_MS unless forced). */
-  private refreshPeers(now: number, force = false): void {
-    if (!this.cluster) return;
-    if (!force && now - this.lastRefreshAt < REFRESH_MIN_MS) return;
-    this.lastRefreshAt = now;
-    const ch = this.peers.refresh(this.nodeName, this.cluster.members(), now);
-    // A member new to us says hello (if it is new to the cluster or restarted, it answers with its
-    // state and we with ours); one reachable again gets our whole state (a healed partition).
-    for (const name of ch.added) this.sendTo(name, encodeMessages(this.head(), []), 'hello');
-    for (const name of ch.back) this.sendFull(name);
+  private refreshPeers(now: number): void {
+    const listed = new Set<string>();
+    if (this.cluster) {
+      for (const m of this.cluster.members()) {
+        if (m.name === this.nodeName) continue;
+        // Only members that run DeepIntShield take part (a serf agent in the cluster never answers).
+        if (m.tags && m.tags.http === undefined && !this.peers.has(m.name)) continue;
+        listed.add(m.name);
+        let p = this.peers.get(m.name);
+        // A dead or departed member we do not track (or have forgotten) is not brought back by the list.
+        if (!p && (m.state === 'dead' || m.state === 'left')) continue;
+        if (!p) {
+          p = {
+            name: m.name,
+            h: 0,
+            synced: false,
+            state: m.state,
+            lastHeard: now,
+            unreachableSince: 0,
+            listed: true,
+          };
+          this.peers.set(m.name, p);
+        }
+        p.state = m.state;
+        p.listed = true;
+      }
+    }
+    for (const p of this.peers.values()) {
+      if (!listed.has(p.name)) p.listed = false;
+      const unreachable = p.state === 'dead' || now - p.lastHeard > this.o.unresponsiveMs;
+      if (unreachable && p.unreachableSince === 0) p.unreachableSince = now;
+      if (!unreachable) p.unreachableSince = 0;
+    }
     // Forget: nodes that left (their unused caps are released), nodes the membership layer dropped,
     // and, on a majority side only, nodes unreachable for forgetAfterMs.
-    const majority = hasMajority(this.nodeName, this.peers.all());
-    for (const p of this.peers.toForget(now, majority ? this.o.forgetAfterMs : undefined)) {
-      this.peers.forget(p.name);
-      for (const w of this.wins.values()) {
-        const s = w.slots.get(p.name);
-        if (s) s.cap = s.used; // its admitted count stays; its unused claim returns to the pool
-        w.echoes.delete(p.name);
+    const majority = this.hasMajority();
+    for (const p of [...this.peers.values()]) {
+      const gone =
+        p.state === 'left' ||
+        (this.cluster && !p.listed && now - p.lastHeard > this.o.unresponsiveMs) ||
+        (majority && p.unreachableSince > 0 && now - p.unreachableSince > this.o.forgetAfterMs);
+      if (gone) {
+        this.peers.delete(p.name);
+        for (const w of this.wins.values()) {
+          const s = w.slots.get(p.name);
+          if (s) s.cap = s.used; // its admitted count stays; its unused claim returns to the pool
+          w.echoes.delete(p.name);
+        }
       }
     }
   }
 
-  /** Known peers that have not left. */
-  private members() {
-    return this.peers.all().filter((p) => p.state !== 'left');
+  /** A strict majority of the known cluster is reachable; an exact half wins when it holds the smallest name. */
+  private hasMajority(): boolean {
+    let total = 1;
+    let reachable = 1;
+    let smallest = this.nodeName;
+    let smallestReachable = true;
+    for (const p of this.peers.values()) {
+      total++;
+      const ok = p.unreachableSince === 0;
+      if (ok) reachable++;
+      if (p.name < smallest) {
+        smallest = p.name;
+        smallestReachable = ok;
+      }
+    }
+    return reachable * 2 > total || (reachable * 2 === total && smallestReachable);
+  }
+
+  /** Peers whose echo a claim must wait for. */
+  private requiredPeers(now: number): Peer[] {
+    const majority = this.hasMajority();
+    const out: Peer[] = [];
+    for (const p of this.peers.values()) {
+      const waivable =
+        majority && p.unreachableSince > 0 && now - p.unreachableSince >= this.o.reclaimAfterMs;
+      if (!waivable) out.push(p);
+    }
+    return out;
   }
 
   // ---------------------------------------------------------------- claims
 
-  /** Demand share of `node` among us and every known peer, from published demand. */
-  private share(key: string, node: string): number {
-    const own = this.demand.get(key).published;
-    const dm = this.peerDemand.get(key);
-    let sum = own;
-    let n = 1;
-    let mine = node === this.nodeName ? own : 0;
-    for (const p of this.peers.all()) {
-      const d = dm?.get(p.name)?.d ?? 0;
-      sum += d;
-      n++;
-      if (p.name === node) mine = d;
-    }
-    const eps = 1e-3 + (0.05 * sum) / n;
-    return (mine + eps) / (sum + eps * n);
+  /** Demand share of `node` (default: us) among us and every known peer, from published demand. */
+  private share(key: string, node: string = this.nodeName): number {
+    const own = this.keyStats(key).published;
+    const dm = this.demand.get(key);
+    const vals = new Map<string, number>([[this.nodeName, own]]);
+    for (const p of this.peers.values()) vals.set(p.name, dm?.get(p.name)?.d ?? 0);
+    let sum = 0;
+    for (const v of vals.values()) sum += v;
+    const eps = 1e-3 + (0.05 * sum) / vals.size;
+    return ((vals.get(node) ?? 0) + eps) / (sum + eps * vals.size);
   }
 
+  private reservedFor(w: Win, required: Set<string>): number {
+    let sum = 0;
+    for (const s of w.slots.values()) sum += Math.max(s.used, s.cap);
+    // A peer we stopped waiting for may have made one claim we never saw (at most its announced bound).
+    for (const p of this.peers.values()) {
+      if (required.has(p.name) || p.unreachableSince === 0 || w.ws > p.unreachableSince) continue;
+      const slot = w.slots.get(p.name);
+      // With a slot: its next claim is bounded by its nx. Without: its first claim in the window is
+      // bounded by its demand share of the limit (with a margin for views of demand that differ).
+      sum += slot ? slot.nx : Math.min(w.limit, (1.2 * this.share(w.key, p.name) + 0.02) * w.limit);
+    }
+    return sum;
+  }
+
+  /** Our announced bound for our next claim on `key`. */
   /**
    * Our announced bound for our next claim on `key`: about 0.5 s of our demand, and at least 10% of the
    * limit so a burst is served in a few claim rounds. A peer that loses us keeps this much reserved.
@@ -491,238 +585,314 @@ export class DistributedCounters {
     return Math.max(this.need(key, 1) * 2, Number.isFinite(limit) ? limit * 0.1 : 0);
   }
 
-  /** Expected use over the next needHorizonS. */
+  /** Expected use over the next needHorizonS, from the demand EWMA or a burst since the last update. */
   private need(key: string, want: number): number {
-    return this.demand.need(key, want, this.now(), this.o.needHorizonS);
+    const st = this.keyStats(key);
+    const dt = Math.max(0.05, (this.now() - this.lastDemandAt) / 1000);
+    const rate = Math.max(st.rate, st.attempts / dt);
+    return Math.max(want, rate * st.avgAmount * this.o.needHorizonS);
+  }
+
+  private avgAmount(key: string): number {
+    return Math.max(1e-9, this.keyStats(key).avgAmount);
   }
 
   /** Tries to raise our cap on `w`; returns true when it did. */
   private claim(w: Win, now: number, want: number, ahead = false): boolean {
-    if (now >= w.we || w.claimUnsent) return false;
+    if (now >= w.we) return false;
+    if (w.claimUnsent) return false;
     this.refreshPeers(now);
-    const peers = this.members();
-    const required = requiredPeers(this.nodeName, this.peers.all(), now, this.o.reclaimAfterMs);
-    if (!mayClaim(w, required, this.startedAt)) return false;
-    const own = this.own(w);
-    const prev = w.prevWs === undefined ? undefined : this.wins.get(w.key, w.prevWs);
-    const { amount, beyondShare } = planClaim(w, own, {
-      self: this.nodeName,
-      peers: this.peers.size === 0 ? [] : peers,
-      required,
-      want,
-      ahead,
-      now,
-      prev,
-      avgAmount: this.demand.avgAmount(w.key),
-      shareOf: (node) => this.share(w.key, node),
-    });
-    if (amount <= 1e-9) return false;
-    const hasPeers = this.peers.size > 0;
-    applyClaim(w, own, amount, hasPeers);
-    this.ownChange(w, now);
-    if (hasPeers) {
-      this.live.add(w);
-      // Taken from an idle peer's share: tell everyone now, not at the next tick, to keep the window in
-      // which it could be asked and claim the same units as short as the network's latency.
-      if (beyondShare) this.sendClaim(w, now);
-      else this.claimsToSend.add(w);
+    const required = this.requiredPeers(now);
+    // A required peer we cannot reach: we are on a minority side (or have not yet waived it).
+    // Claim nothing until it answers or is waived: the other side may be spending the rest.
+    if (required.some((p) => p.unreachableSince > 0)) return false;
+    if (w.lastClaimVer > 0) {
+      for (const p of required) if ((w.echoes.get(p.name) ?? 0) < w.lastClaimVer) return false;
+    } else if (w.ws < this.startedAt) {
+      // We (re)started inside this window: an earlier process with our name may have claimed and
+      // admitted in it. Wait until every required peer has given us its full state.
+      for (const p of required) if (!p.synced) return false;
     }
+    const own = this.own(w);
+    const pool = w.limit - this.reservedFor(w, new Set(required.map((p) => p.name)));
+    if (pool <= 1e-9) return false;
+    let amount: number;
+    let beyondShare = false;
+    if (this.peers.size === 0) amount = pool;
+    else {
+      // Never more than the bound every required peer holds for us: if it loses us right after this
+      // claim, that bound is what it keeps reserved. What a node holds unused is lost for the rest of
+      // the window if it dies, since nobody can tell it from a partitioned node.
+      let bound = Math.max(own.nx, want);
+      for (const p of required) {
+        const e = w.echoNx.get(p.name);
+        if (e !== undefined) bound = Math.min(bound, Math.max(e, 1e-9));
+      }
+      const prevW = w.prevWs === undefined ? undefined : this.wins.get(`${w.key}@${w.prevWs}`);
+      const nodes: SlotView[] = [
+        {
+          name: this.nodeName,
+          used: own.used + w.held,
+          cap: own.cap,
+          asked: w.sentA,
+          history: prevW?.slots.get(this.nodeName)?.a,
+        },
+      ];
+      // Demand history: what each peer was asked in the last window, spread over this one. With no
+      // history (a key's first window) a peer not yet asked keeps its entitlement until the cluster
+      // has seen as many requests as it has nodes: a balancer's first round reaches every node.
+      const prev = prevW;
+      const left = 1 - (now - w.ws) / Math.max(1, w.we - w.ws);
+      const peers = [...this.peers.values()].filter((p) => p.state !== 'left');
+      let total = own.a;
+      for (const p of peers) total += w.slots.get(p.name)?.a ?? 0;
+      const firstRound = total < (peers.length + 1) * (w.integer ? 1 : this.avgAmount(w.key));
+      for (const p of peers) {
+        const s = w.slots.get(p.name);
+        const asked = s?.a ?? 0;
+        let expect = 0;
+        if (prev) expect = (prev.slots.get(p.name)?.a ?? 0) * left;
+        else if (asked === 0 && firstRound) expect = Number.POSITIVE_INFINITY;
+        nodes.push({
+          name: p.name,
+          used: s?.used ?? 0,
+          cap: s?.cap ?? 0,
+          asked,
+          expect,
+          history: prev?.slots.get(p.name)?.a,
+        });
+      }
+      ({ amount, beyondShare } = claimAmount({
+        self: this.nodeName,
+        limit: w.limit,
+        nodes,
+        pool,
+        want,
+        bound,
+        elapsed: Math.min(1, Math.max(1e-3, (now - w.ws) / Math.max(1, w.we - w.ws))),
+        integer: w.integer,
+        ahead,
+      }));
+    }
+    if (amount <= 1e-9) return false;
+    own.cap = Math.max(own.cap, own.used) + amount;
+    own.ver++;
+    if (this.peers.size > 0) {
+      w.lastClaimVer = own.ver;
+      w.claimUnsent = true;
+      w.ackReq = true;
+    }
+    w.dirty = true;
+    // Taken from an idle peer's share: tell it now, not at the next flush, to keep the window in which
+    // it could be asked and claim the same units as short as the network's latency.
+    if (beyondShare) this.sendWindowNow(w, now);
     return true;
   }
 
-  /** Sends our slot of `w` as a claim (every receiver echoes it) to `targets` (default: every peer). */
-  private sendClaim(w: Win, now: number, targets?: string[]): void {
-    this.claimsToSend.delete(w);
+  private sendWindowNow(w: Win, now: number): void {
+    if (!this.channel) return;
+    const entry = this.wireWin(w, true);
+    w.dirty = false;
+    w.ackReq = false;
     w.claimUnsent = false;
     w.lastSentAt = now;
-    const own = w.slots.get(this.nodeName);
-    if (!this.channel || !own) return;
-    const payload = encodeMessages(this.head(), [[w.key, w.ws, w.we, 1, [wireSlot(this.nodeName, own)]]]);
-    if (!targets) {
-      // Everyone gets the latest own slot: no separate gossip of it needed.
-      w.sentA = own.a;
-      w.ownChanged = false;
-      w.urgent = false;
-      w.gossipedAt = now;
-      this.ownDirty.delete(w);
-      this.queue.remove(w.id, this.nodeName);
-    }
-    for (const name of targets ?? this.peers.sendable().map((p) => p.name))
-      this.sendTo(name, payload, 'claim');
+    w.sentA = w.slots.get(this.nodeName)?.a ?? 0;
+    for (const payload of this.chunks([entry])) this.send(payload);
   }
 
   /** Lowers our cap to what we need when peers are asking for more; always safe. */
-  private maybeRelease(w: Win, now: number): void {
+  private maybeRelease(w: Win): void {
     const own = w.slots.get(this.nodeName);
     if (!own || this.peers.size === 0) return;
     const exact = own.used + w.held + this.need(w.key, 1) * 4;
     const keep = w.integer ? Math.ceil(exact - 1e-9) : exact;
-    const dm = this.peerDemand.get(w.key);
-    if (!release(w, this.nodeName, keep, (node) => dm?.get(node)?.d ?? 0)) return;
-    this.ownChange(w, now);
-    // Released units are what a short peer is waiting for: everyone learns at once, not hop by hop.
-    if (!this.channel) return;
-    const payload = encodeMessages(this.head(), [[w.key, w.ws, w.we, 0, [wireSlot(this.nodeName, own)]]]);
-    w.sentA = own.a;
-    w.ownChanged = false;
-    w.urgent = false;
-    w.gossipedAt = now;
-    this.ownDirty.delete(w);
-    this.queue.remove(w.id, this.nodeName);
-    for (const p of this.peers.sendable()) this.sendTo(p.name, payload, 'release');
+    if (own.cap <= keep) return;
+    // Is any peer short (its cap nearly used) with demand?
+    let peerWants = false;
+    const dm = this.demand.get(w.key);
+    for (const [node, s] of w.slots) {
+      if (node === this.nodeName) continue;
+      if ((dm?.get(node)?.d ?? 0) > 0 && s.cap - s.used < Math.max(1, s.cap * 0.2)) peerWants = true;
+    }
+    if (!peerWants) return;
+    own.cap = keep;
+    own.ver++;
+    w.dirty = true;
+  }
+
+  // ---------------------------------------------------------------- demand
+
+  private keyStats(key: string): KeyStats {
+    let s = this.stats.get(key);
+    if (!s) {
+      s = { attempts: 0, amount: 0, amountEvents: 0, rate: 0, avgAmount: 1, published: 0 };
+      this.stats.set(key, s);
+    }
+    return s;
+  }
+
+  private noteAttempt(key: string): void {
+    this.keyStats(key).attempts++;
+  }
+
+  private updateDemand(now: number): void {
+    const dt = (now - this.lastDemandAt) / 1000;
+    if (dt < 0.5) return;
+    this.lastDemandAt = now;
+    for (const [key, st] of this.stats) {
+      const r = st.attempts / dt;
+      st.rate = st.rate === 0 ? r : 0.5 * st.rate + 0.5 * r;
+      if (st.amountEvents > 0) st.avgAmount = 0.7 * st.avgAmount + 0.3 * (st.amount / st.amountEvents);
+      st.attempts = 0;
+      st.amount = 0;
+      st.amountEvents = 0;
+      const changed = Math.abs(st.rate - st.published) > Math.max(0.1 * st.published, 0.05);
+      if (changed) {
+        st.published = st.rate;
+        for (const w of this.wins.values()) {
+          if (w.key !== key || now >= w.we) continue;
+          const s = w.slots.get(this.nodeName);
+          if (s) {
+            s.d = st.published;
+            s.nx = Math.max(s.nx, this.nextBound(key, w.limit)); // monotone: a peer holding any version reserves enough
+            s.ver++;
+            w.dirty = true;
+          }
+        }
+      }
+    }
   }
 
   // ---------------------------------------------------------------- periodic work
 
-  /** Refreshes peers and demand, claims ahead of need, gossips changes, repairs, collects old windows. */
+  /** Flushes changes, refreshes demand, claims ahead of need, collects old windows. */
   tick(): void {
     const now = this.now();
-    this.refreshPeers(now, true);
-    for (const key of this.demand.update(now)) {
-      const published = this.demand.get(key).published;
-      for (const w of this.wins.ofKey(key)) {
-        if (now >= w.we) continue;
-        const s = w.slots.get(this.nodeName);
-        if (!s) continue;
-        s.d = published;
-        s.nx = Math.max(s.nx, this.nextBound(key, w.limit)); // monotone: a peer holding any version reserves enough
-        s.ver++;
-        this.ownChange(w, now);
-      }
-    }
-    const required = requiredPeers(this.nodeName, this.peers.all(), now, this.o.reclaimAfterMs);
-    for (const w of this.live) {
-      if (now >= w.we) {
-        this.live.delete(w);
+    this.refreshPeers(now);
+    this.updateDemand(now);
+    for (const [id, w] of this.wins) {
+      if (now > w.we + 10 * 60_000) {
+        this.wins.delete(id);
         continue;
       }
-      const inUse = now - w.touchedAt < BUSY_AFTER_USE_MS;
-      if (w.active && inUse) {
+      if (now >= w.we) continue;
+      if (w.active) {
         const own = this.own(w);
         const left = Math.min(own.cap, w.limit) - own.used;
         if (left < this.need(w.key, 1)) this.claim(w, now, 1, true);
-        else this.maybeRelease(w, now);
-      } else this.maybeRelease(w, now);
-      // Waiting for echoes too long (a lost datagram): ask those that did not answer again.
-      let waiting = false;
-      if (w.lastClaimVer > 0 && !w.claimUnsent) {
-        const missing = required
-          .filter((p) => (w.echoes.get(p.name) ?? 0) < w.lastClaimVer)
-          .map((p) => p.name);
-        waiting = missing.length > 0;
-        if (waiting && now - w.lastSentAt >= REASK_MS) this.sendClaim(w, now, missing);
+        else this.maybeRelease(w);
+      } else if (w.slots.has(this.nodeName)) this.maybeRelease(w);
+      // Waiting for echoes too long (a lost datagram): ask again.
+      if (w.lastClaimVer > 0 && !w.claimUnsent && now - w.lastSentAt > 300) {
+        const required = this.requiredPeers(now);
+        if (required.some((p) => (w.echoes.get(p.name) ?? 0) < w.lastClaimVer)) {
+          w.dirty = true;
+          w.ackReq = true;
+        }
       }
-      if (!inUse && !waiting && !w.claimUnsent) this.live.delete(w);
     }
     this.flush(now);
-    if (now - this.lastGcAt >= GC_EVERY_MS) {
-      this.lastGcAt = now;
-      for (const w of [...this.wins.values()]) if (now > w.we + KEEP_AFTER_END_MS) this.dropWin(w);
-    }
   }
 
   private flush(now: number): void {
     if (!this.channel) {
-      for (const w of this.claimsToSend) w.claimUnsent = false;
-      this.claimsToSend.clear();
-      for (const w of this.ownDirty) w.ownChanged = false;
-      this.ownDirty.clear();
-      this.queue.clear();
+      for (const w of this.wins.values()) {
+        w.dirty = false;
+        w.claimUnsent = false;
+      }
       return;
     }
-    for (const w of this.claimsToSend) this.sendClaim(w, now);
-    const sendable = this.peers.sendable().length;
-    const k = Math.min(sendable, fanout(sendable + 1));
-    const every = Math.max(this.o.flushIntervalMs, OWN_GOSSIP_PER_NODE_MS * (sendable + 1));
-    for (const w of this.ownDirty) {
-      if (!w.ownChanged) {
-        this.ownDirty.delete(w);
-        continue;
-      }
-      // An ended window's last change goes at once: it is the demand history of the next window.
-      if (!w.urgent && now - w.gossipedAt < every - 1 && now < w.we) continue;
-      w.ownChanged = false;
-      w.urgent = false;
-      w.gossipedAt = now;
+    const entries: WireWin[] = [];
+    for (const w of this.wins.values()) {
+      if (!w.dirty) continue;
+      entries.push(this.wireWin(w, w.ackReq));
+      w.dirty = false;
+      w.ackReq = false;
+      w.claimUnsent = false;
+      w.lastSentAt = now;
       w.sentA = w.slots.get(this.nodeName)?.a ?? 0;
-      this.queue.enqueue(w.id, this.nodeName, undefined, k);
-      this.ownDirty.delete(w);
     }
-    this.gossip(k);
-    this.antiEntropy(now, sendable);
+    const heartbeat = now - this.lastHeartbeatAt >= HEARTBEAT_MS - 10;
+    if (entries.length === 0 && !heartbeat) return;
+    this.lastHeartbeatAt = now;
+    for (const payload of this.chunks(entries)) this.send(payload);
   }
 
-  /** One gossip round: the queued slots to k random peers. */
-  private gossip(k: number): void {
-    if (this.queue.size === 0) return;
-    for (const target of this.peers.pick(k, () => this.random())) {
-      const byWin = new Map<string, WireWin>();
-      for (const it of this.queue.forTarget(target.name)) {
-        const w = this.wins.byId(it.winId);
-        const s = w?.slots.get(it.node);
-        if (!w || !s) continue;
-        let e = byWin.get(w.id);
-        if (!e) {
-          e = [w.key, w.ws, w.we, 0, []];
-          byWin.set(w.id, e);
-        }
-        e[4].push(wireSlot(it.node, s));
+  private wireWin(w: Win, ackReq: boolean): WireWin {
+    const slots: WireSlot[] = [];
+    for (const [node, s] of w.slots)
+      slots.push([node, round(s.used), round(s.cap), s.ver, round(s.d), round(s.nx), round(s.a)]);
+    return [w.key, w.ws, w.we, ackReq ? 1 : 0, slots];
+  }
+
+  private chunks(entries: WireWin[], full = false): Buffer[] {
+    const out: Buffer[] = [];
+    let cur: WireWin[] = [];
+    let size = 0;
+    const mk = (w: WireWin[]): Buffer => {
+      const m: WireMsg = { n: this.nodeName, h: this.startedAt, w };
+      if (full) m.f = 1;
+      return Buffer.from(JSON.stringify(m));
+    };
+    const head = mk([]).length;
+    for (const e of entries) {
+      const len = JSON.stringify(e).length + 1;
+      if (cur.length > 0 && head + size + len > MAX_PAYLOAD) {
+        out.push(mk(cur));
+        cur = [];
+        size = 0;
       }
-      if (byWin.size > 0)
-        this.sendTo(target.name, encodeMessages({ ...this.head(), r: 1 }, [...byWin.values()]), 'gossip');
+      cur.push(e);
+      size += len;
     }
-    this.queue.endTick();
-  }
-
-  /** Sends a digest of the recently changed windows to one random peer, at a pace that shrinks with N. */
-  private antiEntropy(now: number, sendable: number): void {
-    if (now < this.nextAeAt || sendable === 0) return;
-    const period = Math.max(AE_MIN_MS, AE_PER_NODE_MS * (sendable + 1));
-    this.nextAeAt = now + period * (0.5 + this.random());
-    const digest: WireDigest[] = [];
-    for (const w of this.recent) {
-      if (w.changedAt < now - 3 * period || now > w.we + 60_000) {
-        this.recent.delete(w);
-        continue;
+    // The full-state marker goes on the last chunk only, so "synced" means every chunk arrived before it
+    // (or the peer re-sends the whole state later).
+    if (cur.length > 0 || out.length === 0) out.push(mk(cur));
+    if (full) {
+      for (let i = 0; i < out.length - 1; i++) {
+        const m = JSON.parse(out[i]!.toString()) as WireMsg;
+        delete m.f;
+        out[i] = Buffer.from(JSON.stringify(m));
       }
-      digest.push([w.key, w.ws, w.we, digestOf(w)]);
     }
-    if (digest.length === 0) return;
-    const [target] = this.peers.pick(1, () => this.random());
-    if (target) this.sendTo(target.name, encodeDigest(this.head(), digest), 'digest');
+    return out;
   }
 
-  private head(): { n: string; h: number } {
-    return { n: this.nodeName, h: this.startedAt };
-  }
-
-  /** Sends our whole state to one peer (it just (re)started, or is reachable again). */
+  /** Sends our whole state to one peer (it just (re)started). */
   private sendFull(peer: string): void {
-    const now = this.now();
-    this.sendTo(peer, encodeMessages(this.head(), this.wins.fullState(now, 60_000), true), 'full');
-  }
-
-  private sendTo(peer: string, payloads: Buffer[], kind: SendKind): void {
     const ch = this.channel;
     if (!ch) return;
-    for (const payload of payloads) {
-      this.stats_.sent++;
-      this.stats_.bytesSent += payload.length;
-      this.stats_.bytesBy[kind] += payload.length;
-      try {
-        const r = ch.sendTo(peer, payload);
-        if (r && typeof (r as Promise<void>).catch === 'function')
-          (r as Promise<void>).catch(() => undefined);
-      } catch {
-        /* best effort: the next change, re-ask or anti-entropy repairs it */
-      }
+    const now = this.now();
+    const entries: WireWin[] = [];
+    for (const w of this.wins.values()) if (now < w.we + 60_000) entries.push(this.wireWin(w, false));
+    for (const payload of this.chunks(entries, true)) this.sendOne(ch, peer, payload);
+  }
+
+  private sendOne(ch: GossipChannel, peer: string, payload: Buffer): void {
+    this.stats_.sent++;
+    this.stats_.bytesSent += payload.length;
+    try {
+      const r = ch.sendTo(peer, payload);
+      if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch(() => undefined);
+    } catch {
+      /* best effort: the next change or re-ask resends */
+    }
+  }
+
+  private send(payload: Buffer): void {
+    const ch = this.channel;
+    if (!ch) return;
+    for (const p of this.peers.values()) {
+      if (p.state === 'left' || p.state === 'dead') continue;
+      this.sendOne(ch, p.name, payload);
     }
   }
 
   private encodeState(): Buffer {
     const now = this.now();
-    const w = this.wins.fullState(now, 60_000);
-    return Buffer.from(JSON.stringify({ ...this.head(), f: 1, w } satisfies WireMsg));
+    const w: WireWin[] = [];
+    for (const win of this.wins.values()) if (now < win.we + 60_000) w.push(this.wireWin(win, false));
+    return Buffer.from(JSON.stringify({ n: this.nodeName, h: this.startedAt, f: 1, w } satisfies WireMsg));
   }
 
   // ---------------------------------------------------------------- receive
@@ -735,91 +905,130 @@ export class DistributedCounters {
     if (!from || from === this.nodeName) return;
     this.stats_.received++;
     const now = this.now();
-    const { peer, restarted } = this.peers.heard(from, msg.h, now);
-    // Forward what is new to us only when the origin's fan-out could not reach everyone itself.
-    const sendable = this.peers.sendable().length;
-    const k = Math.min(sendable, fanout(sendable + 1));
-    const relay = msg.r === 1 && sendable > k;
-    const acks: WireWin[] = [];
-    for (const [key, ws, we, ackReq, slots] of msg.w) {
-      if (now > we + KEEP_AFTER_END_MS) continue;
-      const w = this.getWin(key, ws, we, Number.POSITIVE_INFINITY);
-      let any = false;
-      for (const [node, used, cap, ver, d, nx, a] of slots) {
-        if (node === this.nodeName) this.own(w);
-        const r = mergeSlot(w, this.nodeName, from, node, { used, cap, ver, d, nx, a: a ?? 0 });
-        if (r.ownBumped) {
-          w.urgent = true;
-          this.ownChange(w, now);
-        }
-        if (r.changed) {
-          any = true;
-          if (relay) this.queue.enqueue(w.id, node, from, k);
-        }
-        if (r.latest) {
-          let dm = this.peerDemand.get(w.key);
-          if (!dm) {
-            dm = new Map();
-            this.peerDemand.set(w.key, dm);
-          }
-          dm.set(node, { d, nx });
-        }
+    let peer = this.peers.get(from);
+    if (!peer) {
+      peer = {
+        name: from,
+        h: 0,
+        synced: false,
+        state: 'alive',
+        lastHeard: now,
+        unreachableSince: 0,
+        listed: false,
+      };
+      this.peers.set(from, peer);
+    }
+    peer.lastHeard = now;
+    peer.unreachableSince = 0;
+    if (peer.state === 'dead' || peer.state === 'suspect') peer.state = 'alive';
+    const restarted = typeof msg.h === 'number' && msg.h !== peer.h;
+    if (typeof msg.h === 'number') peer.h = msg.h;
+    for (const entry of msg.w) {
+      if (!Array.isArray(entry) || entry.length < 5) continue;
+      const [key, ws, we, ackReq, slots] = entry;
+      if (
+        typeof key !== 'string' ||
+        typeof ws !== 'number' ||
+        typeof we !== 'number' ||
+        !Array.isArray(slots)
+      )
+        continue;
+      if (now > we + 10 * 60_000) continue;
+      const id = `${key}@${ws}`;
+      let w = this.wins.get(id);
+      if (!w) {
+        w = this.newWin(key, ws, we, Number.POSITIVE_INFINITY);
+        this.wins.set(id, w);
       }
-      if (any) {
-        this.changed(w, now);
-        // We may hold more than we need while this peer runs short: the tick checks for a release.
-        if (w.slots.has(this.nodeName) && now < w.we) this.live.add(w);
+      for (const s of slots) {
+        if (!Array.isArray(s) || s.length < 6) continue;
+        const [node, used, cap, ver, d, nx, a] = s;
+        if (typeof node !== 'string') continue;
+        const asked = Number(a ?? 0);
+        this.mergeSlot(w, from, node, {
+          used: +used,
+          cap: +cap,
+          ver: +ver,
+          d: +d,
+          nx: +nx,
+          a: Number.isFinite(asked) && asked > 0 ? asked : 0,
+        });
       }
       if (ackReq === 1) {
-        const s = w.slots.get(from);
-        if (s) acks.push([key, ws, we, 0, [wireSlot(from, s)]]);
+        w.dirty = true;
+        this.wake();
       }
     }
-    if (acks.length > 0) this.sendTo(from, encodeMessages(this.head(), acks), 'echo');
-    if (msg.g) this.answerDigest(from, msg.g, now);
-    if (msg.q) this.answerWant(from, msg.q);
     if (fullState || msg.f === 1) peer.synced = true;
-    // A peer that (re)started, or that we never heard from: give it everything we know (it may hold old
-    // claims). Not after push/pull, which already gave it our state.
-    if (restarted && !fullState) this.sendFull(from);
-    if (acks.length > 0 || this.live.size > 0) this.wake();
+    // A peer we never heard from, or that restarted: give it everything we know (it may hold old claims).
+    if (restarted) this.sendFull(from);
   }
 
-  /** A peer's digest: send it the windows that differ and ask for its copy of those (and of the ones we lack). */
-  private answerDigest(from: string, digest: WireDigest[], now: number): void {
-    const entries: WireWin[] = [];
-    const want: [string, number][] = [];
-    for (const [key, ws, we, hash] of digest) {
-      if (now > we + 60_000) continue;
-      const w = this.wins.get(key, ws);
-      if (w && digestOf(w) === hash) continue;
-      if (w) entries.push(toWire(w));
-      want.push([key, ws]);
+  private mergeSlot(w: Win, from: string, node: string, inc: Slot): void {
+    if (!Number.isFinite(inc.used) || !Number.isFinite(inc.cap) || !Number.isFinite(inc.ver)) return;
+    if (node === this.nodeName) {
+      // The sender's copy of our slot: an echo of our claims, or our own state from before a restart.
+      const prev = w.echoes.get(from) ?? 0;
+      if (inc.ver > prev) {
+        w.echoes.set(from, inc.ver);
+        if (Number.isFinite(inc.nx)) w.echoNx.set(from, inc.nx);
+      }
+      // Only `used` is adopted (grow-only); a cap is never taken back from an old copy, since a
+      // released cap may already have been claimed by others.
+      const own = this.own(w);
+      if (inc.a > own.a) own.a = inc.a;
+      if (inc.used > own.used + 1e-9) {
+        own.used = inc.used;
+        own.cap = Math.max(own.cap, own.used);
+        own.ver = Math.max(own.ver, inc.ver) + 1;
+        w.dirty = true;
+      }
+      return;
     }
-    if (entries.length > 0) this.sendTo(from, encodeMessages(this.head(), entries), 'digest');
-    if (want.length > 0) this.sendTo(from, encodeDigest(this.head(), [], want), 'digest');
-  }
-
-  private answerWant(from: string, want: [string, number][]): void {
-    const entries: WireWin[] = [];
-    for (const [key, ws] of want) {
-      const w = this.wins.get(key, ws);
-      if (w) entries.push(toWire(w));
+    const cur = w.slots.get(node);
+    if (!cur) {
+      w.slots.set(node, { ...inc });
+    } else if (inc.ver > cur.ver) {
+      const used = Math.max(cur.used, inc.used);
+      cur.used = used;
+      cur.cap = inc.cap;
+      cur.ver = inc.ver;
+      cur.d = inc.d;
+      cur.nx = inc.nx;
+      cur.a = Math.max(cur.a, inc.a);
+    } else {
+      if (inc.used > cur.used) cur.used = inc.used;
+      if (inc.a > cur.a) cur.a = inc.a;
     }
-    if (entries.length > 0) this.sendTo(from, encodeMessages(this.head(), entries), 'digest');
+    const latest = w.slots.get(node)!;
+    if (latest.ver === inc.ver && Number.isFinite(inc.d) && Number.isFinite(inc.nx)) {
+      let dm = this.demand.get(w.key);
+      if (!dm) {
+        dm = new Map();
+        this.demand.set(w.key, dm);
+      }
+      dm.set(node, { d: inc.d, nx: inc.nx });
+    }
   }
 
   // ---------------------------------------------------------------- persistence
 
   /** Usage slots of windows at least `minDurationMs` long, for the store. */
   usageRows(minDurationMs: number): UsageRow[] {
-    return this.wins.usageRows(minDurationMs);
+    const rows: UsageRow[] = [];
+    for (const w of this.wins.values()) {
+      if (w.we - w.ws < minDurationMs) continue;
+      for (const [node, s] of w.slots)
+        if (s.used > 0) rows.push({ counter: w.key, windowStart: w.ws, node, value: s.used });
+    }
+    return rows;
   }
 
   /** Merges persisted usage (taken as both used and claimed: it is spent). */
   restoreUsage(rows: UsageRow[]): void {
     for (const r of rows) {
-      const w = this.wins.get(r.counter, r.windowStart);
+      const id = `${r.counter}@${r.windowStart}`;
+      const w = this.wins.get(id);
       if (w) {
         const node = r.node;
         const s = w.slots.get(node);
@@ -829,7 +1038,7 @@ export class DistributedCounters {
             own.used = r.value;
             own.cap = Math.max(own.cap, r.value);
             own.ver++;
-            this.ownChange(w, this.now());
+            w.dirty = true;
           }
         } else if (!s) w.slots.set(node, { used: r.value, cap: r.value, ver: 0, d: 0, nx: 0, a: r.value });
         else if (r.value > s.used) {
@@ -838,7 +1047,12 @@ export class DistributedCounters {
         }
         continue;
       }
-      this.wins.keepRestored(r);
+      let m = this.restored.get(id);
+      if (!m) {
+        m = new Map();
+        this.restored.set(id, m);
+      }
+      m.set(r.node, Math.max(m.get(r.node) ?? 0, r.value));
     }
   }
 
@@ -849,8 +1063,6 @@ export class DistributedCounters {
   }
 }
 
-function hashName(s: string): number {
-  let x = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) x = Math.imul(x ^ s.charCodeAt(i), 0x01000193);
-  return x | 0;
+function round(n: number): number {
+  return Math.round(n * 1e6) / 1e6;
 }

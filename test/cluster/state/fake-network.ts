@@ -1,14 +1,4 @@
-import { MinHeap } from '../../../src/cluster/membership/heap.js';
 import type { ClusterLike, GossipChannel, MemberInfo } from '../../../src/cluster/state/gossip.js';
-
-interface InFlight {
-  at: number;
-  seq: number;
-  to: string;
-  ch: number;
-  payload: Buffer;
-  from: string;
-}
 
 /**
  * A deterministic in-memory gossip network on a simulated clock: direct
@@ -19,8 +9,7 @@ interface InFlight {
 export class FakeNetwork {
   now = 0;
   private seed: number;
-  private readonly queue = new MinHeap<InFlight>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq));
-  private seq = 0;
+  private readonly queue: { at: number; to: string; ch: number; payload: Buffer; from: string }[] = [];
   readonly nodes = new Map<string, FakeCluster>();
   /** Groups that can talk; nodes in different groups cannot. */
   private group = new Map<string, number>();
@@ -100,20 +89,14 @@ export class FakeNetwork {
     if (!this.canTalk(from, to)) return;
     if (this.lossRate > 0 && this.random() < this.lossRate) return;
     const [lo, hi] = this.latency;
-    this.queue.push({
-      at: this.now + lo + this.random() * (hi - lo),
-      seq: this.seq++,
-      to,
-      ch,
-      payload,
-      from,
-    });
+    this.queue.push({ at: this.now + lo + this.random() * (hi - lo), to, ch, payload, from });
   }
 
   /** Delivers every message due by `now`. */
   deliver(): void {
-    while (this.queue.size > 0 && this.queue.peek()!.at <= this.now) {
-      const m = this.queue.pop()!;
+    this.queue.sort((a, b) => a.at - b.at);
+    while (this.queue.length > 0 && this.queue[0]!.at <= this.now) {
+      const m = this.queue.shift()!;
       if (!this.canTalk(m.from, m.to)) continue;
       this.nodes.get(m.to)?.deliver(m.ch, m.payload, m.from);
     }

@@ -162,6 +162,22 @@ describe('limits exact for every traffic shape (real counters, in-memory gossip,
     );
   });
 
+  it('the counterexample fast-check found against the bounded-fanout protocol: 4 requests, limit 3, never 4', () => {
+    const r = runSchedule({
+      nodes: 3,
+      seed: 0,
+      lossRate: 0.01,
+      spec: { key: 'vk:any:req', limit: 3, duration: { kind: 'fixed', ms: 5_000 }, integer: true },
+      arrivals: [
+        { at: 10, node: 0 },
+        { at: 20, node: 1 },
+        { at: 67, node: 2 },
+        { at: 77, node: 0 },
+      ],
+    });
+    expect(r.admitted[0]).toBe(3);
+  });
+
   it('any load with requests ≥ 10 ms apart (beyond the network latency): Σ admitted ≤ limit per window', () => {
     fc.assert(
       fc.property(
