@@ -1,5 +1,8 @@
 import type { StreamEvent } from './canonical.js';
-import { MIN_SECRET, REDACTED } from './scrub.js';
+
+/** Secrets shorter than this are not scrubbed (they would match ordinary words); config keys are far longer. */
+export const MIN_SECRET = 6;
+export const REDACTED = '[redacted]';
 
 const REDACTED_BYTES = Buffer.from(REDACTED);
 

@@ -8,6 +8,7 @@ import { parseJsonObject, readBody } from '../server/body.js';
 import { type ErrorShape, HttpError, sendError, sendJson } from '../server/errors.js';
 import type { RequestContext, Route } from '../server/router.js';
 import { type AttemptEnv, type AttemptFailure, CLIENT_CLOSED, runAttempts } from './attempts.js';
+import type { BodyScrubber } from './body-scrub.js';
 import type { CanonicalRequest, CanonicalUsage } from './canonical.js';
 import type {
   AdmissionRequest,
@@ -32,7 +33,7 @@ import { keysFor, type ProviderEntry, rebuildTable } from './provider-table.js';
 import { respondJson } from './respond-json.js';
 import { respondStream } from './respond-stream.js';
 import { GENAI_MODEL_PATH, INFERENCE_ROUTES, type InferenceRoute, splitGenaiPath } from './routes.js';
-import { SecretScrubber } from './scrub.js';
+import { secretScrubber } from './scrub.js';
 import { buildTargets, type Target } from './targets.js';
 import { estimateChatTokens } from './token-estimate.js';
 import { chargeFor, DEFAULT_OUTPUT_ESTIMATE, estimatePromptTokens } from './usage-settle.js';
@@ -69,7 +70,7 @@ export class Gateway {
   private readonly logBodyBytes: number;
   private readonly router: KeyRouter;
   private readonly catalog: ModelCatalog;
-  private scrubber: SecretScrubber;
+  private scrubber: BodyScrubber;
 
   constructor(private readonly opts: GatewayOptions) {
     this.metrics = new GatewayMetrics(opts.registry);
@@ -79,7 +80,7 @@ export class Gateway {
     this.router = opts.keyRouter ?? new WeightedKeyRouter();
     this.catalog = new ModelCatalog(opts.logger, opts.listUpstreamModels !== false);
     this.metrics.known = (p, m) => this.catalog.known(p, m);
-    this.scrubber = new SecretScrubber(opts.config.providers);
+    this.scrubber = secretScrubber(opts.config.providers);
     this.updateProviders(opts.config.providers);
   }
 
@@ -190,7 +191,7 @@ export class Gateway {
   updateProviders(providers: Config['providers']): void {
     const { table, replaced } = rebuildTable(this.table, providers, this.opts.logger);
     this.table = table;
-    this.scrubber = new SecretScrubber(providers);
+    this.scrubber = secretScrubber(providers);
     this.catalog.update(table);
     // In-flight requests hold their entry; a closing pool lets them finish.
     for (const e of replaced) void e.provider.close();
@@ -570,7 +571,7 @@ export class Gateway {
     const name = f.target.entry.name;
     if (f.error) return this.scrubbed(toHttpError(f.error));
     const d = f.failure!;
-    const msg = this.scrubber.scrub(d.message);
+    const msg = this.scrubber.scrubText(d.message);
     const s = f.status;
     switch (d.kind) {
       case 'rate_limited': {
@@ -614,11 +615,11 @@ export class Gateway {
   }
 
   private bodyForLog(b: Buffer): string {
-    return this.scrubber.scrub(b.toString('utf8', 0, Math.min(b.length, this.logBodyBytes)));
+    return this.scrubber.scrubText(b.toString('utf8', 0, Math.min(b.length, this.logBodyBytes)));
   }
 
   private scrubbed(e: HttpError): HttpError {
-    const m = this.scrubber.scrub(e.message);
+    const m = this.scrubber.scrubText(e.message);
     return m === e.message ? e : new HttpError(e.status, m, e.type, e.code, e.headers, e.param);
   }
 
@@ -631,7 +632,7 @@ export class Gateway {
   ): void {
     record.status = status;
     record.latencyMs = performance.now() - ctx.startedAt;
-    if (error) record.error = this.scrubber.scrub(error).slice(0, 500);
+    if (error) record.error = this.scrubber.scrubText(error).slice(0, 500);
     ctx.record = record;
     span?.end(record);
     this.opts.observer?.onRequestEnd(record);

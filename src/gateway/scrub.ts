@@ -1,8 +1,5 @@
 import type { Config, ProviderConfig } from '../config/schema.js';
-
-/** Secrets shorter than this are not scrubbed (they would match ordinary words); config keys are far longer. */
-export const MIN_SECRET = 6;
-export const REDACTED = '[redacted]';
+import { BodyScrubber, MIN_SECRET } from './body-scrub.js';
 
 /**
  * Removes every configured provider secret from text that goes to a client
@@ -10,26 +7,8 @@ export const REDACTED = '[redacted]';
  * inside a base_url. Upstream error messages quote keys more often than one
  * would think (invalid key messages, HTML error pages, echoed headers).
  */
-export class SecretScrubber {
-  private readonly secrets: string[];
-
-  constructor(providers: Config['providers']) {
-    const set = new Set<string>();
-    for (const p of Object.values(providers)) for (const v of providerSecrets(p)) set.add(v);
-    // Longest first, so that a secret containing another is replaced whole.
-    this.secrets = [...set].sort((a, b) => b.length - a.length);
-  }
-
-  scrub(text: string): string {
-    let out = text;
-    for (const s of this.secrets) if (out.includes(s)) out = out.split(s).join(REDACTED);
-    return out;
-  }
-
-  /** Whether `text` contains any secret (for tests and assertions). */
-  leaks(text: string): boolean {
-    return this.secrets.some((s) => text.includes(s));
-  }
+export function secretScrubber(providers: Config['providers']): BodyScrubber {
+  return new BodyScrubber(Object.values(providers).flatMap(providerSecrets));
 }
 
 /**
