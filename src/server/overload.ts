@@ -7,6 +7,14 @@ import type { Route } from './router.js';
 /** How long the event-loop utilization must stay above its threshold before requests are shed for it. */
 const SATURATED_AFTER_MS = 1000;
 
+/** What a shed request is answered, in each route family's error shape. */
+const OVERLOADED = new HttpError(
+  503,
+  'this node is overloaded; retry shortly or on another node',
+  'service_unavailable',
+  'overloaded',
+);
+
 export interface OverloadGuardOptions {
   config: OverloadConfig;
   /** Mean event-loop lag of the last ~500 ms, ms. */
@@ -29,15 +37,13 @@ export interface OverloadGuardOptions {
  *   back without flapping;
  * - early shedding: an admitted fraction of inference requests, cut by a
  *   tenth every adjustment while the lag or the event-loop utilization is
- *   above its shed threshold and raised by a twentieth while both are below (AIMD, so the node settles at
- *   what it can serve instead of oscillating); the others are answered at
- *   once with 503 + retry-after in the OpenAI error shape, before their
+ *   above its shed threshold and raised by a twentieth while both are
+ *   below (AIMD, so the node settles at what it can serve instead of
+ *   oscillating); the others are answered at once with 503 + retry-after
+ *   in the route family's error shape, before their
  *   body is read or any upstream is called. Past `shed_max_in_flight`
  *   every new request is shed.
  */
-const OVERLOADED_MESSAGE = 'this node is overloaded; retry shortly or on another node';
-const OVERLOADED_BODY = () => errorBody(OVERLOADED_MESSAGE, 'service_unavailable', 'overloaded');
-
 export class OverloadGuard {
   private admitted = 1;
   private lastAdjust = 0;
@@ -53,7 +59,7 @@ export class OverloadGuard {
   constructor(private readonly opts: OverloadGuardOptions) {
     this.now = opts.now ?? (() => performance.now());
     this.random = opts.random ?? Math.random;
-    this.body = JSON.stringify(OVERLOADED_BODY());
+    this.body = JSON.stringify(errorBody(OVERLOADED.message, OVERLOADED.type, OVERLOADED.code));
     if (opts.registry) {
       this.shedCount = new Counter({
         name: 'deepintshield_overload_shed_total',
@@ -131,11 +137,7 @@ export class OverloadGuard {
   /** The same routes with early shedding in front of each handler; the 503 in each route's error shape. */
   guard(routes: Route[]): Route[] {
     return routes.map((r) => {
-      const body = r.errorBody
-        ? JSON.stringify(
-            r.errorBody(new HttpError(503, OVERLOADED_MESSAGE, 'service_unavailable', 'overloaded')),
-          )
-        : this.body;
+      const body = r.errorBody ? JSON.stringify(r.errorBody(OVERLOADED)) : this.body;
       return {
         ...r,
         handler: (req: IncomingMessage, res: ServerResponse, ctx) => {
