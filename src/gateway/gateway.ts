@@ -270,7 +270,7 @@ export class Gateway {
     };
     for (const t of targets) prepare(t);
     const promptEstimate = estimatePromptTokens(body);
-    const admission = this.opts.governance.admit({
+    const asked: AdmissionRequest = {
       ...virtualKeyOf(req, route.apiKeyHeader),
       provider: primary.entry.name,
       model: primary.model,
@@ -279,7 +279,12 @@ export class Gateway {
       ...(targets.length > 1
         ? { fallbacks: targets.slice(1).map((t) => ({ provider: t.entry.name, model: t.model })) }
         : {}),
-    });
+    };
+    let admission = this.opts.governance.admit(asked);
+    if (admission.wait) {
+      await admission.wait;
+      admission = this.opts.governance.admit({ ...asked, again: true });
+    }
     const record: RequestRecord = {
       requestId: ctx.requestId,
       startedAt: Date.now() - (performance.now() - ctx.startedAt),

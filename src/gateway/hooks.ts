@@ -32,6 +32,8 @@ export interface AdmissionRequest {
    * refuses the whole request before an upstream call.
    */
   fallbacks?: { provider: string; model: string }[];
+  /** Asked again after `Admission.wait`: the first asking was counted. */
+  again?: boolean;
 }
 
 export interface Usage {
@@ -56,6 +58,11 @@ export interface Admission {
   headers?: Record<string, string>;
   /** Called exactly once when the request ends: usage when known, null when the request failed before any. */
   settle(usage: Usage | null): void;
+  /**
+   * Set on a refusal that may turn into an admission within a round trip (this node is confirming a
+   * claim on idle peers' shares): await it, then admit again with `again: true`.
+   */
+  wait?: Promise<void>;
 }
 
 export interface GovernanceHook {

@@ -1,9 +1,10 @@
 import { Counter, type Registry } from 'prom-client';
-import type {
-  CounterClaim,
-  CounterDecision,
-  CounterSpec,
-  DistributedCounters,
+import {
+  CLAIM_CONFIRM_WAIT_MS,
+  type CounterClaim,
+  type CounterDecision,
+  type CounterSpec,
+  type DistributedCounters,
 } from '../cluster/state/counters.js';
 import { formatDuration, parseDuration } from '../config/duration.js';
 import type { GovernanceConfig, VirtualKeyConfig } from '../config/schema.js';
@@ -236,7 +237,7 @@ export class Governance implements GovernanceHook {
     const now = this.now();
     const headers: Record<string, string> = {};
     if (claims.length === 0) return { virtualKeyId: id, headers, settle: (u) => this.settleUsage(k, id, u) };
-    const res = this.opts.counters.admit(claims);
+    const res = this.opts.counters.admit(claims, { again: req.again === true });
     kinds.forEach((kind, i) => {
       if (kind !== 'usd')
         rateHeaders(headers, kind === 'req' ? 'requests' : 'tokens', res.decisions[i]!, now);
@@ -246,25 +247,36 @@ export class Governance implements GovernanceHook {
       const kind = kinds[i]!;
       const d = res.decisions[i]!;
       const retry = { 'retry-after': retryAfter(d, claims[i]!.amount, now) };
-      if (kind === 'usd')
-        return this.reject(
-          'budget',
-          new HttpError(
-            402,
-            `budget exhausted for virtual key "${id}": $${k.usd!.limit} per ${describe(k.vk.budget?.reset_duration)}`,
-            'insufficient_quota',
-            'budget_exceeded',
-            retry,
-          ),
-          id,
-        );
-      const what =
-        kind === 'req'
-          ? `request rate limit reached for virtual key "${id}": ${k.req!.limit} requests per ${describe(k.vk.rate_limit?.request_reset_duration)}`
-          : `token rate limit reached for virtual key "${id}": ${k.tok!.limit} tokens per ${describe(k.vk.rate_limit?.token_reset_duration)}`;
+      const err =
+        kind === 'usd'
+          ? new HttpError(
+              402,
+              `budget exhausted for virtual key "${id}": $${k.usd!.limit} per ${describe(k.vk.budget?.reset_duration)}`,
+              'insufficient_quota',
+              'budget_exceeded',
+              retry,
+            )
+          : new HttpError(
+              429,
+              kind === 'req'
+                ? `request rate limit reached for virtual key "${id}": ${k.req!.limit} requests per ${describe(k.vk.rate_limit?.request_reset_duration)}`
+                : `token rate limit reached for virtual key "${id}": ${k.tok!.limit} tokens per ${describe(k.vk.rate_limit?.token_reset_duration)}`,
+              'rate_limit_error',
+              'rate_limit_exceeded',
+              { ...headers, ...retry },
+            );
+      // Not a refusal yet: the room is this node's within a round trip, once its claim is confirmed.
+      if (d.pending && !req.again)
+        return {
+          reject: err,
+          virtualKeyId: id,
+          headers: err.headers,
+          settle: NOOP_SETTLE,
+          wait: this.opts.counters.claimsSettled(claims[i]!.spec, CLAIM_CONFIRM_WAIT_MS),
+        };
       return this.reject(
-        kind === 'req' ? 'request_limit' : 'token_limit',
-        new HttpError(429, what, 'rate_limit_error', 'rate_limit_exceeded', { ...headers, ...retry }),
+        kind === 'usd' ? 'budget' : kind === 'req' ? 'request_limit' : 'token_limit',
+        err,
         id,
       );
     }

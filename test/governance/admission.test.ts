@@ -196,3 +196,42 @@ describe('models without a price', () => {
     expect(r.reject?.code).toBe('model_not_priced');
   });
 });
+
+describe('a refusal while this node confirms a borrowed claim', () => {
+  it('carries wait; once it resolves, asked again with again: true, the request is admitted', async () => {
+    const { g, counters } = setup({
+      virtual_keys: [
+        { id: 'a', value: KEY, rate_limit: { request_max_limit: 5, request_reset_duration: '1m' } },
+      ],
+    });
+    const real = counters.admit.bind(counters);
+    const asked: boolean[] = [];
+    let settled = false;
+    counters.admit = (claims, opts = {}) => {
+      asked.push(opts.again === true);
+      const r = real(claims, opts);
+      if (opts.again) return r;
+      // The first asking finds the room borrowed and unconfirmed.
+      return {
+        ...r,
+        ok: false,
+        refused: 0,
+        decisions: r.decisions.map((d) => ({ ...d, ok: false, pending: true })),
+      };
+    };
+    counters.claimsSettled = () =>
+      new Promise<void>((resolve) => {
+        settled = true;
+        resolve();
+      });
+    const first = g.admit({ ...base, virtualKey: KEY });
+    expect(first.reject?.status).toBe(429);
+    expect(first.wait).toBeDefined();
+    await first.wait;
+    expect(settled).toBe(true);
+    const again = g.admit({ ...base, virtualKey: KEY, again: true });
+    expect(again.reject).toBeUndefined();
+    expect(again.wait).toBeUndefined();
+    expect(asked).toEqual([false, true]);
+  });
+});

@@ -20,9 +20,17 @@ export class RecordingGovernance implements GovernanceHook {
   readonly settled: (Usage | null)[] = [];
   /** Refuse targets whose model is in this set (403), the primary and every fallback alike. */
   forbidden = new Set<string>();
+  /** Refuse with `wait` (a claim being confirmed) until asked again: what a limiter does in a round trip. */
+  pendingFirst = false;
 
   admit(req: AdmissionRequest): Admission {
     this.admitted.push(req);
+    if (this.pendingFirst && !req.again)
+      return {
+        reject: new HttpError(429, 'limit reached', 'rate_limit_error', 'rate_limit_exceeded'),
+        settle: () => undefined,
+        wait: new Promise((r) => setTimeout(r, 20)),
+      };
     const all = [{ provider: req.provider, model: req.model }, ...(req.fallbacks ?? [])];
     const bad = all.find((t) => this.forbidden.has(t.model));
     return {

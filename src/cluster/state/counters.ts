@@ -69,6 +69,11 @@ export interface CounterDecision {
   resetAt: number;
   /** What the cluster has left (others' unused claims included): a refusal with room left is retried soon. */
   clusterRemaining: number;
+  /**
+   * This node is confirming a claim on idle peers' shares: asking again once it is confirmed (a
+   * round trip, see `claimsSettled`) may be admitted.
+   */
+  pending: boolean;
 }
 
 export interface CountersOptions {
@@ -131,6 +136,15 @@ interface Win {
   integer: boolean;
   /** Local reservations not yet settled (part of our cap, never sent: the cap already covers them). */
   held: number;
+  /**
+   * Part of our cap taken from idle peers' shares, not usable until every required peer has echoed the
+   * claim (version `ver`): the owner may have claimed the same units in a message we have not seen
+   * (lost, or in flight). Its echo carries its slot, so on confirmation we see any such claim and
+   * give back what both took.
+   */
+  borrow: { amount: number; ver: number } | undefined;
+  /** Requests waiting for the borrow to be confirmed (see claimsSettled). */
+  waiters: (() => void)[];
 }
 
 interface KeyStats {
@@ -156,6 +170,9 @@ interface Peer {
 }
 
 const MAX_PAYLOAD = 900;
+
+/** How long a request refused while a borrowed claim is confirmed waits before asking again (ms). */
+export const CLAIM_CONFIRM_WAIT_MS = 250;
 
 /** Liveness messages to every peer at least this often (peers call us unresponsive after 1 s). */
 const HEARTBEAT_MS = 250;
@@ -272,7 +289,7 @@ export class DistributedCounters {
    * Checks every counter a request needs in one call: all admit, or none is charged. Consumed claims
    * (requests) are charged now; the others are reserved within this node's claimed cap until settled.
    */
-  admit(claims: readonly CounterClaim[]): AdmissionResult {
+  admit(claims: readonly CounterClaim[], opts: { again?: boolean } = {}): AdmissionResult {
     const now = this.now();
     this.noteUse(now);
     const wins: Win[] = [];
@@ -282,12 +299,15 @@ export class DistributedCounters {
       const w = this.win(c.spec, now);
       wins.push(w);
       const amount = Math.max(0, c.amount);
-      this.noteAttempt(c.spec.key);
       w.active = true;
       const own = this.own(w);
-      own.a += amount > 0 ? amount : this.avgAmount(c.spec.key);
-      own.ver++;
-      w.dirty = true;
+      // Asking again for a request refused while a claim was being confirmed: it was counted then.
+      if (!opts.again) {
+        this.noteAttempt(c.spec.key);
+        own.a += amount > 0 ? amount : this.avgAmount(c.spec.key);
+        own.ver++;
+        w.dirty = true;
+      }
       if (refused >= 0) continue;
       const need = c.upTo ? 0 : amount;
       if (!this.fits(w, own, amount)) this.claim(w, now, Math.max(amount, this.avgAmount(c.spec.key)));
@@ -300,7 +320,7 @@ export class DistributedCounters {
         const c = claims[i]!;
         const w = wins[i]!;
         const own = this.own(w);
-        const room = Math.max(0, Math.min(own.cap, w.limit) - own.used - w.held);
+        const room = Math.max(0, this.usableCap(w, own) - own.used - w.held);
         const amount = c.upTo ? Math.min(Math.max(0, c.amount), room) : Math.max(0, c.amount);
         held.push(c.consume ? 0 : amount);
         if (c.consume) {
@@ -329,8 +349,13 @@ export class DistributedCounters {
     };
   }
 
+  /** What we may admit against: our cap without a borrow still being confirmed. */
+  private usableCap(w: Win, own: Slot): number {
+    return Math.min(own.cap - (w.borrow?.amount ?? 0), w.limit);
+  }
+
   private fits(w: Win, own: Slot, amount: number): boolean {
-    const room = Math.min(own.cap, w.limit) - own.used - w.held;
+    const room = this.usableCap(w, own) - own.used - w.held;
     return amount > 0 ? amount <= room + 1e-9 : room > 1e-9;
   }
 
@@ -383,7 +408,57 @@ export class DistributedCounters {
       remaining,
       resetAt: w.we,
       clusterRemaining: Math.max(0, w.limit - this.globalUsed(w) - w.held),
+      pending: w.borrow !== undefined,
     };
+  }
+
+  /**
+   * Resolves when `spec`'s current window has no claim on idle peers' shares waiting for its echoes
+   * (a round trip), or after `timeoutMs`: a request refused with `pending` asks again then.
+   */
+  claimsSettled(spec: CounterSpec, timeoutMs: number): Promise<void> {
+    const w = this.win(spec, this.now());
+    if (!w.borrow) return Promise.resolve();
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, timeoutMs);
+      t.unref?.();
+      w.waiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  /** A borrow is waiting for its echoes (for tests that model the gateway's wait). */
+  hasPendingClaims(): boolean {
+    for (const w of this.wins.values()) if (w.borrow) return true;
+    return false;
+  }
+
+  /**
+   * Makes a borrow usable once every required peer has echoed it. Each echo carries the peer's own
+   * slot as it was after it saw the borrow, so any claim the owner made on the same units is known
+   * now: what the cluster holds beyond the limit is given back from the borrow.
+   */
+  private confirmBorrow(w: Win, now: number): void {
+    const b = w.borrow;
+    if (!b) return;
+    if (now < w.we) {
+      const required = this.requiredPeers(now);
+      if (required.some((p) => p.unreachableSince > 0)) return;
+      for (const p of required) if ((w.echoes.get(p.name) ?? 0) < b.ver) return;
+      const over = this.reservedFor(w, new Set(required.map((p) => p.name))) - w.limit;
+      if (over > 1e-9) {
+        const own = this.own(w);
+        own.cap -= Math.min(over, b.amount);
+        own.ver++;
+        w.dirty = true;
+      }
+    }
+    w.borrow = undefined;
+    const waiters = w.waiters;
+    w.waiters = [];
+    for (const f of waiters) f();
   }
 
   private noteUse(now: number): void {
@@ -429,6 +504,8 @@ export class DistributedCounters {
       active: false,
       integer: false,
       held: 0,
+      borrow: undefined,
+      waiters: [],
     };
     const restored = this.restored.get(id);
     if (restored) {
@@ -617,7 +694,7 @@ export class DistributedCounters {
     const pool = w.limit - this.reservedFor(w, new Set(required.map((p) => p.name)));
     if (pool <= 1e-9) return false;
     let amount: number;
-    let beyondShare = false;
+    let borrowed = 0;
     if (this.peers.size === 0) amount = pool;
     else {
       // Never more than the bound every required peer holds for us: if it loses us right after this
@@ -662,7 +739,7 @@ export class DistributedCounters {
           history: prev?.slots.get(p.name)?.a,
         });
       }
-      ({ amount, beyondShare } = claimAmount({
+      ({ amount, borrowed } = claimAmount({
         self: this.nodeName,
         limit: w.limit,
         nodes,
@@ -681,11 +758,13 @@ export class DistributedCounters {
       w.lastClaimVer = own.ver;
       w.claimUnsent = true;
       w.ackReq = true;
+      if (borrowed > 1e-9) w.borrow = { amount: (w.borrow?.amount ?? 0) + borrowed, ver: own.ver };
     }
     w.dirty = true;
-    // Taken from an idle peer's share: tell it now, not at the next flush, to keep the window in which
-    // it could be asked and claim the same units as short as the network's latency.
-    if (beyondShare) this.sendWindowNow(w, now);
+    // Every claim goes out now, not at the next flush: a peer that has not seen it may count these units
+    // as free (an idle node's share) and take them too, so the window in which two claims can overlap
+    // must be the network's latency, not the flush interval.
+    if (this.peers.size > 0) this.sendWindowNow(w, now);
     return true;
   }
 
@@ -703,7 +782,7 @@ export class DistributedCounters {
   /** Lowers our cap to what we need when peers are asking for more; always safe. */
   private maybeRelease(w: Win): void {
     const own = w.slots.get(this.nodeName);
-    if (!own || this.peers.size === 0) return;
+    if (!own || this.peers.size === 0 || w.borrow) return;
     const exact = own.used + w.held + this.need(w.key, 1) * 4;
     const keep = w.integer ? Math.ceil(exact - 1e-9) : exact;
     if (own.cap <= keep) return;
@@ -775,15 +854,16 @@ export class DistributedCounters {
         this.wins.delete(id);
         continue;
       }
+      this.confirmBorrow(w, now);
       if (now >= w.we) continue;
       if (w.active) {
         const own = this.own(w);
-        const left = Math.min(own.cap, w.limit) - own.used;
+        const left = this.usableCap(w, own) - own.used;
         if (left < this.need(w.key, 1)) this.claim(w, now, 1, true);
         else this.maybeRelease(w);
       } else if (w.slots.has(this.nodeName)) this.maybeRelease(w);
-      // Waiting for echoes too long (a lost datagram): ask again.
-      if (w.lastClaimVer > 0 && !w.claimUnsent && now - w.lastSentAt > 300) {
+      // Waiting for echoes too long (a lost datagram): ask again, soon when a borrow is waiting on them.
+      if (w.lastClaimVer > 0 && !w.claimUnsent && now - w.lastSentAt > (w.borrow ? 40 : 300)) {
         const required = this.requiredPeers(now);
         if (required.some((p) => (w.echoes.get(p.name) ?? 0) < w.lastClaimVer)) {
           w.dirty = true;
@@ -805,7 +885,7 @@ export class DistributedCounters {
     const entries: WireWin[] = [];
     for (const w of this.wins.values()) {
       if (!w.dirty) continue;
-      entries.push(this.wireWin(w, w.ackReq));
+      entries.push(this.wireWin(w, w.ackReq || w.borrow !== undefined));
       w.dirty = false;
       w.ackReq = false;
       w.claimUnsent = false;
@@ -920,6 +1000,7 @@ export class DistributedCounters {
     }
     peer.lastHeard = now;
     peer.unreachableSince = 0;
+    const echo: Win[] = [];
     if (peer.state === 'dead' || peer.state === 'suspect') peer.state = 'alive';
     const restarted = typeof msg.h === 'number' && msg.h !== peer.h;
     if (typeof msg.h === 'number') peer.h = msg.h;
@@ -954,12 +1035,16 @@ export class DistributedCounters {
           a: Number.isFinite(asked) && asked > 0 ? asked : 0,
         });
       }
-      if (ackReq === 1) {
-        w.dirty = true;
-        this.wake();
-      }
+      // The sender waits for this echo before its next claim (or to use a borrow): answer now.
+      if (ackReq === 1) echo.push(w);
+      this.confirmBorrow(w, now);
     }
     if (fullState || msg.f === 1) peer.synced = true;
+    if (echo.length > 0 && this.channel) {
+      const ch = this.channel;
+      for (const payload of this.chunks(echo.map((w) => this.wireWin(w, false))))
+        this.sendOne(ch, from, payload);
+    }
     // A peer we never heard from, or that restarted: give it everything we know (it may hold old claims).
     if (restarted) this.sendFull(from);
   }

@@ -101,11 +101,12 @@ export function demandWeights(nodes: readonly SlotView[], limit: number, integer
  * were asked so far, or from the last window) is free, and split among the nodes
  * that are short by the same share rule. Light, evenly spread load is thus served exactly (each node
  * holds its share before it needs it), and heavy skewed load converges to the
- * demand shares. A claim beyond the node's own share is optimistic (the idle
- * owner may be asked at the same moment) and is announced at once.
+ * demand shares. What a claim takes beyond the node's own share is `borrowed`: the idle owner may
+ * have claimed the same units in a message not yet seen, so the caller may use it only once every
+ * peer has echoed the claim (see DistributedCounters).
  */
-export function claimAmount(x: ClaimInput): { amount: number; beyondShare: boolean } {
-  if (x.pool <= 1e-9) return { amount: 0, beyondShare: false };
+export function claimAmount(x: ClaimInput): { amount: number; borrowed: number } {
+  if (x.pool <= 1e-9) return { amount: 0, borrowed: 0 };
   const weights = demandWeights(x.nodes, x.limit, x.integer);
   const entitled = apportion(x.limit, weights, x.integer);
   const rest = (1 - x.elapsed) / Math.max(x.elapsed, 1e-3);
@@ -130,5 +131,5 @@ export function claimAmount(x: ClaimInput): { amount: number; beyondShare: boole
   }
   amount = Math.min(amount, x.pool, Math.max(x.bound, x.want));
   if (x.integer) amount = Math.floor(amount + 1e-9);
-  return { amount, beyondShare: amount > ownRoom + 1e-9 };
+  return { amount, borrowed: Math.max(0, amount - ownRoom) };
 }

@@ -17,6 +17,8 @@ export class FakeNetwork {
   /** Members listed by membership that are not DeepIntShield nodes (e.g. a serf agent). */
   readonly foreignMembers: MemberInfo[] = [];
   private cutSince = new Map<string, number>();
+  /** Drops the datagrams it returns true for (a chosen loss, beside the random `lossRate`). */
+  drop: ((from: string, to: string) => boolean) | undefined;
 
   constructor(
     opts: { seed?: number; latencyMs?: [number, number]; detectMs?: number; lossRate?: number } = {},
@@ -87,6 +89,7 @@ export class FakeNetwork {
 
   send(from: string, to: string, ch: number, payload: Buffer): void {
     if (!this.canTalk(from, to)) return;
+    if (this.drop?.(from, to)) return;
     if (this.lossRate > 0 && this.random() < this.lossRate) return;
     const [lo, hi] = this.latency;
     this.queue.push({ at: this.now + lo + this.random() * (hi - lo), to, ch, payload, from });

@@ -1,5 +1,5 @@
 import type { CounterClaim, CounterSpec } from '../../../src/cluster/state/counters.js';
-import { DistributedCounters } from '../../../src/cluster/state/counters.js';
+import { CLAIM_CONFIRM_WAIT_MS, DistributedCounters } from '../../../src/cluster/state/counters.js';
 import { FakeNetwork } from './fake-network.js';
 
 /** One request: when (ms from the start), at which node, what it asks for and what it really used. */
@@ -27,6 +27,8 @@ export interface ScheduleResult {
 /**
  * Runs a traffic schedule through real DistributedCounters on the in-memory
  * gossip network in virtual time (1 ms steps, each node ticking every 50 ms).
+ * A request refused while its node confirms a borrowed claim (`pending`) asks
+ * once more when the claim is confirmed or after CLAIM_CONFIRM_WAIT_MS, as the gateway does.
  */
 export function runSchedule(o: {
   nodes: number;
@@ -38,11 +40,17 @@ export function runSchedule(o: {
   lossRate?: number;
   latencyMs?: [number, number];
   tokens?: boolean;
+  /** Drops the datagrams it returns true for (`atMs`: schedule time of the send). */
+  drop?: (from: string, to: string, atMs: number) => boolean;
 }): ScheduleResult {
   const net = new FakeNetwork({ seed: o.seed ?? 1, lossRate: o.lossRate ?? 0, latencyMs: o.latencyMs });
   const W = o.spec.duration.kind === 'fixed' ? o.spec.duration.ms : 60_000;
   const start = 1000 * W;
   net.now = start;
+  if (o.drop) {
+    const drop = o.drop;
+    net.drop = (from, to) => drop(from, to, net.now - start);
+  }
   const names = Array.from({ length: o.nodes }, (_, i) => `n${String(i).padStart(3, '0')}`);
   const counters = names.map((n) => {
     const c = new DistributedCounters({ nodeName: n, now: () => net.now, timers: false });
@@ -55,30 +63,45 @@ export function runSchedule(o: {
   const pendingSettles: { at: number; run: () => void }[] = [];
   const r: ScheduleResult = { admitted: [], charged: [], offered: [], refusals: [], net, counters };
   let next = 0;
-  for (let t = 0; t <= end; t++) {
+  const waiting: { a: Arrival; since: number }[] = [];
+  const offer = (a: Arrival, t: number, again: boolean): void => {
+    const c = counters[a.node % counters.length]!;
+    const wi = Math.floor(t / W);
+    if (!again) r.offered[wi] = (r.offered[wi] ?? 0) + 1;
+    const claim: CounterClaim = o.tokens
+      ? { spec: o.spec, amount: a.ask ?? 0 }
+      : { spec: o.spec, amount: 1, consume: true };
+    const res = c.admit([claim], { again });
+    if (!res.ok && !again && res.decisions[res.refused]!.pending) {
+      waiting.push({ a, since: t });
+      return;
+    }
+    if (res.ok) {
+      r.admitted[wi] = (r.admitted[wi] ?? 0) + 1;
+      const used = o.tokens ? (a.use ?? a.ask ?? 0) : 1;
+      r.charged[wi] = (r.charged[wi] ?? 0) + used;
+      if (o.tokens) pendingSettles.push({ at: t + (a.holdMs ?? 0), run: () => res.settle([used]) });
+    } else {
+      const d = res.decisions[0]!;
+      r.refusals.push({ remaining: d.remaining, retryAtMs: d.resetAt - net.now, at: t });
+    }
+  };
+  for (let t = 0; t <= end || waiting.length > 0; t++) {
     net.now = start + t;
     net.deliver();
     for (let i = pendingSettles.length - 1; i >= 0; i--)
       if (pendingSettles[i]!.at <= t) pendingSettles.splice(i, 1)[0]!.run();
-    while (next < arrivals.length && arrivals[next]!.at <= t) {
-      const a = arrivals[next++]!;
-      const c = counters[a.node % counters.length]!;
-      const wi = Math.floor(t / W);
-      r.offered[wi] = (r.offered[wi] ?? 0) + 1;
-      const claim: CounterClaim = o.tokens
-        ? { spec: o.spec, amount: a.ask ?? 0 }
-        : { spec: o.spec, amount: 1, consume: true };
-      const res = c.admit([claim]);
-      if (res.ok) {
-        r.admitted[wi] = (r.admitted[wi] ?? 0) + 1;
-        const used = o.tokens ? (a.use ?? a.ask ?? 0) : 1;
-        r.charged[wi] = (r.charged[wi] ?? 0) + used;
-        if (o.tokens) pendingSettles.push({ at: t + (a.holdMs ?? 0), run: () => res.settle([used]) });
-      } else {
-        const d = res.decisions[0]!;
-        r.refusals.push({ remaining: d.remaining, retryAtMs: d.resetAt - net.now, at: t });
-      }
+    for (let i = 0; i < waiting.length; ) {
+      const wt = waiting[i]!;
+      if (
+        !counters[wt.a.node % counters.length]!.hasPendingClaims() ||
+        t - wt.since >= CLAIM_CONFIRM_WAIT_MS
+      ) {
+        waiting.splice(i, 1);
+        offer(wt.a, t, true);
+      } else i++;
     }
+    while (next < arrivals.length && arrivals[next]!.at <= t) offer(arrivals[next++]!, t, false);
     counters.forEach((c, i) => {
       if ((t + i * 17) % 50 === 0) c.tick();
     });
