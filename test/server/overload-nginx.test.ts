@@ -114,6 +114,11 @@ describe('overload behind nginx: 2x a node’s maximum for 20 s', () => {
           'openai/m',
           '--max-requests',
           String(Math.ceil(rps * seconds)),
+          // Enough connections for every request in flight: with 64, at 2x A's maximum through nginx
+          // (~340 req/s × 200 ms ≈ 70 in flight) requests queued in the generator's own pool and the
+          // answer times grew to seconds while every node answered in ~200 ms.
+          '--connections',
+          '1024',
         ],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
@@ -179,10 +184,8 @@ describe('overload behind nginx: 2x a node’s maximum for 20 s', () => {
     // What A did not take went to the others, through nginx's retry of A's 503s: each request served once.
     expect(others).toBeGreaterThan(0.1 * got.sent);
     expect(byA + others).toBe(got.sent);
-    // Not asserted: the issue's bound on admitted requests' p99 (< 10x unloaded). Measured answer times
-    // through nginx here were 8x in one run and 22-26x in others (p50 in seconds while every request got
-    // its 200); where the wait builds up is not found yet (issue 15 stays open for it). The line above
-    // prints the figure.
+    // Admitted requests stay fast: p99 under 10x the unloaded p99 (the answer time, from the send).
+    expect(got.service.p99_ms).toBeLessThan(10 * calm.service.p99_ms);
     expect(readyAgain - loadEnd).toBeLessThanOrEqual(5000);
     for (const n of nodes) expect(n.running).toBe(true);
   }, 90_000);

@@ -40,7 +40,10 @@ const bump = (obj, k) => {
 };
 
 const latencies = [];
-/** From when each request was actually sent: the system's answer time, without this generator's own lag. */
+/**
+ * From when each request was handed to the HTTP client: the system's answer time without this generator's
+ * lag behind its schedule, but with any wait for a free connection (keep --connections above what is in flight).
+ */
 const service = [];
 
 async function one(i, due) {
