@@ -11,6 +11,7 @@ import { type AttemptEnv, type AttemptFailure, CLIENT_CLOSED, runAttempts } from
 import type { BodyScrubber } from './body-scrub.js';
 import type { CanonicalRequest, CanonicalUsage } from './canonical.js';
 import type {
+  Admission,
   AdmissionRequest,
   AttemptOutcome,
   AttemptSpan,
@@ -228,6 +229,12 @@ export class Gateway {
     res.end(out);
   }
 
+  /** A refusal that may become an admission within a round trip: wait for it, then ask once more. */
+  private async admitAgain(wait: Promise<void>, asked: AdmissionRequest): Promise<Admission> {
+    await wait;
+    return this.opts.governance.admit({ ...asked, again: true });
+  }
+
   private async handle(
     req: IncomingMessage,
     res: ServerResponse,
@@ -281,10 +288,7 @@ export class Gateway {
         : {}),
     };
     let admission = this.opts.governance.admit(asked);
-    if (admission.wait) {
-      await admission.wait;
-      admission = this.opts.governance.admit({ ...asked, again: true });
-    }
+    if (admission.wait) admission = await this.admitAgain(admission.wait, asked);
     const record: RequestRecord = {
       requestId: ctx.requestId,
       startedAt: Date.now() - (performance.now() - ctx.startedAt),
