@@ -22,7 +22,10 @@ async function one(i) {
   try {
     const res = await request(`${url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-deepintshield-vk': `vk-bench-${String(i % inUse).padStart(6, '0')}` },
+      headers: {
+        'content-type': 'application/json',
+        'x-deepintshield-vk': `vk-bench-${String(i % inUse).padStart(6, '0')}`,
+      },
       body,
       dispatcher,
     });
@@ -46,7 +49,8 @@ while (Date.now() - started < durationMs && sent < maxRequests) {
 }
 await Promise.race([Promise.allSettled([...inflight]), new Promise((r) => setTimeout(r, 30_000))]);
 times.sort((a, b) => a - b);
-const pct = (q) => Math.round((times[Math.min(times.length - 1, Math.floor(times.length * q))] ?? 0) * 100) / 100;
+const pct = (q) =>
+  Math.round((times[Math.min(times.length - 1, Math.floor(times.length * q))] ?? 0) * 100) / 100;
 process.stdout.write(`${JSON.stringify({ sent, statuses, p50_ms: pct(0.5), p99_ms: pct(0.99) })}\n`);
 await dispatcher.close();
 process.exit(0);

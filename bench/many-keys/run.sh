@@ -29,7 +29,7 @@ node -e '
   }));' "$keys" "$port" "$mock_port" "$tmp/config.json"
 node "$kit/mock-upstream.mjs" --port "$mock_port" >"$tmp/mock.log" 2>&1 &
 mock_pid=$!
-node dist/main.js start --config "$tmp/config.json" >"$tmp/node.log" 2>&1 &
+node ${NODE_ARGS:-} dist/main.js start --config "$tmp/config.json" >"$tmp/node.log" 2>&1 &
 node_pid=$!
 cleanup() {
   kill "$node_pid" "$mock_pid" 2>/dev/null || true
@@ -49,6 +49,7 @@ while kill -0 "$load_pid" 2>/dev/null; do
 done
 wait "$load_pid"
 echo "load $(cat "$tmp/load.json")"
+[ -n "${HEALTH_OUT:-}" ] && cp "$tmp/health.txt" "$HEALTH_OUT"
 sort -n "$tmp/health.txt" | awk '{ a[NR] = $1 * 1000 } END {
   printf "health samples=%d p50_ms=%.2f p99_ms=%.2f max_ms=%.2f\n", NR, a[int(NR * 0.5) + 1], a[int(NR * 0.99) + 1], a[NR] }'
 echo "node rss_kb=$(ps -o rss= -p "$node_pid")"

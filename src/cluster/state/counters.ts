@@ -818,6 +818,9 @@ export class DistributedCounters {
     const dt = (now - this.lastDemandAt) / 1000;
     if (dt < 0.5) return;
     this.lastDemandAt = now;
+    // Keys whose published demand changed; their open windows are updated in one pass below (one pass
+    // per changed key made this O(keys × windows): with 1,000 keys in use, tens of ms every 0.5 s).
+    const changedKeys = new Set<string>();
     for (const [key, st] of this.stats) {
       const r = st.attempts / dt;
       st.rate = st.rate === 0 ? r : 0.5 * st.rate + 0.5 * r;
@@ -828,16 +831,18 @@ export class DistributedCounters {
       const changed = Math.abs(st.rate - st.published) > Math.max(0.1 * st.published, 0.05);
       if (changed) {
         st.published = st.rate;
-        for (const w of this.wins.values()) {
-          if (w.key !== key || now >= w.we) continue;
-          const s = w.slots.get(this.nodeName);
-          if (s) {
-            s.d = st.published;
-            s.nx = Math.max(s.nx, this.nextBound(key, w.limit)); // monotone: a peer holding any version reserves enough
-            s.ver++;
-            w.dirty = true;
-          }
-        }
+        changedKeys.add(key);
+      }
+    }
+    if (changedKeys.size === 0) return;
+    for (const w of this.wins.values()) {
+      if (now >= w.we || !changedKeys.has(w.key)) continue;
+      const s = w.slots.get(this.nodeName);
+      if (s) {
+        s.d = this.keyStats(w.key).published;
+        s.nx = Math.max(s.nx, this.nextBound(w.key, w.limit)); // monotone: a peer holding any version reserves enough
+        s.ver++;
+        w.dirty = true;
       }
     }
   }
