@@ -27,8 +27,11 @@ const logger = createLogger({ level: process.env.BENCH_LOG ?? 'warn' });
 const registry = createRegistry({ defaultMetrics: false });
 const runtime = new GovernanceRuntime({ config, logger, registry, onProviders: () => undefined });
 const vk = config.governance.virtual_keys[0]!;
+// The window of the limit the bench sets (the schema gives request_reset_duration a default).
 const duration = parseDuration(
-  vk.rate_limit?.request_reset_duration ?? vk.rate_limit?.token_reset_duration ?? '1m',
+  (vk.rate_limit?.token_max_limit !== undefined
+    ? vk.rate_limit.token_reset_duration
+    : vk.rate_limit?.request_reset_duration) ?? '1m',
 );
 
 const router = new Router();
@@ -42,13 +45,19 @@ router.add({
     const auth = req.headers.authorization;
     // `tokens`: what the request will use, given as its estimate (as max_tokens would be).
     const tokens = typeof body.tokens === 'number' && body.tokens > 0 ? body.tokens : 2;
-    const adm = runtime.governance.admit({
+    const asked = {
       virtualKey: typeof auth === 'string' ? auth.slice(7) : undefined,
       provider: provider!,
       model: rest.join('/'),
       route: '/v1/chat/completions',
       estimatedTokens: typeof body.tokens === 'number' ? tokens : undefined,
-    });
+    };
+    let adm = runtime.governance.admit(asked);
+    // As the gateway does: a refusal while this node confirms a borrowed claim asks once more.
+    if (adm.wait) {
+      await adm.wait;
+      adm = runtime.governance.admit({ ...asked, again: true });
+    }
     if (adm.reject) return sendError(res, adm.reject);
     const ws = windowStart(duration, Date.now());
     sendJson(res, 200, { ok: true }, { ...adm.headers, 'x-bench-window': String(ws) });
