@@ -167,9 +167,17 @@ interface Peer {
   /** When it became unreachable (silent or dead), 0 while reachable. */
   unreachableSince: number;
   listed: boolean;
+  /** When we last answered its echo request at once (at most one per ECHO_GAP_MS; the rest at the flush). */
+  lastEchoAt: number;
 }
 
 const MAX_PAYLOAD = 900;
+/**
+ * Echo requests of one peer answered at once at most this often: a peer (or a forged sender) asking
+ * faster gets its echoes at our next flush instead, so replies never outpace the flush rate by more
+ * than this.
+ */
+const ECHO_GAP_MS = 5;
 
 /** How long a request refused while a borrowed claim is confirmed waits before asking again (ms). */
 export const CLAIM_CONFIRM_WAIT_MS = 250;
@@ -563,6 +571,7 @@ export class DistributedCounters {
             lastHeard: now,
             unreachableSince: 0,
             listed: true,
+            lastEchoAt: 0,
           };
           this.peers.set(m.name, p);
         }
@@ -1000,6 +1009,7 @@ export class DistributedCounters {
         lastHeard: now,
         unreachableSince: 0,
         listed: false,
+        lastEchoAt: 0,
       };
       this.peers.set(from, peer);
     }
@@ -1046,9 +1056,15 @@ export class DistributedCounters {
     }
     if (fullState || msg.f === 1) peer.synced = true;
     if (echo.length > 0 && this.channel) {
-      const ch = this.channel;
-      for (const payload of this.chunks(echo.map((w) => this.wireWin(w, false))))
-        this.sendOne(ch, from, payload);
+      if (now - peer.lastEchoAt >= ECHO_GAP_MS) {
+        peer.lastEchoAt = now;
+        const ch = this.channel;
+        for (const payload of this.chunks(echo.map((w) => this.wireWin(w, false))))
+          this.sendOne(ch, from, payload);
+      } else {
+        for (const w of echo) w.dirty = true;
+        this.wake();
+      }
     }
     // A peer we never heard from, or that restarted: give it everything we know (it may hold old claims).
     if (restarted) this.sendFull(from);

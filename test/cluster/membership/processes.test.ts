@@ -86,6 +86,11 @@ describe('membership with 7 real node processes (LAN timings)', () => {
     );
     await every(others, (s) => stateOf(s, name)?.state === 'dead', 'dead on every survivor');
     const detectedIn = Date.now() - killedAt;
+    // The status can say dead before the node's "member failed" line has come through its stdout pipe.
+    await waitFor(
+      () => others.every((n) => n.logs.some((l) => l.msg === 'member failed' && l.node === name)),
+      { timeoutMs: 5000, what: '"member failed" logged on every survivor' },
+    );
     const firstSuspectAt = Math.min(
       ...others.map((n) =>
         logTimeMs(n.logs.find((l) => l.msg === 'node marked as suspect' && l.node === name)!),

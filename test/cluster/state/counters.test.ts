@@ -170,6 +170,26 @@ describe('distributed counters (3 nodes, in-memory gossip, simulated clock)', ()
     expectWithin(admitted, [0, 1, 2], L - UNDER, L + OVER);
   });
 
+  it('answers echo requests at once, but a flood of them from one sender at most once per 5 ms', () => {
+    const net = new FakeNetwork({ seed: 1 });
+    net.now = 10_000_000;
+    const b = new DistributedCounters({ nodeName: 'b', now: () => net.now, timers: false });
+    b.attachCluster(net.add('b'));
+    net.add('a');
+    const ask = (ver: number) =>
+      Buffer.from(
+        JSON.stringify({ n: 'a', h: 1, w: [['vk:x:req', 0, 1e15, 1, [['a', 0, 1, ver, 0, 0, 1]]]] }),
+      );
+    b.receive(ask(1), 'a'); // a new peer: our full state, and the echo
+    const first = b.stats_.sent;
+    expect(first).toBe(2);
+    for (let i = 0; i < 1000; i++) b.receive(ask(2 + i), 'a');
+    expect(b.stats_.sent).toBe(first);
+    net.now += 5;
+    b.receive(ask(2000), 'a');
+    expect(b.stats_.sent).toBe(first + 1);
+  });
+
   it('members that are not DeepIntShield nodes (a serf agent) take no share', () => {
     const net = new FakeNetwork({ seed: 5 });
     net.now = 1000 * 60_000;
