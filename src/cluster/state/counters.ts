@@ -1,8 +1,9 @@
 import { type Duration, windowEnd, windowStart } from '../../config/duration.js';
 import type { Logger } from '../../observability/logger.js';
 import type { UsageRow } from '../../store/types.js';
-import { CHANNEL_COUNTERS, type ClusterLike, type GossipChannel, type MemberState } from './gossip.js';
+import { CHANNEL_COUNTERS, type ClusterLike, type GossipChannel } from './gossip.js';
 import { claimAmount, type SlotView } from './limiter.js';
+import { type Peer, PeerTracker } from './peers.js';
 import { decodeCounterMessage, type WireMsg, type WireSlot, type WireWin } from './wire.js';
 
 /**
@@ -23,7 +24,8 @@ import { decodeCounterMessage, type WireMsg, type WireSlot, type WireWin } from 
  *    more; releasing is always safe.
  * Peers that stop answering stop being "required" only while this node sees a
  * strict majority of the cluster: a minority side keeps its current caps and
- * never takes the whole limit a second time.
+ * never takes the whole limit a second time (peers.ts tracks them; limiter.ts
+ * is the claim rule; wire.ts the codec).
  */
 
 export interface CounterSpec {
@@ -156,21 +158,6 @@ interface KeyStats {
   published: number;
 }
 
-interface Peer {
-  name: string;
-  /** The peer's process start time as it announced it (a new value = a restarted peer). */
-  h: number;
-  /** Sent us its full state since we started (needed before claiming in a window we joined late). */
-  synced: boolean;
-  state: MemberState;
-  lastHeard: number;
-  /** When it became unreachable (silent or dead), 0 while reachable. */
-  unreachableSince: number;
-  listed: boolean;
-  /** When we last answered its echo request at once (at most one per ECHO_GAP_MS; the rest at the flush). */
-  lastEchoAt: number;
-}
-
 const MAX_PAYLOAD = 900;
 /**
  * Echo requests of one peer answered at once at most this often: a peer (or a forged sender) asking
@@ -195,7 +182,7 @@ export class DistributedCounters {
   private readonly stats = new Map<string, KeyStats>();
   /** Last known demand and next-claim bound per counter key per node. */
   private readonly demand = new Map<string, Map<string, { d: number; nx: number }>>();
-  private readonly peers = new Map<string, Peer>();
+  private readonly peers: PeerTracker;
   private readonly restored = new Map<string, Map<string, number>>();
   private cluster: ClusterLike | undefined;
   private channel: GossipChannel | undefined;
@@ -223,6 +210,7 @@ export class DistributedCounters {
       safety: opts.safety ?? 0.95,
       needHorizonS: opts.needHorizonS ?? 0.25,
     };
+    this.peers = new PeerTracker(this.o);
     // Versions of our own slots start above anything an earlier process with our name wrote.
     this.verBase = this.now() * 1000;
     this.startedAt = this.now();
@@ -552,86 +540,18 @@ export class DistributedCounters {
   // ---------------------------------------------------------------- peers
 
   private refreshPeers(now: number): void {
-    const listed = new Set<string>();
-    if (this.cluster) {
-      for (const m of this.cluster.members()) {
-        if (m.name === this.nodeName) continue;
-        // Only members that run DeepIntShield take part (a serf agent in the cluster never answers).
-        if (m.tags && m.tags.http === undefined && !this.peers.has(m.name)) continue;
-        listed.add(m.name);
-        let p = this.peers.get(m.name);
-        // A dead or departed member we do not track (or have forgotten) is not brought back by the list.
-        if (!p && (m.state === 'dead' || m.state === 'left')) continue;
-        if (!p) {
-          p = {
-            name: m.name,
-            h: 0,
-            synced: false,
-            state: m.state,
-            lastHeard: now,
-            unreachableSince: 0,
-            listed: true,
-            lastEchoAt: 0,
-          };
-          this.peers.set(m.name, p);
-        }
-        p.state = m.state;
-        p.listed = true;
+    this.peers.refresh(this.nodeName, now, this.cluster?.members(), (name) => {
+      for (const w of this.wins.values()) {
+        const s = w.slots.get(name);
+        if (s) s.cap = s.used; // its admitted count stays; its unused claim returns to the pool
+        w.echoes.delete(name);
       }
-    }
-    for (const p of this.peers.values()) {
-      if (!listed.has(p.name)) p.listed = false;
-      const unreachable = p.state === 'dead' || now - p.lastHeard > this.o.unresponsiveMs;
-      if (unreachable && p.unreachableSince === 0) p.unreachableSince = now;
-      if (!unreachable) p.unreachableSince = 0;
-    }
-    // Forget: nodes that left (their unused caps are released), nodes the membership layer dropped,
-    // and, on a majority side only, nodes unreachable for forgetAfterMs.
-    const majority = this.hasMajority();
-    for (const p of [...this.peers.values()]) {
-      const gone =
-        p.state === 'left' ||
-        (this.cluster && !p.listed && now - p.lastHeard > this.o.unresponsiveMs) ||
-        (majority && p.unreachableSince > 0 && now - p.unreachableSince > this.o.forgetAfterMs);
-      if (gone) {
-        this.peers.delete(p.name);
-        for (const w of this.wins.values()) {
-          const s = w.slots.get(p.name);
-          if (s) s.cap = s.used; // its admitted count stays; its unused claim returns to the pool
-          w.echoes.delete(p.name);
-        }
-      }
-    }
-  }
-
-  /** A strict majority of the known cluster is reachable; an exact half wins when it holds the smallest name. */
-  private hasMajority(): boolean {
-    let total = 1;
-    let reachable = 1;
-    let smallest = this.nodeName;
-    let smallestReachable = true;
-    for (const p of this.peers.values()) {
-      total++;
-      const ok = p.unreachableSince === 0;
-      if (ok) reachable++;
-      if (p.name < smallest) {
-        smallest = p.name;
-        smallestReachable = ok;
-      }
-    }
-    return reachable * 2 > total || (reachable * 2 === total && smallestReachable);
+    });
   }
 
   /** Peers whose echo a claim must wait for. */
   private requiredPeers(now: number): Peer[] {
-    const majority = this.hasMajority();
-    const out: Peer[] = [];
-    for (const p of this.peers.values()) {
-      const waivable =
-        majority && p.unreachableSince > 0 && now - p.unreachableSince >= this.o.reclaimAfterMs;
-      if (!waivable) out.push(p);
-    }
-    return out;
+    return this.peers.required(this.nodeName, now);
   }
 
   // ---------------------------------------------------------------- claims
@@ -999,24 +919,8 @@ export class DistributedCounters {
     if (!from || from === this.nodeName) return;
     this.stats_.received++;
     const now = this.now();
-    let peer = this.peers.get(from);
-    if (!peer) {
-      peer = {
-        name: from,
-        h: 0,
-        synced: false,
-        state: 'alive',
-        lastHeard: now,
-        unreachableSince: 0,
-        listed: false,
-        lastEchoAt: 0,
-      };
-      this.peers.set(from, peer);
-    }
-    peer.lastHeard = now;
-    peer.unreachableSince = 0;
+    const peer = this.peers.heard(from, now);
     const echo: Win[] = [];
-    if (peer.state === 'dead' || peer.state === 'suspect') peer.state = 'alive';
     const restarted = typeof msg.h === 'number' && msg.h !== peer.h;
     if (typeof msg.h === 'number') peer.h = msg.h;
     for (const entry of msg.w) {

@@ -1,0 +1,144 @@
+import type { MemberInfo, MemberState } from './gossip.js';
+
+/** One counter peer as this node sees it. */
+export interface Peer {
+  name: string;
+  /** The peer's process start time as it announced it (a new value = a restarted peer). */
+  h: number;
+  /** Sent us its full state since we started (needed before claiming in a window we joined late). */
+  synced: boolean;
+  state: MemberState;
+  lastHeard: number;
+  /** When it became unreachable (silent or dead), 0 while reachable. */
+  unreachableSince: number;
+  listed: boolean;
+  /** When we last answered its echo request at once (the counters bound how often). */
+  lastEchoAt: number;
+}
+
+export interface PeerTrackerOptions {
+  /** A peer silent this long counts as unreachable. */
+  unresponsiveMs: number;
+  /** A majority side stops waiting for an unreachable peer after this long. */
+  reclaimAfterMs: number;
+  /** An unreachable peer is forgotten after this long (majority side only). */
+  forgetAfterMs: number;
+}
+
+function newPeer(name: string, state: MemberState, now: number, listed: boolean): Peer {
+  return { name, h: 0, synced: false, state, lastHeard: now, unreachableSince: 0, listed, lastEchoAt: 0 };
+}
+
+/**
+ * The counters' peers: who takes part (from the membership list and from what we hear), who is
+ * reachable, whether this node is on a majority side, and whose echo a claim must wait for.
+ */
+export class PeerTracker {
+  private readonly peers = new Map<string, Peer>();
+
+  constructor(private readonly o: PeerTrackerOptions) {}
+
+  get size(): number {
+    return this.peers.size;
+  }
+
+  get(name: string): Peer | undefined {
+    return this.peers.get(name);
+  }
+
+  values(): IterableIterator<Peer> {
+    return this.peers.values();
+  }
+
+  /** A message from `name` arrived: it is reachable and alive; returns its entry. */
+  heard(name: string, now: number): Peer {
+    let p = this.peers.get(name);
+    if (!p) {
+      p = newPeer(name, 'alive', now, false);
+      this.peers.set(name, p);
+    }
+    p.lastHeard = now;
+    p.unreachableSince = 0;
+    if (p.state === 'dead' || p.state === 'suspect') p.state = 'alive';
+    return p;
+  }
+
+  /**
+   * Brings the peers up to date with the membership list (undefined: no cluster) and the clock, and
+   * forgets the ones that are gone; `onForget` is called for each.
+   */
+  refresh(
+    self: string,
+    now: number,
+    members: MemberInfo[] | undefined,
+    onForget: (name: string) => void,
+  ): void {
+    const listed = new Set<string>();
+    if (members) {
+      for (const m of members) {
+        if (m.name === self) continue;
+        // Only members that run DeepIntShield take part (a serf agent in the cluster never answers).
+        if (m.tags && m.tags.http === undefined && !this.peers.has(m.name)) continue;
+        listed.add(m.name);
+        let p = this.peers.get(m.name);
+        // A dead or departed member we do not track (or have forgotten) is not brought back by the list.
+        if (!p && (m.state === 'dead' || m.state === 'left')) continue;
+        if (!p) {
+          p = newPeer(m.name, m.state, now, true);
+          this.peers.set(m.name, p);
+        }
+        p.state = m.state;
+        p.listed = true;
+      }
+    }
+    for (const p of this.peers.values()) {
+      if (!listed.has(p.name)) p.listed = false;
+      const unreachable = p.state === 'dead' || now - p.lastHeard > this.o.unresponsiveMs;
+      if (unreachable && p.unreachableSince === 0) p.unreachableSince = now;
+      if (!unreachable) p.unreachableSince = 0;
+    }
+    // Forget: nodes that left (their unused caps are released), nodes the membership layer dropped,
+    // and, on a majority side only, nodes unreachable for forgetAfterMs.
+    const majority = this.hasMajority(self);
+    for (const p of [...this.peers.values()]) {
+      const gone =
+        p.state === 'left' ||
+        (members !== undefined && !p.listed && now - p.lastHeard > this.o.unresponsiveMs) ||
+        (majority && p.unreachableSince > 0 && now - p.unreachableSince > this.o.forgetAfterMs);
+      if (gone) {
+        this.peers.delete(p.name);
+        onForget(p.name);
+      }
+    }
+  }
+
+  /** A strict majority of the known cluster is reachable; an exact half wins when it holds the smallest name. */
+  hasMajority(self: string): boolean {
+    let total = 1;
+    let reachable = 1;
+    let smallest = self;
+    let smallestReachable = true;
+    for (const p of this.peers.values()) {
+      total++;
+      const ok = p.unreachableSince === 0;
+      if (ok) reachable++;
+      if (p.name < smallest) {
+        smallest = p.name;
+        smallestReachable = ok;
+      }
+    }
+    return reachable * 2 > total || (reachable * 2 === total && smallestReachable);
+  }
+
+  /** Peers whose echo a claim must wait for: all but those a majority side has waived. */
+  required(self: string, now: number): Peer[] {
+    const majority = this.hasMajority(self);
+    const out: Peer[] = [];
+    for (const p of this.peers.values()) {
+      const waivable =
+        majority && p.unreachableSince > 0 && now - p.unreachableSince >= this.o.reclaimAfterMs;
+      if (!waivable) out.push(p);
+    }
+    return out;
+  }
+}
