@@ -14,7 +14,8 @@ ensure_loadgen
 npx tsc -p tsconfig.build.json
 tmp=$(mktemp -d)
 gw_port=$(free_port)
-npx tsx bench/translated-stream/gemini-fake.ts >"$tmp/fake.port" 2>"$tmp/fake.log" &
+# node itself, not npx tsx: killing the npx wrapper would leave the fake running
+node --import tsx bench/translated-stream/gemini-fake.ts >"$tmp/fake.port" 2>"$tmp/fake.log" &
 pids=($!)
 for _ in $(seq 100); do [ -s "$tmp/fake.port" ] && break; sleep 0.1; done
 fake_port=$(cat "$tmp/fake.port")
