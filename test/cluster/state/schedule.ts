@@ -1,5 +1,6 @@
 import type { CounterClaim, CounterSpec } from '../../../src/cluster/state/counters.js';
-import { CLAIM_CONFIRM_WAIT_MS, DistributedCounters } from '../../../src/cluster/state/counters.js';
+import { DistributedCounters } from '../../../src/cluster/state/counters.js';
+import { ClaimWaits } from './claim-waits.js';
 import { FakeNetwork } from './fake-network.js';
 
 /** One request: when (ms from the start), at which node, what it asks for and what it really used. */
@@ -63,7 +64,7 @@ export function runSchedule(o: {
   const pendingSettles: { at: number; run: () => void }[] = [];
   const r: ScheduleResult = { admitted: [], charged: [], offered: [], refusals: [], net, counters };
   let next = 0;
-  const waiting: { a: Arrival; since: number }[] = [];
+  const waiting = new ClaimWaits<Arrival>();
   const offer = (a: Arrival, t: number, again: boolean): void => {
     const c = counters[a.node % counters.length]!;
     const wi = Math.floor(t / W);
@@ -73,7 +74,7 @@ export function runSchedule(o: {
       : { spec: o.spec, amount: 1, consume: true };
     const res = c.admit([claim], { again });
     if (!res.ok && !again && res.decisions[res.refused]!.pending) {
-      waiting.push({ a, since: t });
+      waiting.add(a, c, t);
       return;
     }
     if (res.ok) {
@@ -86,21 +87,12 @@ export function runSchedule(o: {
       r.refusals.push({ remaining: d.remaining, retryAtMs: d.resetAt - net.now, at: t });
     }
   };
-  for (let t = 0; t <= end || waiting.length > 0; t++) {
+  for (let t = 0; t <= end || waiting.size > 0; t++) {
     net.now = start + t;
     net.deliver();
     for (let i = pendingSettles.length - 1; i >= 0; i--)
       if (pendingSettles[i]!.at <= t) pendingSettles.splice(i, 1)[0]!.run();
-    for (let i = 0; i < waiting.length; ) {
-      const wt = waiting[i]!;
-      if (
-        !counters[wt.a.node % counters.length]!.hasPendingClaims() ||
-        t - wt.since >= CLAIM_CONFIRM_WAIT_MS
-      ) {
-        waiting.splice(i, 1);
-        offer(wt.a, t, true);
-      } else i++;
-    }
+    waiting.due(t, (a) => offer(a, t, true));
     while (next < arrivals.length && arrivals[next]!.at <= t) offer(arrivals[next++]!, t, false);
     counters.forEach((c, i) => {
       if ((t + i * 17) % 50 === 0) c.tick();

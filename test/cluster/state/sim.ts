@@ -1,5 +1,6 @@
 import type { CounterSpec } from '../../../src/cluster/state/counters.js';
-import { CLAIM_CONFIRM_WAIT_MS, DistributedCounters } from '../../../src/cluster/state/counters.js';
+import { DistributedCounters } from '../../../src/cluster/state/counters.js';
+import { ClaimWaits } from './claim-waits.js';
 import { FakeNetwork } from './fake-network.js';
 
 export interface SimOptions {
@@ -81,14 +82,13 @@ export class Sim {
     const pending = [...events].sort((a, b) => a.at - b.at);
     const tickEvery = 50;
     let step = 0;
-    // Requests refused while their node confirmed a borrowed claim ask once more, as the gateway does.
-    const waiting: { n: string; since: number }[] = [];
+    const waiting = new ClaimWaits<string>();
     const admit = (n: string, wi: number, again: boolean): void => {
       const c = this.counters.get(n)!;
       const spec = o.naive ? { ...this.spec, limit: Math.floor(o.limit / o.nodes.length) } : this.spec;
       const r = c.admit([{ spec, amount: 1, consume: true }], { again });
       if (r.ok) this.admitted[wi]![n] = (this.admitted[wi]![n] ?? 0) + 1;
-      else if (!again && r.decisions[0]!.pending) waiting.push({ n, since: net.now });
+      else if (!again && r.decisions[0]!.pending) waiting.add(n, c, net.now);
     };
     while (net.now < end) {
       while (pending.length > 0 && pending[0]!.at <= net.now - this.start) pending.shift()!.run(this);
@@ -96,17 +96,11 @@ export class Sim {
       const wi = Math.floor((net.now - this.start) / o.windowMs);
       this.admitted[wi] ??= {};
       this.offered[wi] ??= {};
-      for (let i = 0; i < waiting.length; ) {
-        const wt = waiting[i]!;
-        if (net.killed.has(wt.n)) waiting.splice(i, 1);
-        else if (
-          !this.counters.get(wt.n)!.hasPendingClaims() ||
-          net.now - wt.since >= CLAIM_CONFIRM_WAIT_MS
-        ) {
-          waiting.splice(i, 1);
-          admit(wt.n, wi, true);
-        } else i++;
-      }
+      waiting.due(
+        net.now,
+        (n) => admit(n, wi, true),
+        (n) => net.killed.has(n),
+      );
       o.nodes.forEach((n, i) => {
         if (net.killed.has(n)) return;
         const c = this.counters.get(n)!;
