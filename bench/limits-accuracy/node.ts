@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Cluster } from '../../src/cluster/cluster.js';
 import { parseDuration, windowStart } from '../../src/config/duration.js';
 import { validateConfig } from '../../src/config/load.js';
+import { admitAfterWait } from '../../src/gateway/hooks.js';
 import { GovernanceRuntime } from '../../src/governance/runtime.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { createRegistry } from '../../src/observability/metrics.js';
@@ -54,10 +55,7 @@ router.add({
     };
     let adm = runtime.governance.admit(asked);
     // As the gateway does: a refusal while this node confirms a borrowed claim asks once more.
-    if (adm.wait) {
-      await adm.wait;
-      adm = runtime.governance.admit({ ...asked, again: true });
-    }
+    if (adm.wait) adm = await admitAfterWait(runtime.governance, adm.wait, asked);
     if (adm.reject) return sendError(res, adm.reject);
     const ws = windowStart(duration, Date.now());
     sendJson(res, 200, { ok: true }, { ...adm.headers, 'x-bench-window': String(ws) });

@@ -10,18 +10,18 @@ import type { RequestContext, Route } from '../server/router.js';
 import { type AttemptEnv, type AttemptFailure, CLIENT_CLOSED, runAttempts } from './attempts.js';
 import type { BodyScrubber } from './body-scrub.js';
 import type { CanonicalRequest, CanonicalUsage } from './canonical.js';
-import type {
-  Admission,
-  AdmissionRequest,
-  AttemptOutcome,
-  AttemptSpan,
-  GovernanceHook,
-  KeyRouter,
-  ProviderKeyGate,
-  RequestObserver,
-  RequestRecord,
-  RequestSpan,
-  RequestTracer,
+import {
+  type AdmissionRequest,
+  type AttemptOutcome,
+  type AttemptSpan,
+  admitAfterWait,
+  type GovernanceHook,
+  type KeyRouter,
+  type ProviderKeyGate,
+  type RequestObserver,
+  type RequestRecord,
+  type RequestSpan,
+  type RequestTracer,
 } from './hooks.js';
 import { anthropicMessagesInbound } from './inbound/anthropic-messages.js';
 import { geminiErrorBody, geminiListBody } from './inbound/gemini.js';
@@ -229,12 +229,6 @@ export class Gateway {
     res.end(out);
   }
 
-  /** A refusal that may become an admission within a round trip: wait for it, then ask once more. */
-  private async admitAgain(wait: Promise<void>, asked: AdmissionRequest): Promise<Admission> {
-    await wait;
-    return this.opts.governance.admit({ ...asked, again: true });
-  }
-
   private async handle(
     req: IncomingMessage,
     res: ServerResponse,
@@ -288,7 +282,7 @@ export class Gateway {
         : {}),
     };
     let admission = this.opts.governance.admit(asked);
-    if (admission.wait) admission = await this.admitAgain(admission.wait, asked);
+    if (admission.wait) admission = await admitAfterWait(this.opts.governance, admission.wait, asked);
     const record: RequestRecord = {
       requestId: ctx.requestId,
       startedAt: Date.now() - (performance.now() - ctx.startedAt),

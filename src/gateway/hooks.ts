@@ -98,6 +98,16 @@ const NOOP_ADMISSION: Admission = { settle() {} };
 
 export const allowAllGovernance: GovernanceHook = { admit: () => NOOP_ADMISSION };
 
+/** After a refusal with `wait` (a claim being confirmed): waits for it, then asks once more. */
+export async function admitAfterWait(
+  governance: GovernanceHook,
+  wait: Promise<void>,
+  asked: AdmissionRequest,
+): Promise<Admission> {
+  await wait;
+  return governance.admit({ ...asked, again: true });
+}
+
 /*
  * Seams added for the open issues (provider platform, traffic intelligence,
  * request log, OpenTelemetry). The gateway calls these; the modules that
