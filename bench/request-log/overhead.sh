@@ -31,7 +31,6 @@ for p in "$mock_port" "$off_port" "$on_port"; do
 done
 for p in "$off_port" "$on_port"; do "$lg" -url "http://127.0.0.1:$p/v1/chat/completions" -body "$tmp/body.json" -rate 1000 -duration 3s -conns 64 -label warmup >/dev/null; done
 echo "# $(date -u +%FT%TZ) $(nproc) cores, node $(node --version)"
-field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
 for rate in $rates; do
   for _ in $(seq "$rounds"); do
     a=$("$lg" -url "http://127.0.0.1:$off_port/v1/chat/completions" -body "$tmp/body.json" -rate "$rate" -duration "$dur" -conns 256 -label "log-off@$rate")

@@ -38,15 +38,12 @@ direct=(-url "http://127.0.0.1:$fake_port/v1beta/models/gemini-2.5-flash:streamG
 translated=(-url "http://127.0.0.1:$gw_port/v1/chat/completions" -body "$tmp/translated.json")
 "$lg" "${direct[@]}" -rate 300 -duration 2s -conns 64 -label warmup >/dev/null
 "$lg" "${translated[@]}" -rate 300 -duration 3s -conns 64 -label warmup >/dev/null
-field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
 echo "# $(date -u +%FT%TZ) $(nproc) cores, node $(node --version), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for rate in $rates; do
   for _ in $(seq "$rounds"); do
     d=$("$lg" "${direct[@]}" -rate "$rate" -duration "$dur" -conns 256 -label "direct-gemini@$rate")
     t=$("$lg" "${translated[@]}" -rate "$rate" -duration "$dur" -conns 256 -label "translated-gemini@$rate")
     printf '%s\n%s\n' "$d" "$t"
-    awk -v d50="$(echo "$d" | field ttfb_p50_ms)" -v g50="$(echo "$t" | field ttfb_p50_ms)" \
-        -v ds="$(echo "$d" | field p50_ms)" -v gs="$(echo "$t" | field p50_ms)" -v ge="$(echo "$t" | field errors)" \
-        -v r="$rate" 'BEGIN { printf "added translated-gemini@%s ttfb_p50_ms=%+.3f stream_p50_ms=%+.3f errors=%s\n", r, g50-d50, gs-ds, ge }'
+    added "translated-gemini@$rate" "$d" "$t"
   done
 done

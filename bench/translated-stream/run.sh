@@ -41,13 +41,6 @@ passthrough=(-url "http://127.0.0.1:$gw_port/v1/chat/completions" -body "$tmp/pa
 directOpenai=(-url "http://127.0.0.1:$mock_port/v1/chat/completions" -body "$tmp/passthrough.json")
 "$lg" "${translated[@]}" -rate 500 -duration 3s -conns 64 -label warmup >/dev/null
 "$lg" "${passthrough[@]}" -rate 500 -duration 2s -conns 64 -label warmup >/dev/null
-field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
-added() { # label, direct line, gateway line
-  awk -v l="$1" -v d50="$(echo "$2" | field ttfb_p50_ms)" -v g50="$(echo "$3" | field ttfb_p50_ms)" \
-      -v d99="$(echo "$2" | field p99_ms)" -v g99="$(echo "$3" | field p99_ms)" \
-      -v ds="$(echo "$2" | field p50_ms)" -v gs="$(echo "$3" | field p50_ms)" -v ge="$(echo "$3" | field errors)" \
-      'BEGIN { printf "added %s ttfb_p50_ms=%+.3f stream_p50_ms=%+.3f stream_p99_ms=%+.3f errors=%s\n", l, g50-d50, gs-ds, g99-d99, ge }'
-}
 echo "# $(date -u +%FT%TZ) $(nproc) cores, node $(node --version), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 for rate in $rates; do
   for _ in $(seq "$rounds"); do
