@@ -266,18 +266,15 @@ export class Governance implements GovernanceHook {
               { ...headers, ...retry },
             );
       // Not a refusal yet: the room is this node's within a round trip, once its claim is confirmed.
-      if (d.pending && !req.again)
-        return {
-          reject: err,
-          virtualKeyId: id,
-          headers: err.headers,
-          settle: NOOP_SETTLE,
-          wait: this.opts.counters.claimsSettled(claims[i]!.spec, CLAIM_CONFIRM_WAIT_MS),
-        };
+      const wait =
+        d.pending && !req.again
+          ? this.opts.counters.claimsSettled(claims[i]!.spec, CLAIM_CONFIRM_WAIT_MS)
+          : undefined;
       return this.reject(
         kind === 'usd' ? 'budget' : kind === 'req' ? 'request_limit' : 'token_limit',
         err,
         id,
+        wait,
       );
     }
     return {
@@ -353,9 +350,16 @@ export class Governance implements GovernanceHook {
     );
   }
 
-  private reject(reason: string, err: HttpError, id?: string): Admission {
-    this.metrics?.rejections.inc({ reason });
-    return { reject: err, virtualKeyId: id, headers: err.headers, settle: NOOP_SETTLE };
+  /** A refusal; with `wait` (a claim being confirmed) not counted yet: the request asks again. */
+  private reject(reason: string, err: HttpError, id?: string, wait?: Promise<void>): Admission {
+    if (!wait) this.metrics?.rejections.inc({ reason });
+    return {
+      reject: err,
+      virtualKeyId: id,
+      headers: err.headers,
+      settle: NOOP_SETTLE,
+      ...(wait && { wait }),
+    };
   }
 
   /** Usage of one key's current windows (admin/debug). */
