@@ -1,4 +1,4 @@
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { encodeEvent } from '../../src/providers/bedrock/eventstream.js';
 import { bearerOf } from '../support/http-request.js';
@@ -42,6 +42,7 @@ const MODEL_ID =
   /^(arn:aws:bedrock:|((us|eu|apac|global)\.)?(anthropic|amazon|meta|mistral|cohere|ai21|deepseek)\.)/;
 const EMBED_MODELS = /^(amazon\.titan-embed-|cohere\.embed-)/;
 const SKEW_MS = 5 * 60_000;
+const SHA256 = Hash.bind(null, 'sha256');
 
 export async function startBedrockFake(opts: BedrockFakeOptions = {}): Promise<BedrockFake> {
   const creds = opts.credentials ?? [{ accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' }];
@@ -346,7 +347,7 @@ async function authenticate(
   const [path, qs] = splitUrl(req.url);
   const query: Record<string, string> = {};
   for (const [k, v] of new URLSearchParams(qs)) query[k] = v;
-  const signer = new SignatureV4({ service: 'bedrock', region, sha256: Sha256, credentials: cred });
+  const signer = new SignatureV4({ service: 'bedrock', region, sha256: SHA256, credentials: cred });
   const expected = await signer.sign(
     {
       method: req.method,

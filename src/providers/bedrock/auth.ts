@@ -1,6 +1,9 @@
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { BedrockKeyConfig } from './config.js';
+
+/** Node's native SHA-256, as the AWS SDK signs in Node (the pure-JS hash took most of a signature's time). */
+const SHA256 = Hash.bind(null, 'sha256');
 
 /** What to sign: the request as it goes on the wire (path already percent-encoded once). */
 export interface SignableRequest {
@@ -36,7 +39,7 @@ export function sigV4Auth(cfg: {
   const signer = new SignatureV4({
     service: 'bedrock',
     region: cfg.region,
-    sha256: Sha256,
+    sha256: SHA256,
     credentials: {
       accessKeyId: cfg.accessKeyId,
       secretAccessKey: cfg.secretAccessKey,
