@@ -119,6 +119,8 @@ interface Win {
   slots: Map<string, Slot>;
   dirty: boolean;
   ackReq: boolean;
+  /** A peer asked for an echo we put off to the next flush: that flush sends every slot. */
+  echoOwed: boolean;
   /** Own slot version at the last claim (0: never claimed in this window). */
   lastClaimVer: number;
   /** A claim made since the last send: no second claim until it is sent. */
@@ -168,6 +170,11 @@ const ECHO_GAP_MS = 5;
 
 /** How long a request refused while a borrowed claim is confirmed waits before asking again (ms). */
 export const CLAIM_CONFIRM_WAIT_MS = 250;
+/**
+ * A claim still missing an echo is asked again after this long (a lost datagram): the node claims
+ * nothing more in that window until every required peer has echoed, and only echoes confirm a claim.
+ */
+const REASK_MS = 40;
 
 /** Liveness messages to every peer at least this often (peers call us unresponsive after 1 s). */
 const HEARTBEAT_MS = 250;
@@ -490,6 +497,7 @@ export class DistributedCounters {
       limit,
       slots: new Map(),
       dirty: false,
+      echoOwed: false,
       ackReq: false,
       lastClaimVer: 0,
       claimUnsent: false,
@@ -797,7 +805,7 @@ export class DistributedCounters {
         else this.maybeRelease(w);
       } else if (w.slots.has(this.nodeName)) this.maybeRelease(w);
       // Waiting for echoes too long (a lost datagram): ask again, soon when a borrow is waiting on them.
-      if (w.lastClaimVer > 0 && !w.claimUnsent && now - w.lastSentAt > (w.borrow ? 40 : 300)) {
+      if (w.lastClaimVer > 0 && !w.claimUnsent && now - w.lastSentAt > REASK_MS) {
         const required = this.requiredPeers(now);
         if (required.some((p) => (w.echoes.get(p.name) ?? 0) < w.lastClaimVer)) {
           w.dirty = true;
@@ -819,8 +827,9 @@ export class DistributedCounters {
     const entries: WireWin[] = [];
     for (const w of this.wins.values()) {
       if (!w.dirty) continue;
-      entries.push(this.wireWin(w, w.ackReq || w.borrow !== undefined));
+      entries.push(this.wireWin(w, w.ackReq || w.borrow !== undefined, w.echoOwed));
       w.dirty = false;
+      w.echoOwed = false;
       w.ackReq = false;
       w.claimUnsent = false;
       w.lastSentAt = now;
@@ -832,10 +841,17 @@ export class DistributedCounters {
     for (const payload of this.chunks(entries)) this.send(payload);
   }
 
-  private wireWin(w: Win, ackReq: boolean): WireWin {
+  /**
+   * A window on the wire. Changes and claims carry our own slot only: every node sends its own to
+   * every peer, so nothing needs relaying on the steady path, and a message's size does not grow
+   * with the cluster. Echoes and full state carry every slot we know (`all`): an echo is what the
+   * claimer waits for before it uses a claim, so it must show everything the peer has seen.
+   */
+  private wireWin(w: Win, ackReq: boolean, all = false): WireWin {
     const slots: WireSlot[] = [];
     for (const [node, s] of w.slots)
-      slots.push([node, round(s.used), round(s.cap), s.ver, round(s.d), round(s.nx), round(s.a)]);
+      if (all || node === this.nodeName)
+        slots.push([node, round(s.used), round(s.cap), s.ver, round(s.d), round(s.nx), round(s.a)]);
     return [w.key, w.ws, w.we, ackReq ? 1 : 0, slots];
   }
 
@@ -878,7 +894,7 @@ export class DistributedCounters {
     if (!ch) return;
     const now = this.now();
     const entries: WireWin[] = [];
-    for (const w of this.wins.values()) if (now < w.we + 60_000) entries.push(this.wireWin(w, false));
+    for (const w of this.wins.values()) if (now < w.we + 60_000) entries.push(this.wireWin(w, false, true));
     for (const payload of this.chunks(entries, true)) this.sendOne(ch, peer, payload);
   }
 
@@ -905,7 +921,7 @@ export class DistributedCounters {
   private encodeState(): Buffer {
     const now = this.now();
     const w: WireWin[] = [];
-    for (const win of this.wins.values()) if (now < win.we + 60_000) w.push(this.wireWin(win, false));
+    for (const win of this.wins.values()) if (now < win.we + 60_000) w.push(this.wireWin(win, false, true));
     return Buffer.from(JSON.stringify({ n: this.nodeName, h: this.startedAt, f: 1, w } satisfies WireMsg));
   }
 
@@ -963,10 +979,13 @@ export class DistributedCounters {
       if (now - peer.lastEchoAt >= ECHO_GAP_MS) {
         peer.lastEchoAt = now;
         const ch = this.channel;
-        for (const payload of this.chunks(echo.map((w) => this.wireWin(w, false))))
+        for (const payload of this.chunks(echo.map((w) => this.wireWin(w, false, true))))
           this.sendOne(ch, from, payload);
       } else {
-        for (const w of echo) w.dirty = true;
+        for (const w of echo) {
+          w.dirty = true;
+          w.echoOwed = true;
+        }
         this.wake();
       }
     }

@@ -190,6 +190,53 @@ describe('distributed counters (3 nodes, in-memory gossip, simulated clock)', ()
     expect(b.stats_.sent).toBe(first + 1);
   });
 
+  it("a change carries the sender's own slot only (its size does not grow with the cluster); an echo carries every slot", () => {
+    const net = new FakeNetwork({ seed: 3 });
+    net.now = 1000 * 60_000;
+    const sent: { from: string; to: string; msg: { w: [string, number, number, number, unknown[][]][] } }[] =
+      [];
+    const send = net.send.bind(net);
+    net.send = (from, to, ch, payload) => {
+      sent.push({ from, to, msg: JSON.parse(payload.toString()) });
+      send(from, to, ch, payload);
+    };
+    const names = ['a', 'b', 'c'];
+    const nodes = names.map((n) => {
+      const c = new DistributedCounters({ nodeName: n, now: () => net.now, timers: false });
+      c.attachCluster(net.add(n));
+      return c;
+    });
+    const spec = { key: 'vk:size:req', limit: 300, duration: { kind: 'fixed' as const, ms: 60_000 } };
+    for (let t = 0; t < 2000; t++) {
+      if (t % 10 === 0) nodes[t % 3]!.acquire(spec);
+      if (t % 50 === 0) for (const c of nodes) c.tick();
+      net.deliver();
+      net.now++;
+    }
+    // Every node knows every slot by now.
+    for (const c of nodes) expect(Object.keys(c.inspect(spec).slots).sort()).toEqual(names);
+    const slotsIn = (m: (typeof sent)[number]) =>
+      m.msg.w.filter((e) => e[0] === spec.key).flatMap((e) => e[4].map((s) => s[0]));
+    const asks = (m: (typeof sent)[number]) => m.msg.w.some((e) => e[0] === spec.key && e[3] === 1);
+    sent.length = 0;
+    for (let t = 0; t < 500; t++) {
+      if (t % 10 === 0) nodes[t % 3]!.acquire(spec);
+      if (t % 50 === 0) for (const c of nodes) c.tick();
+      net.deliver();
+      net.now++;
+    }
+    const withSlots = sent.filter((m) => slotsIn(m).length > 0);
+    expect(withSlots.length).toBeGreaterThan(0);
+    // Changes and claims (asking for an echo or not) name only their sender...
+    for (const m of withSlots.filter((x) => slotsIn(x).length === 1)) expect(slotsIn(m)).toEqual([m.from]);
+    // ...and whatever carries more is an echo: an answer to a peer that asked, with every slot.
+    const more = withSlots.filter((m) => slotsIn(m).length > 1);
+    for (const m of more) {
+      expect(asks(m)).toBe(false);
+      expect(slotsIn(m).sort()).toEqual(names);
+    }
+  });
+
   it('members that are not DeepIntShield nodes (a serf agent) take no share', () => {
     const net = new FakeNetwork({ seed: 5 });
     net.now = 1000 * 60_000;
