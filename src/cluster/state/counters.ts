@@ -804,7 +804,7 @@ export class DistributedCounters {
         if (left < this.need(w.key, 1)) this.claim(w, now, 1, true);
         else this.maybeRelease(w);
       } else if (w.slots.has(this.nodeName)) this.maybeRelease(w);
-      // Waiting for echoes too long (a lost datagram): ask again, soon when a borrow is waiting on them.
+      // Waiting for echoes too long (a lost datagram): ask again.
       if (w.lastClaimVer > 0 && !w.claimUnsent && now - w.lastSentAt > REASK_MS) {
         const required = this.requiredPeers(now);
         if (required.some((p) => (w.echoes.get(p.name) ?? 0) < w.lastClaimVer)) {
