@@ -42,6 +42,8 @@ export class GovernanceRuntime {
   private readonly usage: UsagePersistence | undefined;
   private providers: Config['providers'];
   private restored = false;
+  /** Persisted usage is in the counters (restore finished, or failed and was logged). */
+  private usageLoaded = false;
   private started = false;
 
   constructor(private readonly o: GovernanceRuntimeOptions) {
@@ -104,6 +106,7 @@ export class GovernanceRuntime {
     if (this.restored || !this.usage) return;
     this.restored = true;
     const n = await this.usage.restore();
+    this.usageLoaded = true;
     if (n > 0) this.o.logger.info({ rows: n }, 'persisted usage loaded');
   }
 
@@ -125,7 +128,15 @@ export class GovernanceRuntime {
 
   /** For /ready. */
   readiness(): string | undefined {
-    return this.sync.readiness();
+    const sync = this.sync.readiness();
+    if (sync !== undefined) return sync;
+    // With a replica that caught up after start, usage loads in the background (apply): not ready
+    // until it is, or a budget spent before a restart could be spent again right after it.
+    if (this.usage && !this.usageLoaded) {
+      if (this.started && !this.restored) void this.restoreUsage();
+      return 'loading persisted usage';
+    }
+    return undefined;
   }
 
   live(): LiveConfig {
