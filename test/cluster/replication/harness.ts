@@ -37,6 +37,28 @@ export function replicaNode(o: ReplicaNodeOptions): NodeProcess {
   });
 }
 
+/**
+ * One replica node per HTTP port, each seeded with the others' gossip ports, added to `into` as it
+ * starts (so the caller's cleanup stops them even if a wait fails); resolves once all are ready and members.
+ */
+export async function startReplicas(
+  into: NodeProcess[],
+  httpPorts: number[],
+  gossipPorts: number[],
+): Promise<void> {
+  const started = httpPorts.map((httpPort, i) =>
+    replicaNode({
+      index: i + 1,
+      httpPort,
+      gossipPort: gossipPorts[i]!,
+      seeds: gossipPorts.filter((_, j) => j !== i),
+    }).start(),
+  );
+  into.push(...started);
+  await Promise.all(started.map((n) => n.waitReady(30_000)));
+  await members(started, started.length);
+}
+
 export const admin = (n: NodeProcess, method: string, path: string, body?: unknown) =>
   fetch(`${n.url}${path}`, {
     method,

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeProcess } from '../../support/node-process.js';
 import { freePorts } from '../../support/ports.js';
-import { admin, converged, members, replicaNode, timeUntil, vkBody, vkOn } from './harness.js';
+import { admin, converged, replicaNode, startReplicas, timeUntil, vkBody, vkOn } from './harness.js';
 
 /** 3 real node processes, each with its own SQLite replica, gossiping on loopback; no shared database. */
 describe('replicated config across 3 node processes (SQLite each)', () => {
@@ -10,18 +10,7 @@ describe('replicated config across 3 node processes (SQLite each)', () => {
 
   beforeAll(async () => {
     ports = await freePorts(8);
-    const gossip = ports.slice(4);
-    for (let i = 0; i < 3; i++)
-      nodes.push(
-        replicaNode({
-          index: i + 1,
-          httpPort: ports[i]!,
-          gossipPort: gossip[i]!,
-          seeds: gossip.slice(0, 3).filter((_, j) => j !== i),
-        }).start(),
-      );
-    await Promise.all(nodes.map((n) => n.waitReady(30_000)));
-    await members(nodes, 3);
+    await startReplicas(nodes, ports.slice(0, 3), ports.slice(4, 7));
   });
 
   afterAll(async () => {

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeProcess } from '../../support/node-process.js';
 import { freePorts } from '../../support/ports.js';
 import { waitFor } from '../../support/wait.js';
-import { admin, members, replicaNode, vkBody } from './harness.js';
+import { admin, startReplicas, vkBody } from './harness.js';
 
 const VK = 'usage-replicated';
 const VALUE = vkBody(VK).value;
@@ -34,18 +34,7 @@ describe('replicated usage across 3 node processes (SQLite each)', () => {
 
   beforeAll(async () => {
     const ports = await freePorts(6);
-    const gossip = ports.slice(3);
-    for (let i = 0; i < 3; i++)
-      nodes.push(
-        replicaNode({
-          index: i + 1,
-          httpPort: ports[i]!,
-          gossipPort: gossip[i]!,
-          seeds: gossip.filter((_, j) => j !== i),
-        }).start(),
-      );
-    await Promise.all(nodes.map((n) => n.waitReady(30_000)));
-    await members(nodes, 3);
+    await startReplicas(nodes, ports.slice(0, 3), ports.slice(3));
   });
 
   afterAll(async () => {
