@@ -119,8 +119,8 @@ interface Win {
   slots: Map<string, Slot>;
   dirty: boolean;
   ackReq: boolean;
-  /** A peer asked for an echo we put off to the next flush: that flush sends every slot. */
-  echoOwed: boolean;
+  /** Peers whose echo request we put off to the next flush: that flush carries their slots beside ours. */
+  echoOwed: Set<string> | undefined;
   /** Own slot version at the last claim (0: never claimed in this window). */
   lastClaimVer: number;
   /** A claim made since the last send: no second claim until it is sent. */
@@ -497,7 +497,7 @@ export class DistributedCounters {
       limit,
       slots: new Map(),
       dirty: false,
-      echoOwed: false,
+      echoOwed: undefined,
       ackReq: false,
       lastClaimVer: 0,
       claimUnsent: false,
@@ -829,7 +829,7 @@ export class DistributedCounters {
       if (!w.dirty) continue;
       entries.push(this.wireWin(w, w.ackReq || w.borrow !== undefined, w.echoOwed));
       w.dirty = false;
-      w.echoOwed = false;
+      w.echoOwed = undefined;
       w.ackReq = false;
       w.claimUnsent = false;
       w.lastSentAt = now;
@@ -843,14 +843,16 @@ export class DistributedCounters {
 
   /**
    * A window on the wire. Changes and claims carry our own slot only: every node sends its own to
-   * every peer, so nothing needs relaying on the steady path, and a message's size does not grow
-   * with the cluster. Echoes and full state carry every slot we know (`all`): an echo is what the
-   * claimer waits for before it uses a claim, so it must show everything the peer has seen.
+   * every peer, so nothing needs relaying, and a message's size does not grow with the cluster.
+   * An echo adds the claimer's slot as we hold it (`also`: its version is what confirms the claim);
+   * our own slot, as it is after we saw the claim, is what the claimer needs. A claim on the same
+   * units by a third node reaches the claimer in that node's own echo, since a claim waits for every
+   * required peer's. Full state (`all`) carries every slot we know, for a peer that (re)started.
    */
-  private wireWin(w: Win, ackReq: boolean, all = false): WireWin {
+  private wireWin(w: Win, ackReq: boolean, also?: ReadonlySet<string> | 'all'): WireWin {
     const slots: WireSlot[] = [];
     for (const [node, s] of w.slots)
-      if (all || node === this.nodeName)
+      if (node === this.nodeName || also === 'all' || also?.has(node))
         slots.push([node, round(s.used), round(s.cap), s.ver, round(s.d), round(s.nx), round(s.a)]);
     return [w.key, w.ws, w.we, ackReq ? 1 : 0, slots];
   }
@@ -894,7 +896,7 @@ export class DistributedCounters {
     if (!ch) return;
     const now = this.now();
     const entries: WireWin[] = [];
-    for (const w of this.wins.values()) if (now < w.we + 60_000) entries.push(this.wireWin(w, false, true));
+    for (const w of this.wins.values()) if (now < w.we + 60_000) entries.push(this.wireWin(w, false, 'all'));
     for (const payload of this.chunks(entries, true)) this.sendOne(ch, peer, payload);
   }
 
@@ -921,7 +923,7 @@ export class DistributedCounters {
   private encodeState(): Buffer {
     const now = this.now();
     const w: WireWin[] = [];
-    for (const win of this.wins.values()) if (now < win.we + 60_000) w.push(this.wireWin(win, false, true));
+    for (const win of this.wins.values()) if (now < win.we + 60_000) w.push(this.wireWin(win, false, 'all'));
     return Buffer.from(JSON.stringify({ n: this.nodeName, h: this.startedAt, f: 1, w } satisfies WireMsg));
   }
 
@@ -979,12 +981,13 @@ export class DistributedCounters {
       if (now - peer.lastEchoAt >= ECHO_GAP_MS) {
         peer.lastEchoAt = now;
         const ch = this.channel;
-        for (const payload of this.chunks(echo.map((w) => this.wireWin(w, false, true))))
+        const claimer = new Set([from]);
+        for (const payload of this.chunks(echo.map((w) => this.wireWin(w, false, claimer))))
           this.sendOne(ch, from, payload);
       } else {
         for (const w of echo) {
           w.dirty = true;
-          w.echoOwed = true;
+          (w.echoOwed ??= new Set()).add(from);
         }
         this.wake();
       }
