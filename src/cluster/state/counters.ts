@@ -117,7 +117,14 @@ interface Win {
   we: number;
   limit: number;
   slots: Map<string, Slot>;
+  /** Our slot changed in a way peers need soon (a claim, a release, an echo owed): sent at the next flush. */
   dirty: boolean;
+  /**
+   * Our slot changed only in what it counts (used, asked, demand): sent to every peer at most every
+   * `minorGapMs`, which grows with the cluster so that a node's counter traffic stays bounded.
+   * Safety rests on caps alone, and a cap change is never minor.
+   */
+  minor: boolean;
   ackReq: boolean;
   /** Peers whose echo request we put off to the next flush: that flush carries their slots beside ours. */
   echoOwed: Set<string> | undefined;
@@ -176,8 +183,22 @@ export const CLAIM_CONFIRM_WAIT_MS = 250;
  */
 const REASK_MS = 40;
 
-/** Liveness messages to every peer at least this often (peers call us unresponsive after 1 s). */
-const HEARTBEAT_MS = 250;
+/**
+ * A peer cut off from us may learn of the cut later than we do (its failure detector probes at its
+ * own pace, and an idle node asks nobody): until it does, it may claim its share in a window that
+ * starts after we marked it unreachable. Windows starting this soon after still reserve that share.
+ */
+const MINORITY_DETECT_SLACK_MS = 5000;
+/**
+ * A window whose only change is what it counts goes to every peer at most every (peers × this) ms,
+ * and never more often than the flush: 50 ms up to 17 peers, 0.3 s at 100, 1.5 s at 500. A node's
+ * counter traffic then stays bounded as the cluster grows, instead of growing with every peer.
+ */
+const MINOR_GAP_PER_PEER_MS = 3;
+/** The tick's pace while no counter is in use (local work only: an idle node sends nothing). */
+const IDLE_TICK_MS = 250;
+/** A peer's request for our full state is answered at most this often. */
+const FULL_STATE_GAP_MS = 1000;
 /** Counters stay on the fast tick this long after the last request that used them. */
 const BUSY_AFTER_USE_MS = 2000;
 
@@ -197,7 +218,6 @@ export class DistributedCounters {
   private verBase: number;
   private readonly startedAt: number;
   private lastDemandAt: number;
-  private lastHeartbeatAt = 0;
   private lastUseAt = Number.NEGATIVE_INFINITY;
   private nextTickAt = 0;
   private closed = false;
@@ -226,8 +246,8 @@ export class DistributedCounters {
   }
 
   /**
-   * Ticks every flushIntervalMs while counters are in use or have something to send, else only at the
-   * heartbeat pace: an idle node wakes 4 times a second instead of 20.
+   * Ticks every flushIntervalMs while counters are in use or have something to send, else at the idle
+   * pace: an idle node wakes 4 times a second instead of 20.
    */
   private scheduleTick(ms: number): void {
     if (this.closed) return;
@@ -239,7 +259,7 @@ export class DistributedCounters {
       } catch (err) {
         this.logger?.warn({ err: (err as Error).message }, 'counter flush failed');
       }
-      this.scheduleTick(this.busy() ? this.o.flushIntervalMs : HEARTBEAT_MS);
+      this.scheduleTick(this.busy() ? this.o.flushIntervalMs : IDLE_TICK_MS);
     }, ms);
     this.timer.unref();
   }
@@ -252,7 +272,7 @@ export class DistributedCounters {
 
   private busy(): boolean {
     if (this.now() - this.lastUseAt < BUSY_AFTER_USE_MS) return true;
-    for (const w of this.wins.values()) if (w.dirty || w.claimUnsent) return true;
+    for (const w of this.wins.values()) if (w.dirty || w.minor || w.claimUnsent) return true;
     return false;
   }
 
@@ -309,7 +329,7 @@ export class DistributedCounters {
         this.noteAttempt(c.spec.key);
         own.a += amount > 0 ? amount : this.avgAmount(c.spec.key);
         own.ver++;
-        w.dirty = true;
+        w.minor = true;
       }
       if (refused >= 0) continue;
       const need = c.upTo ? 0 : amount;
@@ -366,7 +386,7 @@ export class DistributedCounters {
     const own = this.own(w);
     own.used += amount;
     own.ver++;
-    w.dirty = true;
+    w.minor = true;
     const st = this.keyStats(key);
     st.amount += amount;
     st.amountEvents++;
@@ -497,6 +517,7 @@ export class DistributedCounters {
       limit,
       slots: new Map(),
       dirty: false,
+      minor: false,
       echoOwed: undefined,
       ackReq: false,
       lastClaimVer: 0,
@@ -581,7 +602,8 @@ export class DistributedCounters {
     for (const s of w.slots.values()) sum += Math.max(s.used, s.cap);
     // A peer we stopped waiting for may have made one claim we never saw (at most its announced bound).
     for (const p of this.peers.values()) {
-      if (required.has(p.name) || p.unreachableSince === 0 || w.ws > p.unreachableSince) continue;
+      if (required.has(p.name) || p.unreachableSince === 0) continue;
+      if (w.ws > p.unreachableSince + MINORITY_DETECT_SLACK_MS) continue;
       const slot = w.slots.get(p.name);
       // With a slot: its next claim is bounded by its nx. Without: its first claim in the window is
       // bounded by its demand share of the limit (with a margin for views of demand that differ).
@@ -709,11 +731,12 @@ export class DistributedCounters {
     if (!this.channel) return;
     const entry = this.wireWin(w, true);
     w.dirty = false;
+    w.minor = false;
     w.ackReq = false;
     w.claimUnsent = false;
     w.lastSentAt = now;
     w.sentA = w.slots.get(this.nodeName)?.a ?? 0;
-    for (const payload of this.chunks([entry])) this.send(payload);
+    for (const payload of this.chunks([entry])) this.send(payload, true);
   }
 
   /** Lowers our cap to what we need when peers are asking for more; always safe. */
@@ -779,7 +802,7 @@ export class DistributedCounters {
         s.d = this.keyStats(w.key).published;
         s.nx = Math.max(s.nx, this.nextBound(w.key, w.limit)); // monotone: a peer holding any version reserves enough
         s.ver++;
-        w.dirty = true;
+        w.minor = true;
       }
     }
   }
@@ -790,6 +813,7 @@ export class DistributedCounters {
   tick(): void {
     const now = this.now();
     this.refreshPeers(now);
+    this.greet(now);
     this.updateDemand(now);
     for (const [id, w] of this.wins) {
       if (now > w.we + 10 * 60_000) {
@@ -820,25 +844,39 @@ export class DistributedCounters {
     if (!this.channel) {
       for (const w of this.wins.values()) {
         w.dirty = false;
+        w.minor = false;
         w.claimUnsent = false;
       }
       return;
     }
     const entries: WireWin[] = [];
+    let asks = false;
+    const minorGap = Math.max(this.o.flushIntervalMs, this.peers.size * MINOR_GAP_PER_PEER_MS);
     for (const w of this.wins.values()) {
-      if (!w.dirty) continue;
-      entries.push(this.wireWin(w, w.ackReq || w.borrow !== undefined, w.echoOwed));
+      if (!w.dirty && !(w.minor && now - w.lastSentAt >= minorGap)) continue;
+      const ask = w.ackReq || w.borrow !== undefined;
+      asks ||= ask;
+      entries.push(this.wireWin(w, ask, w.echoOwed));
       w.dirty = false;
+      w.minor = false;
       w.echoOwed = undefined;
       w.ackReq = false;
       w.claimUnsent = false;
       w.lastSentAt = now;
       w.sentA = w.slots.get(this.nodeName)?.a ?? 0;
     }
-    const heartbeat = now - this.lastHeartbeatAt >= HEARTBEAT_MS - 10;
-    if (entries.length === 0 && !heartbeat) return;
-    this.lastHeartbeatAt = now;
-    for (const payload of this.chunks(entries)) this.send(payload);
+    if (entries.length === 0) return;
+    for (const payload of this.chunks(entries)) this.send(payload, asks);
+  }
+
+  /** Asks the peers that have not sent us their full state for it (see PeerTracker.toGreet). */
+  private greet(now: number): void {
+    const ch = this.channel;
+    if (!ch) return;
+    const peers = this.peers.toGreet(now);
+    if (peers.length === 0) return;
+    const hello = Buffer.from(JSON.stringify({ n: this.nodeName, h: this.startedAt, q: 1, w: [] } satisfies WireMsg));
+    for (const p of peers) this.sendOne(ch, p.name, hello);
   }
 
   /**
@@ -890,14 +928,14 @@ export class DistributedCounters {
     return out;
   }
 
-  /** Sends our whole state to one peer (it just (re)started). */
-  private sendFull(peer: string): void {
+  /** Sends our whole state to one peer (it just (re)started, or asked for it). */
+  private sendFull(peer: Peer, now: number): void {
     const ch = this.channel;
-    if (!ch) return;
-    const now = this.now();
+    if (!ch || now - peer.lastFullAt < FULL_STATE_GAP_MS) return;
+    peer.lastFullAt = now;
     const entries: WireWin[] = [];
     for (const w of this.wins.values()) if (now < w.we + 60_000) entries.push(this.wireWin(w, false, 'all'));
-    for (const payload of this.chunks(entries, true)) this.sendOne(ch, peer, payload);
+    for (const payload of this.chunks(entries, true)) this.sendOne(ch, peer.name, payload);
   }
 
   private sendOne(ch: GossipChannel, peer: string, payload: Buffer): void {
@@ -911,11 +949,14 @@ export class DistributedCounters {
     }
   }
 
-  private send(payload: Buffer): void {
+  /** To every peer not known gone; `asks`: the payload asks for echoes (an unanswered ask marks a peer unreachable). */
+  private send(payload: Buffer, asks: boolean): void {
     const ch = this.channel;
     if (!ch) return;
+    const now = this.now();
     for (const p of this.peers.values()) {
       if (p.state === 'left' || p.state === 'dead') continue;
+      if (asks) this.peers.asked(p, now);
       this.sendOne(ch, p.name, payload);
     }
   }
@@ -992,8 +1033,9 @@ export class DistributedCounters {
         this.wake();
       }
     }
-    // A peer we never heard from, or that restarted: give it everything we know (it may hold old claims).
-    if (restarted) this.sendFull(from);
+    // A peer we never heard from, that restarted, or that asks: give it everything we know (a restarted
+    // peer may hold old claims, and must see everyone's before it claims in a window it joined late).
+    if (restarted || msg.q === 1) this.sendFull(peer, now);
   }
 
   private mergeSlot(w: Win, from: string, node: string, inc: Slot): void {

@@ -14,10 +14,19 @@ export interface Peer {
   listed: boolean;
   /** When we last answered its echo request at once (the counters bound how often). */
   lastEchoAt: number;
+  /** When we last sent it our full state (a request for it is answered at most once a second). */
+  lastFullAt: number;
+  /** Membership's state as last listed: a change of it, not our own override on hearing, moves `state`. */
+  listedState: MemberState | undefined;
+  /** Since when an echo we asked it for is outstanding: unanswered for long, it is unreachable. */
+  askedSince: number | undefined;
+  /** Until it has sent us its full state: when we last asked for it, and the gap before we ask again. */
+  helloAt: number;
+  helloGapMs: number;
 }
 
 export interface PeerTrackerOptions {
-  /** A peer silent this long counts as unreachable. */
+  /** A peer that leaves an echo request unanswered this long counts as unreachable. */
   unresponsiveMs: number;
   /** A majority side stops waiting for an unreachable peer after this long. */
   reclaimAfterMs: number;
@@ -25,13 +34,36 @@ export interface PeerTrackerOptions {
   forgetAfterMs: number;
 }
 
+/** A peer that has not sent its full state is asked again after 250 ms, then 0.5, 1, 2, 4, 5, 5… s. */
+const HELLO_FIRST_MS = 250;
+const HELLO_MAX_MS = 5000;
+
 function newPeer(name: string, state: MemberState, now: number, listed: boolean): Peer {
-  return { name, h: 0, synced: false, state, lastHeard: now, unreachableSince: 0, listed, lastEchoAt: 0 };
+  return {
+    name,
+    h: 0,
+    synced: false,
+    state,
+    lastHeard: now,
+    unreachableSince: 0,
+    listed,
+    lastEchoAt: 0,
+    lastFullAt: Number.NEGATIVE_INFINITY,
+    listedState: listed ? state : undefined,
+    askedSince: undefined,
+    helloAt: Number.NEGATIVE_INFINITY,
+    helloGapMs: 0,
+  };
 }
 
 /**
  * The counters' peers: who takes part (from the membership list and from what we hear), who is
  * reachable, whether this node is on a majority side, and whose echo a claim must wait for.
+ *
+ * Reachability comes from membership's failure detector (a suspect or dead member), and from our own
+ * asks: a peer that leaves an echo request unanswered for `unresponsiveMs` is unreachable whatever
+ * membership says. Hearing from a peer makes it reachable until membership's view of it changes
+ * again. There is no heartbeat of our own: an idle cluster sends no counter traffic at all.
  */
 export class PeerTracker {
   private readonly peers = new Map<string, Peer>();
@@ -58,9 +90,30 @@ export class PeerTracker {
       this.peers.set(name, p);
     }
     p.lastHeard = now;
+    p.askedSince = undefined;
     p.unreachableSince = 0;
     if (p.state === 'dead' || p.state === 'suspect') p.state = 'alive';
     return p;
+  }
+
+  /** We sent `name` a message that asks for its echo. */
+  asked(p: Peer, now: number): void {
+    p.askedSince ??= now;
+  }
+
+  /**
+   * Peers to ask for their full state now: listed, believed alive, not yet synced, at a backoff.
+   * A peer that (re)started is greeted by every other node this way; there is no periodic message.
+   */
+  toGreet(now: number): Peer[] {
+    const out: Peer[] = [];
+    for (const p of this.peers.values()) {
+      if (p.synced || !p.listed || p.state !== 'alive' || now - p.helloAt < p.helloGapMs) continue;
+      p.helloAt = now;
+      p.helloGapMs = Math.min(HELLO_MAX_MS, Math.max(HELLO_FIRST_MS, p.helloGapMs * 2));
+      out.push(p);
+    }
+    return out;
   }
 
   /**
@@ -86,14 +139,19 @@ export class PeerTracker {
         if (!p) {
           p = newPeer(m.name, m.state, now, true);
           this.peers.set(m.name, p);
+        } else if (p.listedState !== m.state) {
+          p.listedState = m.state;
+          p.state = m.state;
         }
-        p.state = m.state;
         p.listed = true;
       }
     }
     for (const p of this.peers.values()) {
       if (!listed.has(p.name)) p.listed = false;
-      const unreachable = p.state === 'dead' || now - p.lastHeard > this.o.unresponsiveMs;
+      const unreachable =
+        p.state === 'dead' ||
+        p.state === 'suspect' ||
+        (p.askedSince !== undefined && now - p.askedSince > this.o.unresponsiveMs);
       if (unreachable && p.unreachableSince === 0) p.unreachableSince = now;
       if (!unreachable) p.unreachableSince = 0;
     }

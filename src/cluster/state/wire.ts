@@ -21,6 +21,8 @@ export interface WireMsg {
   h?: number;
   /** 1: this is the sender's full state. */
   f?: 1;
+  /** 1: the sender asks for our full state (it started, or has not had it yet). */
+  q?: 1;
   w: WireWin[];
 }
 
@@ -50,6 +52,7 @@ export function decodeCounterMessage(payload: Buffer): WireMsg | undefined {
   const out: WireMsg = { n: m.n, w: [] };
   if (finite(m.h)) out.h = m.h;
   if (m.f === 1) out.f = 1;
+  if (m.q === 1) out.q = 1;
   for (const e of m.w) {
     if (!Array.isArray(e) || e.length < 5) continue;
     const [key, ws, we, ack, slots] = e as unknown[];

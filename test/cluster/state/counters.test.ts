@@ -220,7 +220,7 @@ describe('distributed counters (3 nodes, in-memory gossip, simulated clock)', ()
     // Every node knows every slot by now.
     for (const c of nodes) expect(Object.keys(c.inspect(spec).slots).sort()).toEqual(names);
     const slotsIn = (m: (typeof sent)[number]) =>
-      m.msg.w.filter((e) => e[0] === spec.key).flatMap((e) => e[4].map((s) => s[0]));
+      m.msg.w.filter((e) => e[0] === spec.key).flatMap((e) => e[4].map((s) => s[0] as string));
     const asks = (m: (typeof sent)[number]) => m.msg.w.some((e) => e[0] === spec.key && e[3] === 1);
     sent.length = 0;
     for (let t = 0; t < 500; t++) {

@@ -4,7 +4,7 @@ import type { ClusterLike, GossipChannel, MemberInfo } from '../../../src/cluste
  * A deterministic in-memory gossip network on a simulated clock: direct
  * messages arrive after a seeded random latency, broadcasts reach every
  * connected node, partitions and killed nodes drop traffic, and members()
- * reports peers we cannot reach as dead after `detectMs`.
+ * reports peers we cannot reach as suspect after `detectMs` and dead after 3 × `detectMs`.
  */
 export class FakeNetwork {
   now = 0;
@@ -79,9 +79,11 @@ export class FakeNetwork {
       }
       const since = this.cutSince.get(`${self}|${n}`);
       const cut = !this.canTalk(self, n);
+      // As memberlist's detector: suspect first, dead after the suspicion timeout.
+      const down = cut && since !== undefined ? this.now - since : -1;
       out.push({
         name: n,
-        state: cut && since !== undefined && this.now - since >= this.detectMs ? 'dead' : 'alive',
+        state: down >= 3 * this.detectMs ? 'dead' : down >= this.detectMs ? 'suspect' : 'alive',
       });
     }
     return out;

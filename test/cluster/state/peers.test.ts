@@ -14,26 +14,41 @@ function tracker(self: string, peers: string[], reachable: string[], at: number)
   return t;
 }
 
+type Down = 'suspect' | 'dead' | 'unanswered';
+const ROWS = [
+  // self, peers, reachable at 2 s, majority, required at 2 s (the others unreachable since 1,001 ms → waived after 0.5 s)
+  ['b', ['a', 'c'], ['a', 'c'], true, ['a', 'c']],
+  ['b', ['a', 'c'], ['a'], true, ['a']],
+  ['b', ['a', 'c'], [], false, ['a', 'c']],
+  ['a', ['b'], [], true, []], // an exact half wins when it holds the smallest name
+  ['b', ['a'], [], false, ['a']],
+  ['c', ['a', 'b', 'd'], ['a', 'd'], true, ['a', 'd']],
+  ['c', ['a', 'b', 'd'], ['d'], false, ['a', 'b', 'd']], // a half without the smallest name
+  ['c', ['a', 'b', 'd'], [], false, ['a', 'b', 'd']],
+] as const;
+
 describe('peer tracker', () => {
-  it.each([
-    // self, peers, reachable at 2 s, majority, required at 2 s (the others silent since 0 → waived after 0.5 s)
-    ['b', ['a', 'c'], ['a', 'c'], true, ['a', 'c']],
-    ['b', ['a', 'c'], ['a'], true, ['a']],
-    ['b', ['a', 'c'], [], false, ['a', 'c']],
-    ['a', ['b'], [], true, []], // an exact half wins when it holds the smallest name
-    ['b', ['a'], [], false, ['a']],
-    ['c', ['a', 'b', 'd'], ['a', 'd'], true, ['a', 'd']],
-    ['c', ['a', 'b', 'd'], ['d'], false, ['a', 'b', 'd']], // a half without the smallest name
-    ['c', ['a', 'b', 'd'], [], false, ['a', 'b', 'd']],
-  ] as const)(
-    '%s with %j, reachable %j: majority %s, waits for %j',
-    (self, peers, reachable, majority, required) => {
-      // Unreachable since 1,001 ms (silent for > 1 s); at 2,000 ms that is ≥ reclaimAfterMs.
+  it.each(
+    (['suspect', 'dead', 'unanswered'] as Down[]).flatMap((down) => ROWS.map((r) => [down, ...r] as const)),
+  )(
+    'unreachable by %s: %s with %j, reachable %j: majority %s, waits for %j',
+    (down, self, peers, reachable, majority, required) => {
       const t = new PeerTracker(O);
-      for (const p of peers) t.heard(p, 0);
-      t.refresh(self, 1001, peers.map(alive), () => undefined);
+      const listed = (at: number) =>
+        peers.map((p) =>
+          down !== 'unanswered' && !reachable.includes(p as never) && at > 1000
+            ? { ...alive(p), state: down }
+            : alive(p),
+        );
+      t.refresh(self, 0, listed(0), () => undefined);
+      // An echo asked of every peer at 0: the reachable ones answer, the others (when that is how
+      // they are down) leave it unanswered for more than unresponsiveMs.
+      for (const p of peers) t.asked(t.get(p)!, 0);
+      for (const p of reachable) t.heard(p, 500);
+      if (down !== 'unanswered') for (const p of peers) t.heard(p, 500);
+      t.refresh(self, 1001, listed(1001), () => undefined);
       for (const p of reachable) t.heard(p, 2000);
-      t.refresh(self, 2000, peers.map(alive), () => undefined);
+      t.refresh(self, 2000, listed(2000), () => undefined);
       expect(t.hasMajority(self)).toBe(majority);
       expect(
         t
@@ -44,6 +59,44 @@ describe('peer tracker', () => {
     },
   );
 
+  it('an idle peer that was never asked stays reachable however long it is silent (there is no heartbeat)', () => {
+    const t = new PeerTracker(O);
+    t.refresh('a', 0, [alive('b')], () => undefined);
+    t.refresh('a', 60_000, [alive('b')], () => undefined);
+    expect(t.get('b')?.unreachableSince).toBe(0);
+    t.asked(t.get('b')!, 60_000);
+    t.refresh('a', 61_000, [alive('b')], () => undefined);
+    expect(t.get('b')?.unreachableSince).toBe(0); // exactly unresponsiveMs: not yet
+    t.refresh('a', 61_001, [alive('b')], () => undefined);
+    expect(t.get('b')?.unreachableSince).toBe(61_001);
+    t.heard('b', 61_100);
+    t.refresh('a', 61_200, [alive('b')], () => undefined);
+    expect(t.get('b')?.unreachableSince).toBe(0);
+  });
+
+  it("hearing from a suspect peer makes it reachable until membership's view of it changes again", () => {
+    const t = new PeerTracker(O);
+    const b = (state: 'alive' | 'suspect' | 'dead') => [{ ...alive('b'), state }];
+    t.refresh('a', 10, b('suspect'), () => undefined);
+    expect(t.get('b')?.unreachableSince).toBe(10);
+    t.heard('b', 20);
+    t.refresh('a', 30, b('suspect'), () => undefined); // the same suspicion: what we heard wins
+    expect(t.get('b')?.unreachableSince).toBe(0);
+    t.refresh('a', 40, b('dead'), () => undefined); // a new verdict after it
+    expect(t.get('b')?.unreachableSince).toBe(40);
+  });
+
+  it('asks a peer that has not sent its full state for it at a backoff, and stops once it has', () => {
+    const t = new PeerTracker(O);
+    t.refresh('a', 0, [alive('b')], () => undefined);
+    const greeted: number[] = [];
+    for (let now = 0; now <= 20_000; now += 50) if (t.toGreet(now).length > 0) greeted.push(now);
+    expect(greeted.slice(0, 6)).toEqual([0, 250, 750, 1750, 3750, 7750]);
+    expect(greeted.at(-1)).toBe(17_750); // 5 s apart from then on
+    t.get('b')!.synced = true;
+    expect(t.toGreet(100_000)).toEqual([]);
+  });
+
   it('forgets a peer that left, one the membership list dropped, and (majority side) one unreachable for forgetAfterMs', () => {
     const forgotten: string[] = [];
     const t = tracker('a', ['b', 'c', 'd', 'e'], ['b', 'c', 'd', 'e'], 10);
@@ -51,16 +104,16 @@ describe('peer tracker', () => {
     expect(forgotten).toEqual(['c']);
     t.refresh('a', 2000, [alive('b'), alive('e')], (n) => forgotten.push(n));
     expect(forgotten).toEqual(['c', 'd']); // not listed and silent > 1 s
-    // b silent from 2 s on, e heard throughout: a and e are a majority of three, so b is forgotten
+    // b suspected from 3.5 s on, e heard throughout: a and e are a majority of three, so b is forgotten
     // 120 s after it became unreachable; a minority side would keep it.
-    t.heard('b', 2000);
+    const suspectB = { ...alive('b'), state: 'suspect' as const };
     t.heard('e', 3500);
-    t.refresh('a', 3500, [alive('b'), alive('e')], (n) => forgotten.push(n));
+    t.refresh('a', 3500, [suspectB, alive('e')], (n) => forgotten.push(n));
     t.heard('e', 123_400);
-    t.refresh('a', 123_400, [alive('b'), alive('e')], (n) => forgotten.push(n));
+    t.refresh('a', 123_400, [suspectB, alive('e')], (n) => forgotten.push(n));
     expect(forgotten).toEqual(['c', 'd']);
     t.heard('e', 123_600);
-    t.refresh('a', 123_600, [alive('b'), alive('e')], (n) => forgotten.push(n));
+    t.refresh('a', 123_600, [suspectB, alive('e')], (n) => forgotten.push(n));
     expect(forgotten).toEqual(['c', 'd', 'b']);
   });
 
