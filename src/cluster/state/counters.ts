@@ -195,6 +195,8 @@ const MINORITY_DETECT_SLACK_MS = 5000;
  * counter traffic then stays bounded as the cluster grows, instead of growing with every peer.
  */
 const MINOR_GAP_PER_PEER_MS = 3;
+/** Ended windows are looked for this often (they are kept 10 minutes after their end). */
+const SWEEP_EVERY_MS = 10_000;
 /** The tick's pace while no counter is in use (local work only: an idle node sends nothing). */
 const IDLE_TICK_MS = 250;
 /** A peer's request for our full state is answered at most this often. */
@@ -207,6 +209,13 @@ export class DistributedCounters {
   private readonly now: () => number;
   private readonly o: Required<Omit<CountersOptions, 'nodeName' | 'logger' | 'now' | 'timers'>>;
   private readonly wins = new Map<string, Win>();
+  /**
+   * The windows the tick and the flush look at: ours while they are open (we hold a slot), and any
+   * with something to send or a borrow to confirm. Every other window (a peer's key, a window that
+   * ended) only waits for the sweep, so per-tick work follows the keys in use here, not all keys.
+   */
+  private readonly live = new Set<Win>();
+  private lastSweepAt = Number.NEGATIVE_INFINITY;
   private readonly stats = new Map<string, KeyStats>();
   /** Last known demand and next-claim bound per counter key per node. */
   private readonly demand = new Map<string, Map<string, { d: number; nx: number }>>();
@@ -272,8 +281,13 @@ export class DistributedCounters {
 
   private busy(): boolean {
     if (this.now() - this.lastUseAt < BUSY_AFTER_USE_MS) return true;
-    for (const w of this.wins.values()) if (w.dirty || w.minor || w.claimUnsent) return true;
+    for (const w of this.live) if (w.dirty || w.minor || w.claimUnsent) return true;
     return false;
+  }
+
+  /** Windows the tick and the flush walk (see `live`), for tests and metrics. */
+  get liveWindows(): number {
+    return this.live.size;
   }
 
   get localName(): string {
@@ -323,13 +337,14 @@ export class DistributedCounters {
       wins.push(w);
       const amount = Math.max(0, c.amount);
       w.active = true;
+      this.live.add(w);
       const own = this.own(w);
       // Asking again for a request refused while a claim was being confirmed: it was counted then.
       if (!opts.again) {
         this.noteAttempt(c.spec.key);
         own.a += amount > 0 ? amount : this.avgAmount(c.spec.key);
         own.ver++;
-        w.minor = true;
+        this.markMinor(w);
       }
       if (refused >= 0) continue;
       const need = c.upTo ? 0 : amount;
@@ -386,7 +401,7 @@ export class DistributedCounters {
     const own = this.own(w);
     own.used += amount;
     own.ver++;
-    w.minor = true;
+    this.markMinor(w);
     const st = this.keyStats(key);
     st.amount += amount;
     st.amountEvents++;
@@ -454,7 +469,7 @@ export class DistributedCounters {
 
   /** A borrow is waiting for its echoes (for tests that model the gateway's wait). */
   hasPendingClaims(): boolean {
-    for (const w of this.wins.values()) if (w.borrow) return true;
+    for (const w of this.live) if (w.borrow) return true;
     return false;
   }
 
@@ -475,7 +490,7 @@ export class DistributedCounters {
         const own = this.own(w);
         own.cap -= Math.min(over, b.amount);
         own.ver++;
-        w.dirty = true;
+        this.mark(w);
       }
     }
     w.borrow = undefined;
@@ -556,8 +571,21 @@ export class DistributedCounters {
       const st = this.keyStats(w.key);
       s = { used: 0, cap: 0, ver: this.verBase++, d: st.published, nx: this.nextBound(w.key, w.limit), a: 0 };
       w.slots.set(this.nodeName, s);
+      this.live.add(w);
     }
     return s;
+  }
+
+  /** Our slot changed in a way peers need at the next flush. */
+  private mark(w: Win): void {
+    w.dirty = true;
+    this.live.add(w);
+  }
+
+  /** Our slot changed only in what it counts (see Win.minor). */
+  private markMinor(w: Win): void {
+    w.minor = true;
+    this.live.add(w);
   }
 
   private globalUsed(w: Win): number {
@@ -719,7 +747,7 @@ export class DistributedCounters {
       w.ackReq = true;
       if (borrowed > 1e-9) w.borrow = { amount: (w.borrow?.amount ?? 0) + borrowed, ver: own.ver };
     }
-    w.dirty = true;
+    this.mark(w);
     // Every claim goes out now, not at the next flush: a peer that has not seen it may count these units
     // as free (an idle node's share) and take them too, so the window in which two claims can overlap
     // must be the network's latency, not the flush interval.
@@ -756,7 +784,7 @@ export class DistributedCounters {
     if (!peerWants) return;
     own.cap = keep;
     own.ver++;
-    w.dirty = true;
+    this.mark(w);
   }
 
   // ---------------------------------------------------------------- demand
@@ -795,14 +823,14 @@ export class DistributedCounters {
       }
     }
     if (changedKeys.size === 0) return;
-    for (const w of this.wins.values()) {
+    for (const w of this.live) {
       if (now >= w.we || !changedKeys.has(w.key)) continue;
       const s = w.slots.get(this.nodeName);
       if (s) {
         s.d = this.keyStats(w.key).published;
         s.nx = Math.max(s.nx, this.nextBound(w.key, w.limit)); // monotone: a peer holding any version reserves enough
         s.ver++;
-        w.minor = true;
+        this.markMinor(w);
       }
     }
   }
@@ -815,24 +843,24 @@ export class DistributedCounters {
     this.refreshPeers(now);
     this.greet(now);
     this.updateDemand(now);
-    for (const [id, w] of this.wins) {
-      if (now > w.we + 10 * 60_000) {
-        this.wins.delete(id);
+    if (now - this.lastSweepAt >= SWEEP_EVERY_MS) this.sweep(now);
+    for (const w of this.live) {
+      this.confirmBorrow(w, now);
+      if (now >= w.we || !w.slots.has(this.nodeName)) {
+        if (!w.dirty && !w.minor && !w.borrow) this.live.delete(w);
         continue;
       }
-      this.confirmBorrow(w, now);
-      if (now >= w.we) continue;
       if (w.active) {
         const own = this.own(w);
         const left = this.usableCap(w, own) - own.used;
         if (left < this.need(w.key, 1)) this.claim(w, now, 1, true);
         else this.maybeRelease(w);
-      } else if (w.slots.has(this.nodeName)) this.maybeRelease(w);
+      } else this.maybeRelease(w);
       // Waiting for echoes too long (a lost datagram): ask again.
       if (w.lastClaimVer > 0 && !w.claimUnsent && now - w.lastSentAt > REASK_MS) {
         const required = this.requiredPeers(now);
         if (required.some((p) => (w.echoes.get(p.name) ?? 0) < w.lastClaimVer)) {
-          w.dirty = true;
+          this.mark(w);
           w.ackReq = true;
         }
       }
@@ -840,9 +868,19 @@ export class DistributedCounters {
     this.flush(now);
   }
 
+  /** Forgets windows that ended more than 10 minutes ago. */
+  private sweep(now: number): void {
+    this.lastSweepAt = now;
+    for (const [id, w] of this.wins) {
+      if (now <= w.we + 10 * 60_000) continue;
+      this.wins.delete(id);
+      this.live.delete(w);
+    }
+  }
+
   private flush(now: number): void {
     if (!this.channel) {
-      for (const w of this.wins.values()) {
+      for (const w of this.live) {
         w.dirty = false;
         w.minor = false;
         w.claimUnsent = false;
@@ -852,7 +890,7 @@ export class DistributedCounters {
     const entries: WireWin[] = [];
     let asks = false;
     const minorGap = Math.max(this.o.flushIntervalMs, this.peers.size * MINOR_GAP_PER_PEER_MS);
-    for (const w of this.wins.values()) {
+    for (const w of this.live) {
       if (!w.dirty && !(w.minor && now - w.lastSentAt >= minorGap)) continue;
       const ask = w.ackReq || w.borrow !== undefined;
       asks ||= ask;
@@ -875,7 +913,9 @@ export class DistributedCounters {
     if (!ch) return;
     const peers = this.peers.toGreet(now);
     if (peers.length === 0) return;
-    const hello = Buffer.from(JSON.stringify({ n: this.nodeName, h: this.startedAt, q: 1, w: [] } satisfies WireMsg));
+    const hello = Buffer.from(
+      JSON.stringify({ n: this.nodeName, h: this.startedAt, q: 1, w: [] } satisfies WireMsg),
+    );
     for (const p of peers) this.sendOne(ch, p.name, hello);
   }
 
@@ -1027,7 +1067,7 @@ export class DistributedCounters {
           this.sendOne(ch, from, payload);
       } else {
         for (const w of echo) {
-          w.dirty = true;
+          this.mark(w);
           (w.echoOwed ??= new Set()).add(from);
         }
         this.wake();
@@ -1055,7 +1095,7 @@ export class DistributedCounters {
         own.used = inc.used;
         own.cap = Math.max(own.cap, own.used);
         own.ver = Math.max(own.ver, inc.ver) + 1;
-        w.dirty = true;
+        this.mark(w);
       }
       return;
     }
@@ -1112,7 +1152,7 @@ export class DistributedCounters {
             own.used = r.value;
             own.cap = Math.max(own.cap, r.value);
             own.ver++;
-            w.dirty = true;
+            this.mark(w);
           }
         } else if (!s) w.slots.set(node, { used: r.value, cap: r.value, ver: 0, d: 0, nx: 0, a: r.value });
         else if (r.value > s.used) {

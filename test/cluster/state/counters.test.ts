@@ -248,6 +248,38 @@ describe('distributed counters (3 nodes, in-memory gossip, simulated clock)', ()
     }
   });
 
+  it("per-tick work follows the keys in use here: a peer's 5,000 keys and ended windows are not walked, and an idle cluster sends nothing", () => {
+    const net = new FakeNetwork({ seed: 9 });
+    net.now = 1000 * 60_000;
+    const [a, b] = ['a', 'b'].map((n) => {
+      const c = new DistributedCounters({ nodeName: n, now: () => net.now, timers: false });
+      c.attachCluster(net.add(n));
+      return c;
+    }) as [DistributedCounters, DistributedCounters];
+    net.pushPull();
+    const spec = (k: string) => ({ key: k, limit: 1000, duration: { kind: 'fixed' as const, ms: 60_000 } });
+    const step = (ms: number) => {
+      for (let t = 0; t < ms; t++) {
+        if (t % 50 === 0) for (const c of [a, b]) c.tick();
+        net.deliver();
+        net.now++;
+      }
+    };
+    for (let i = 0; i < 5000; i++) a.acquire(spec(`vk:a${i}`));
+    for (let i = 0; i < 10; i++) b.acquire(spec(`vk:b${i}`));
+    step(2000);
+    expect(b.inspect(spec('vk:a4999')).slots.a?.used).toBe(1); // b knows a's keys...
+    expect(b.liveWindows).toBe(10); // ...but walks only its own 10
+    expect(a.liveWindows).toBe(5000);
+    // Every window ends; a minute later nothing is walked, and nothing is sent while idle.
+    net.now = Math.ceil(net.now / 60_000) * 60_000 + 60_000;
+    step(1000);
+    expect([a.liveWindows, b.liveWindows]).toEqual([0, 0]);
+    const sent = a.stats_.sent + b.stats_.sent;
+    step(10_000);
+    expect(a.stats_.sent + b.stats_.sent).toBe(sent);
+  });
+
   it('members that are not DeepIntShield nodes (a serf agent) take no share', () => {
     const net = new FakeNetwork({ seed: 5 });
     net.now = 1000 * 60_000;
