@@ -1,10 +1,11 @@
 import { type Duration, windowEnd, windowStart } from '../../config/duration.js';
 import type { Logger } from '../../observability/logger.js';
 import type { UsageRow } from '../../store/types.js';
+import { DemandStats, type KeyDemand } from './demand.js';
 import { CHANNEL_COUNTERS, type ClusterLike, type GossipChannel } from './gossip.js';
 import { claimAmount, type SlotView } from './limiter.js';
 import { type Peer, PeerTracker } from './peers.js';
-import { decodeCounterMessage, type WireMsg, type WireSlot, type WireWin } from './wire.js';
+import { decodeCounterMessage, encodeCounterMessages, type WireSlot, type WireWin } from './wire.js';
 
 /**
  * Cluster-wide windowed counters (rate limits, token limits, budgets) that
@@ -158,15 +159,6 @@ interface Win {
   waiters: (() => void)[];
 }
 
-interface KeyStats {
-  attempts: number;
-  amount: number;
-  amountEvents: number;
-  rate: number;
-  avgAmount: number;
-  published: number;
-}
-
 const MAX_PAYLOAD = 900;
 /**
  * Echo requests of one peer answered at once at most this often: a peer (or a forged sender) asking
@@ -216,7 +208,7 @@ export class DistributedCounters {
    */
   private readonly live = new Set<Win>();
   private lastSweepAt = Number.NEGATIVE_INFINITY;
-  private readonly stats = new Map<string, KeyStats>();
+  private readonly stats = new DemandStats();
   /** Last known demand and next-claim bound per counter key per node. */
   private readonly demand = new Map<string, Map<string, { d: number; nx: number }>>();
   private readonly peers: PeerTracker;
@@ -341,7 +333,7 @@ export class DistributedCounters {
       const own = this.own(w);
       // Asking again for a request refused while a claim was being confirmed: it was counted then.
       if (!opts.again) {
-        this.noteAttempt(c.spec.key);
+        this.stats.noteAttempt(c.spec.key);
         own.a += amount > 0 ? amount : this.avgAmount(c.spec.key);
         own.ver++;
         this.markMinor(w);
@@ -402,9 +394,7 @@ export class DistributedCounters {
     own.used += amount;
     own.ver++;
     this.markMinor(w);
-    const st = this.keyStats(key);
-    st.amount += amount;
-    st.amountEvents++;
+    this.stats.noteCharge(key, amount);
   }
 
   /** Consumes `amount` when the node's claimed share allows it (request counters, rpm). */
@@ -789,17 +779,8 @@ export class DistributedCounters {
 
   // ---------------------------------------------------------------- demand
 
-  private keyStats(key: string): KeyStats {
-    let s = this.stats.get(key);
-    if (!s) {
-      s = { attempts: 0, amount: 0, amountEvents: 0, rate: 0, avgAmount: 1, published: 0 };
-      this.stats.set(key, s);
-    }
-    return s;
-  }
-
-  private noteAttempt(key: string): void {
-    this.keyStats(key).attempts++;
+  private keyStats(key: string): KeyDemand {
+    return this.stats.get(key);
   }
 
   private updateDemand(now: number): void {
@@ -808,20 +789,7 @@ export class DistributedCounters {
     this.lastDemandAt = now;
     // Keys whose published demand changed; their open windows are updated in one pass below (one pass
     // per changed key made this O(keys × windows): with 1,000 keys in use, tens of ms every 0.5 s).
-    const changedKeys = new Set<string>();
-    for (const [key, st] of this.stats) {
-      const r = st.attempts / dt;
-      st.rate = st.rate === 0 ? r : 0.5 * st.rate + 0.5 * r;
-      if (st.amountEvents > 0) st.avgAmount = 0.7 * st.avgAmount + 0.3 * (st.amount / st.amountEvents);
-      st.attempts = 0;
-      st.amount = 0;
-      st.amountEvents = 0;
-      const changed = Math.abs(st.rate - st.published) > Math.max(0.1 * st.published, 0.05);
-      if (changed) {
-        st.published = st.rate;
-        changedKeys.add(key);
-      }
-    }
+    const changedKeys = this.stats.roll(dt, now);
     if (changedKeys.size === 0) return;
     for (const w of this.live) {
       if (now >= w.we || !changedKeys.has(w.key)) continue;
@@ -913,9 +881,12 @@ export class DistributedCounters {
     if (!ch) return;
     const peers = this.peers.toGreet(now);
     if (peers.length === 0) return;
-    const hello = Buffer.from(
-      JSON.stringify({ n: this.nodeName, h: this.startedAt, q: 1, w: [] } satisfies WireMsg),
-    );
+    const hello = encodeCounterMessages(
+      { n: this.nodeName, h: this.startedAt, q: 1 },
+      [],
+      false,
+      MAX_PAYLOAD,
+    )[0]!;
     for (const p of peers) this.sendOne(ch, p.name, hello);
   }
 
@@ -936,36 +907,7 @@ export class DistributedCounters {
   }
 
   private chunks(entries: WireWin[], full = false): Buffer[] {
-    const out: Buffer[] = [];
-    let cur: WireWin[] = [];
-    let size = 0;
-    const mk = (w: WireWin[]): Buffer => {
-      const m: WireMsg = { n: this.nodeName, h: this.startedAt, w };
-      if (full) m.f = 1;
-      return Buffer.from(JSON.stringify(m));
-    };
-    const head = mk([]).length;
-    for (const e of entries) {
-      const len = JSON.stringify(e).length + 1;
-      if (cur.length > 0 && head + size + len > MAX_PAYLOAD) {
-        out.push(mk(cur));
-        cur = [];
-        size = 0;
-      }
-      cur.push(e);
-      size += len;
-    }
-    // The full-state marker goes on the last chunk only, so "synced" means every chunk arrived before it
-    // (or the peer re-sends the whole state later).
-    if (cur.length > 0 || out.length === 0) out.push(mk(cur));
-    if (full) {
-      for (let i = 0; i < out.length - 1; i++) {
-        const m = JSON.parse(out[i]!.toString()) as WireMsg;
-        delete m.f;
-        out[i] = Buffer.from(JSON.stringify(m));
-      }
-    }
-    return out;
+    return encodeCounterMessages({ n: this.nodeName, h: this.startedAt }, entries, full, MAX_PAYLOAD);
   }
 
   /** Sends our whole state to one peer (it just (re)started, or asked for it). */
@@ -1005,7 +947,13 @@ export class DistributedCounters {
     const now = this.now();
     const w: WireWin[] = [];
     for (const win of this.wins.values()) if (now < win.we + 60_000) w.push(this.wireWin(win, false, 'all'));
-    return Buffer.from(JSON.stringify({ n: this.nodeName, h: this.startedAt, f: 1, w } satisfies WireMsg));
+    // Push/pull state travels over TCP: one message, however large.
+    return encodeCounterMessages(
+      { n: this.nodeName, h: this.startedAt },
+      w,
+      true,
+      Number.POSITIVE_INFINITY,
+    )[0]!;
   }
 
   // ---------------------------------------------------------------- receive
@@ -1068,7 +1016,8 @@ export class DistributedCounters {
       } else {
         for (const w of echo) {
           this.mark(w);
-          (w.echoOwed ??= new Set()).add(from);
+          w.echoOwed ??= new Set();
+          w.echoOwed.add(from);
         }
         this.wake();
       }

@@ -72,3 +72,34 @@ export function decodeCounterMessage(payload: Buffer): WireMsg | undefined {
   }
   return out;
 }
+
+/**
+ * Our windows as messages of at most `maxBytes` each (a window larger than that goes alone). With
+ * `full`, only the last message is marked as the full state, so a peer that saw the mark saw every
+ * message before it (or asks again later).
+ */
+export function encodeCounterMessages(
+  head: Omit<WireMsg, 'w' | 'f'>,
+  entries: readonly WireWin[],
+  full: boolean,
+  maxBytes: number,
+): Buffer[] {
+  const encode = (w: WireWin[], last: boolean): Buffer =>
+    Buffer.from(JSON.stringify(full && last ? { ...head, f: 1, w } : { ...head, w }));
+  const groups: WireWin[][] = [];
+  let cur: WireWin[] = [];
+  const base = encode([], true).length;
+  let size = base;
+  for (const e of entries) {
+    const len = JSON.stringify(e).length + 1;
+    if (cur.length > 0 && size + len > maxBytes) {
+      groups.push(cur);
+      cur = [];
+      size = base;
+    }
+    cur.push(e);
+    size += len;
+  }
+  if (cur.length > 0 || groups.length === 0) groups.push(cur);
+  return groups.map((g, i) => encode(g, i === groups.length - 1));
+}

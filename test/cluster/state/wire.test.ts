@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeCounterMessage, type WireMsg } from '../../../src/cluster/state/wire.js';
+import {
+  decodeCounterMessage,
+  encodeCounterMessages,
+  type WireMsg,
+  type WireWin,
+} from '../../../src/cluster/state/wire.js';
 
 describe('counter wire codec (the network edge)', () => {
   it('never throws on arbitrary bytes or arbitrary JSON; what it returns is well-formed', () => {
@@ -42,5 +47,43 @@ describe('counter wire codec (the network edge)', () => {
     raw.w[0][4].push(['node-b', -1, 1, 1, 0, 0], ['node-c', 'x', 1, 1, 0, 0]);
     const out = decodeCounterMessage(Buffer.from(JSON.stringify(raw)));
     expect(out).toEqual({ n: 'node-a', h: 123, f: 1, w: [msg.w[0]] });
+  });
+
+  it('splits windows into messages under the size bound that decode back to the same windows, in order; only the last says full', () => {
+    const win = fc.tuple(
+      fc.string({ minLength: 1, maxLength: 40 }),
+      fc.integer({ min: 0, max: 1e9 }),
+      fc.integer({ min: 1, max: 1e6 }),
+      fc.constantFrom(0 as const, 1 as const),
+      fc.array(
+        fc.tuple(
+          fc.string({ minLength: 1, maxLength: 20 }),
+          fc.nat(1e6),
+          fc.nat(1e6),
+          fc.nat(),
+          fc.nat(1000),
+          fc.nat(1000),
+          fc.integer({ min: 1, max: 1000 }),
+        ),
+        { maxLength: 5 },
+      ),
+    );
+    fc.assert(
+      fc.property(fc.array(win, { maxLength: 40 }), fc.boolean(), (raw, full) => {
+        const entries: WireWin[] = raw.map(([k, ws, len, ack, slots]) => [k, ws, ws + len, ack, slots]);
+        const out = encodeCounterMessages({ n: 'node-a', h: 7 }, entries, full, 900);
+        expect(out.length).toBeGreaterThan(0);
+        const back: WireWin[] = [];
+        out.forEach((buf, i) => {
+          const m = decodeCounterMessage(buf)!;
+          if (m.w.length > 1) expect(buf.length).toBeLessThanOrEqual(900);
+          expect(m.n).toBe('node-a');
+          expect(m.h).toBe(7);
+          expect(m.f === 1).toBe(full && i === out.length - 1);
+          back.push(...m.w);
+        });
+        expect(back).toEqual(entries);
+      }),
+    );
   });
 });
