@@ -176,11 +176,14 @@ export const CLAIM_CONFIRM_WAIT_MS = 250;
 const REASK_MS = 40;
 
 /**
- * A peer cut off from us may learn of the cut later than we do (its failure detector probes at its
- * own pace, and an idle node asks nobody): until it does, it may claim its share in a window that
+ * A peer cut off from us may learn of the cut later than we do (an idle node asks nobody, and its
+ * failure detector probes at its own pace): until it does, it may claim its share in a window that
  * starts after we marked it unreachable. Windows starting this soon after still reserve that share.
+ * It bounds that lag by one probe round (interval + timeout, LAN timings). It is not longer because a
+ * killed node looks the same: after a crash, a window starting within it loses the dead node's share
+ * (5 s cost 72% of the window after a kill in bench/limits-accuracy).
  */
-const MINORITY_DETECT_SLACK_MS = 5000;
+const MINORITY_DETECT_SLACK_MS = 2000;
 /**
  * A window whose only change is what it counts goes to every peer at most every (peers × this) ms,
  * and never more often than the flush: 50 ms up to 17 peers, 0.3 s at 100, 1.5 s at 500. A node's
@@ -697,7 +700,10 @@ export class DistributedCounters {
       // has seen as many requests as it has nodes: a balancer's first round reaches every node.
       const prev = prevW;
       const left = 1 - (now - w.ws) / Math.max(1, w.we - w.ws);
-      const peers = [...this.peers.values()].filter((p) => p.state !== 'left');
+      // A peer we stopped waiting for (lost, on a majority side) is entitled to nothing more: what it may
+      // still claim unseen is already reserved out of the pool (reservedFor).
+      const requiredNames = new Set(required.map((p) => p.name));
+      const peers = [...this.peers.values()].filter((p) => p.state !== 'left' && requiredNames.has(p.name));
       let total = own.a;
       for (const p of peers) total += w.slots.get(p.name)?.a ?? 0;
       const firstRound = total < (peers.length + 1) * (w.integer ? 1 : this.avgAmount(w.key));

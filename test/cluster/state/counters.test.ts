@@ -57,6 +57,16 @@ describe('distributed counters (3 nodes, in-memory gossip, simulated clock)', ()
     expectWithin(Sim.run({ windows: 3, latencyMs: [20, 120] }).totals(), [0, 1, 2], L - UNDER * 2, L + OVER);
   });
 
+  it("a node killed 4 s before a window starts: the survivors' next window is not held back by its share", () => {
+    // The dead node is unreachable (suspect) 1 s after the kill; a window starting within the 2 s a cut-off
+    // peer may take to notice would still reserve its share (70% of the limit here). 5 s of it did.
+    const s = Sim.run({ windows: 3, events: [{ at: 116_000, run: (x) => x.net.kill('a') }] });
+    const totals = s.totals();
+    const offered2 = Object.values(s.offered[2]!).reduce((a, b) => a + b, 0);
+    expect(totals[2]).toBeLessThanOrEqual(L + OVER);
+    expect(totals[2]).toBeGreaterThanOrEqual(Math.min(L, offered2) - UNDER);
+  });
+
   it('a node killed mid-window: what it admitted is not forgotten', () => {
     for (const victim of ['a', 'c']) {
       let seenBySurvivor = 0;
