@@ -92,6 +92,12 @@ describe('traffic intelligence over real gossip (3 in-process cluster members)',
     expect(s.serverErrors).toBe(10);
     expect(s.latencyMs).toBeGreaterThan(100);
     expect(nodes[2]!.traffic.view.quota('openai', 'k1')?.requests?.remaining).toBe(861);
+    // Node health travels on its own announcements, not with the stats waited for above: CI once read
+    // the status before tr-3's first one had reached tr-2.
+    await waitFor(() => nodes[1]!.traffic.status().nodes.length === 3, {
+      timeoutMs: 5000,
+      what: 'tr-2 lists the health of all three nodes',
+    });
     const status = nodes[1]!.traffic.status();
     expect(status.nodes.map((n) => n.name).sort()).toEqual(['tr-1', 'tr-2', 'tr-3']);
     expect(status.keys[0]).toMatchObject({
