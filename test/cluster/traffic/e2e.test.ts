@@ -218,7 +218,12 @@ describe('traffic intelligence end to end (3 node processes, keyed upstream)', (
     expect(metrics).toContain('deepintshield_overload_admitted_ratio');
   });
 
-  it('a key failing 100% (500s, then timeouts): <= 2% of upstream calls after 5 s, no client failure, back within 10 s of recovering', async () => {
+  // Back after recovery within: a request in flight into the hang times out (1 s) and trips the circuit
+  // for its longest open time (5 s), then the half-open probe's owner may get no request for the key in
+  // its slot and the next owner takes it (two slots of 3 s). Measured 2.9, 6.3 and (under CI) 10.1 s.
+  const backWithinMs = 1000 + 5000 + 2 * 3000;
+
+  it('a key failing 100% (500s, then timeouts): <= 2% of upstream calls after 5 s, no client failure, back within one timeout + the longest open + two probe slots of recovering', async () => {
     upstream.modes.set('sk-bad', { kind: 'status', status: 500 });
     let recoveredAt = 0;
     const { t0, statuses } = await drive('fail/m', 15, 30_000, (elapsed) => {
@@ -239,7 +244,7 @@ describe('traffic intelligence end to end (3 node processes, keyed upstream)', (
     expect(statuses.filter((s) => s !== 200)).toHaveLength(0);
     expect(failing.share).toBeLessThanOrEqual(0.02);
     expect(firstBack).toBeDefined();
-    expect(firstBack!.at - recoveredAt).toBeLessThanOrEqual(10_000);
+    expect(firstBack!.at - recoveredAt).toBeLessThanOrEqual(backWithinMs);
   }, 60_000);
 
   it('a key twice as slow gets <= 20% of traffic under adaptive routing', async () => {
