@@ -13,7 +13,7 @@ export interface KeyDemand {
   lastActiveAt: number;
 }
 
-/** A key with no attempt for this long, and nothing published, is dropped (memory follows keys in use). */
+/** A key with no attempt for this long is dropped (memory follows keys in use). */
 const FORGET_IDLE_MS = 5 * 60_000;
 
 /** Per-key demand of this node: what the shares of every limit are computed from. */
@@ -61,8 +61,7 @@ export class DemandStats {
         st.published = st.rate;
         changed.add(key);
       }
-      if (st.published === 0 && st.rate < 1e-3 && now - st.lastActiveAt > FORGET_IDLE_MS)
-        this.keys.delete(key);
+      if (st.rate < 1e-3 && now - st.lastActiveAt > FORGET_IDLE_MS) this.keys.delete(key);
     }
     return changed;
   }
