@@ -13,9 +13,12 @@ describe('per-key demand', () => {
     expect([...d.roll(1, 2000)]).toEqual([]); // the same rate: nothing to announce
     // Idle from here: the rate decays, the key stays while it was active within 5 minutes.
     let t = 2000;
-    while (t < 2000 + 5 * 60_000) d.roll(0.5, (t += 500));
+    while (t < 2000 + 5 * 60_000) {
+      t += 500;
+      d.roll(0.5, t);
+    }
     expect(d.size).toBe(1);
-    d.roll(0.5, (t += 500));
+    d.roll(0.5, t + 500);
     expect(d.size).toBe(0);
   });
 });
