@@ -332,7 +332,6 @@ export class DistributedCounters {
       wins.push(w);
       const amount = Math.max(0, c.amount);
       w.active = true;
-      this.live.add(w);
       const own = this.own(w);
       // Asking again for a request refused while a claim was being confirmed: it was counted then.
       if (!opts.again) {
@@ -554,6 +553,8 @@ export class DistributedCounters {
         });
       }
       this.restored.delete(id);
+      // Our own restored slot makes the window ours: live, as own() makes it.
+      if (w.slots.has(this.nodeName)) this.live.add(w);
     }
     return w;
   }
@@ -671,7 +672,8 @@ export class DistributedCounters {
       for (const p of required) if (!p.synced) return false;
     }
     const own = this.own(w);
-    const pool = w.limit - this.reservedFor(w, new Set(required.map((p) => p.name)));
+    const requiredNames = new Set(required.map((p) => p.name));
+    const pool = w.limit - this.reservedFor(w, requiredNames);
     if (pool <= 1e-9) return false;
     let amount: number;
     let borrowed = 0;
@@ -702,7 +704,6 @@ export class DistributedCounters {
       const left = 1 - (now - w.ws) / Math.max(1, w.we - w.ws);
       // A peer we stopped waiting for (lost, on a majority side) is entitled to nothing more: what it may
       // still claim unseen is already reserved out of the pool (reservedFor).
-      const requiredNames = new Set(required.map((p) => p.name));
       const peers = [...this.peers.values()].filter((p) => p.state !== 'left' && requiredNames.has(p.name));
       let total = own.a;
       for (const p of peers) total += w.slots.get(p.name)?.a ?? 0;
