@@ -132,21 +132,14 @@ describe('distributed counters (3 nodes, in-memory gossip, simulated clock)', ()
   it('a burst on a quiet key is served within a few claim rounds', () => {
     const net = new FakeNetwork({ seed: 9 });
     net.now = 1000 * 60_000 + 5_000;
-    const nodes = ['a', 'b', 'c'].map((n) => {
-      const c = new DistributedCounters({ nodeName: n, now: () => net.now, timers: false });
-      c.attachCluster(net.add(n));
-      return c;
-    });
+    const nodes = ['a', 'b', 'c'].map((n) => net.counterNode(n));
     net.pushPull();
     const spec = { key: 'vk:burst:req', limit: 600, duration: { kind: 'fixed' as const, ms: 60_000 } };
     let ok = 0;
     // 150 requests to one node within 300 ms (a tenth of a share per claim round at first).
-    for (let t = 0; t < 400; t++) {
-      net.deliver();
+    net.run(nodes, 400, (t) => {
       if (t % 2 === 0 && t < 300 && nodes[1]!.acquire(spec).ok) ok++;
-      if (t % 50 === 0) for (const n of nodes) n.tick();
-      net.now++;
-    }
+    });
     expect(ok).toBeGreaterThanOrEqual(140);
   });
 
@@ -158,9 +151,7 @@ describe('distributed counters (3 nodes, in-memory gossip, simulated clock)', ()
     const spec = { key: 'k', limit: L, duration: { kind: 'fixed' as const, ms: W } };
     const nodes = new Map<string, DistributedCounters>();
     const add = (n: string) => {
-      const c = new DistributedCounters({ nodeName: n, now: () => net.now, timers: false });
-      c.attachCluster(net.add(n));
-      nodes.set(n, c);
+      nodes.set(n, net.counterNode(n));
       net.pushPull();
     };
     add('a');
@@ -183,8 +174,7 @@ describe('distributed counters (3 nodes, in-memory gossip, simulated clock)', ()
   it('answers echo requests at once, but a flood of them from one sender at most once per 5 ms', () => {
     const net = new FakeNetwork({ seed: 1 });
     net.now = 10_000_000;
-    const b = new DistributedCounters({ nodeName: 'b', now: () => net.now, timers: false });
-    b.attachCluster(net.add('b'));
+    const b = net.counterNode('b');
     net.add('a');
     const ask = (ver: number) =>
       Buffer.from(
@@ -215,30 +205,20 @@ describe('distributed counters (3 nodes, in-memory gossip, simulated clock)', ()
       send(from, to, ch, payload);
     };
     const names = ['a', 'b', 'c'];
-    const nodes = names.map((n) => {
-      const c = new DistributedCounters({ nodeName: n, now: () => net.now, timers: false });
-      c.attachCluster(net.add(n));
-      return c;
-    });
+    const nodes = names.map((n) => net.counterNode(n));
     const spec = { key: 'vk:size:req', limit: 300, duration: { kind: 'fixed' as const, ms: 60_000 } };
-    for (let t = 0; t < 2000; t++) {
+    net.run(nodes, 2000, (t) => {
       if (t % 10 === 0) nodes[t % 3]!.acquire(spec);
-      if (t % 50 === 0) for (const c of nodes) c.tick();
-      net.deliver();
-      net.now++;
-    }
+    });
     // Every node knows every slot by now.
     for (const c of nodes) expect(Object.keys(c.inspect(spec).slots).sort()).toEqual(names);
     const slotsIn = (m: (typeof sent)[number]) =>
       m.msg.w.filter((e) => e[0] === spec.key).flatMap((e) => e[4].map((s) => s[0] as string));
     const asks = (m: (typeof sent)[number]) => m.msg.w.some((e) => e[0] === spec.key && e[3] === 1);
     sent.length = 0;
-    for (let t = 0; t < 500; t++) {
+    net.run(nodes, 500, (t) => {
       if (t % 10 === 0) nodes[t % 3]!.acquire(spec);
-      if (t % 50 === 0) for (const c of nodes) c.tick();
-      net.deliver();
-      net.now++;
-    }
+    });
     const withSlots = sent.filter((m) => slotsIn(m).length > 0);
     expect(withSlots.length).toBeGreaterThan(0);
     // Changes and claims (asking for an echo or not) name only their sender...
@@ -261,20 +241,10 @@ describe('distributed counters (3 nodes, in-memory gossip, simulated clock)', ()
   it("per-tick work follows the keys in use here: a peer's 5,000 keys and ended windows are not walked, and an idle cluster sends nothing", () => {
     const net = new FakeNetwork({ seed: 9 });
     net.now = 1000 * 60_000;
-    const [a, b] = ['a', 'b'].map((n) => {
-      const c = new DistributedCounters({ nodeName: n, now: () => net.now, timers: false });
-      c.attachCluster(net.add(n));
-      return c;
-    }) as [DistributedCounters, DistributedCounters];
+    const [a, b] = [net.counterNode('a'), net.counterNode('b')];
     net.pushPull();
     const spec = (k: string) => ({ key: k, limit: 1000, duration: { kind: 'fixed' as const, ms: 60_000 } });
-    const step = (ms: number) => {
-      for (let t = 0; t < ms; t++) {
-        if (t % 50 === 0) for (const c of [a, b]) c.tick();
-        net.deliver();
-        net.now++;
-      }
-    };
+    const step = (ms: number) => net.run([a, b], ms);
     for (let i = 0; i < 5000; i++) a.acquire(spec(`vk:a${i}`));
     for (let i = 0; i < 10; i++) b.acquire(spec(`vk:b${i}`));
     step(2000);
@@ -294,16 +264,12 @@ describe('distributed counters (3 nodes, in-memory gossip, simulated clock)', ()
     const net = new FakeNetwork({ seed: 5 });
     net.now = 1000 * 60_000;
     net.foreignMembers.push({ name: 'a-serf-agent', state: 'alive', tags: { role: 'serf' } });
-    const c = new DistributedCounters({ nodeName: 'z-node', now: () => net.now, timers: false });
-    c.attachCluster(net.add('z-node'));
+    const c = net.counterNode('z-node');
     const spec = { key: 'k', limit: 50, duration: { kind: 'fixed' as const, ms: 60_000 } };
     let ok = 0;
-    for (let t = 0; t < 3000; t++) {
+    net.run([c], 3000, (t) => {
       if (t % 20 === 0 && c.acquire(spec).ok) ok++;
-      if (t % 50 === 0) c.tick();
-      net.deliver();
-      net.now++;
-    }
+    });
     expect(ok).toBe(50);
   });
 

@@ -1,3 +1,4 @@
+import { type CountersOptions, DistributedCounters } from '../../../src/cluster/state/counters.js';
 import type { ClusterLike, GossipChannel, MemberInfo } from '../../../src/cluster/state/gossip.js';
 
 /**
@@ -43,6 +44,26 @@ export class FakeNetwork {
     this.nodes.set(name, c);
     this.group.set(name, 0);
     return c;
+  }
+
+  /** A counters node on this network's clock, joined to it; the test drives its ticks (see `run`). */
+  counterNode(name: string, opts: CountersOptions = {}): DistributedCounters {
+    const c = new DistributedCounters({ nodeName: name, now: () => this.now, timers: false, ...opts });
+    c.attachCluster(this.add(name));
+    return c;
+  }
+
+  /**
+   * Runs `ms` of virtual time in 1 ms steps. Each step delivers what is due, calls `each(t)` (t counts
+   * from 0), ticks node i when (t + i × `stagger`) is a multiple of 50 ms, and advances the clock.
+   */
+  run(nodes: readonly { tick(): void }[], ms: number, each?: (t: number) => void, stagger = 0): void {
+    for (let t = 0; t < ms; t++) {
+      this.deliver();
+      each?.(t);
+      for (let i = 0; i < nodes.length; i++) if ((t + i * stagger) % 50 === 0) nodes[i]!.tick();
+      this.now++;
+    }
   }
 
   canTalk(a: string, b: string): boolean {

@@ -25,13 +25,11 @@ function cluster3() {
     return { name, counters, gate };
   });
   net.pushPull();
-  const run = (ms: number) => {
-    for (let t = 0; t < ms; t++) {
-      net.deliver();
-      if (t % 50 === 0) for (const n of nodes) n.counters.tick();
-      net.now++;
-    }
-  };
+  const run = (ms: number) =>
+    net.run(
+      nodes.map((n) => n.counters),
+      ms,
+    );
   return { net, nodes, run };
 }
 

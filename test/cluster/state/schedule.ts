@@ -1,5 +1,4 @@
-import type { CounterClaim, CounterSpec } from '../../../src/cluster/state/counters.js';
-import { DistributedCounters } from '../../../src/cluster/state/counters.js';
+import type { CounterClaim, CounterSpec, DistributedCounters } from '../../../src/cluster/state/counters.js';
 import { ClaimWaits } from './claim-waits.js';
 import { FakeNetwork } from './fake-network.js';
 
@@ -53,11 +52,7 @@ export function runSchedule(o: {
     net.drop = (from, to) => drop(from, to, net.now - start);
   }
   const names = Array.from({ length: o.nodes }, (_, i) => `n${String(i).padStart(3, '0')}`);
-  const counters = names.map((n) => {
-    const c = new DistributedCounters({ nodeName: n, now: () => net.now, timers: false });
-    c.attachCluster(net.add(n));
-    return c;
-  });
+  const counters = names.map((n) => net.counterNode(n));
   net.pushPull();
   const arrivals = [...o.arrivals].sort((a, b) => a.at - b.at);
   const end = (arrivals.at(-1)?.at ?? 0) + (o.tailMs ?? 1000);

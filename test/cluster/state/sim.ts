@@ -36,10 +36,13 @@ export class Sim {
     this.net.now = this.start;
     this.spec = { key: 'vk:t:req', limit: o.limit, duration: { kind: 'fixed', ms: o.windowMs } };
     for (const n of o.nodes) {
-      const cl = this.net.add(n);
-      const c = new DistributedCounters({ nodeName: n, now: () => this.net.now, timers: false });
-      if (!o.naive) c.attachCluster(cl);
-      this.counters.set(n, c);
+      if (o.naive) this.net.add(n);
+      this.counters.set(
+        n,
+        o.naive
+          ? new DistributedCounters({ nodeName: n, now: () => this.net.now, timers: false })
+          : this.net.counterNode(n),
+      );
     }
     if (!o.naive) this.net.pushPull();
   }
@@ -49,10 +52,7 @@ export class Sim {
     this.counters.get(name)?.close();
     this.net.killed.delete(name);
     this.net.heal();
-    const cl = this.net.add(name);
-    const c = new DistributedCounters({ nodeName: name, now: () => this.net.now, timers: false });
-    c.attachCluster(cl);
-    this.counters.set(name, c);
+    this.counters.set(name, this.net.counterNode(name));
     this.net.pushPull();
   }
 
