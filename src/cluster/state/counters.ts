@@ -651,6 +651,17 @@ export class DistributedCounters {
     return Math.max(want, rate * st.avgAmount * this.o.needHorizonS);
   }
 
+  /**
+   * What we hold unused for what comes next: `seconds` × 0.25 s of our demand, but never more than what
+   * the rest of the window is expected to ask of us (what we were asked so far, extrapolated: the same
+   * estimate peers make of us). A lightly used node otherwise holds a few units to the end of the window
+   * that a busy peer was refused for: with 13 light nodes of 15, −11% of the limit.
+   */
+  private margin(w: Win, own: Slot, now: number, horizons: number): number {
+    const elapsed = Math.min(1, Math.max(1e-3, (now - w.ws) / Math.max(1, w.we - w.ws)));
+    return Math.min(this.need(w.key, 1) * horizons, (own.a * (1 - elapsed)) / elapsed);
+  }
+
   private avgAmount(key: string): number {
     return Math.max(1e-9, this.keyStats(key).avgAmount);
   }
@@ -765,11 +776,11 @@ export class DistributedCounters {
   }
 
   /** Lowers our cap to what we need when peers are asking for more; always safe. */
-  private maybeRelease(w: Win): void {
+  private maybeRelease(w: Win, now: number): void {
     const own = w.slots.get(this.nodeName);
     if (!own || this.peers.size === 0 || w.borrow) return;
-    const exact = own.used + w.held + this.need(w.key, 1) * 4;
-    const keep = w.integer ? Math.ceil(exact - 1e-9) : exact;
+    const exact = own.used + w.held + this.margin(w, own, now, 4);
+    const keep = w.integer ? Math.max(own.used + w.held, Math.round(exact)) : exact;
     if (own.cap <= keep) return;
     // Is any peer short (its cap nearly used) with demand?
     let peerWants = false;
@@ -828,9 +839,10 @@ export class DistributedCounters {
       if (w.active) {
         const own = this.own(w);
         const left = this.usableCap(w, own) - own.used;
-        if (left < this.need(w.key, 1)) this.claim(w, now, 1, true);
-        else this.maybeRelease(w);
-      } else this.maybeRelease(w);
+        const soon = this.margin(w, own, now, 1);
+        if (left < (w.integer ? Math.round(soon) : soon)) this.claim(w, now, 1, true);
+        else this.maybeRelease(w, now);
+      } else this.maybeRelease(w, now);
       // Waiting for echoes too long (a lost datagram): ask again.
       if (w.lastClaimVer > 0 && !w.claimUnsent && now - w.lastSentAt > REASK_MS) {
         const required = this.requiredPeers(now);
