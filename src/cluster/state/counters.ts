@@ -2,10 +2,23 @@ import { type Duration, windowEnd, windowStart } from '../../config/duration.js'
 import type { Logger } from '../../observability/logger.js';
 import type { UsageRow } from '../../store/types.js';
 import { DemandStats, type KeyDemand } from './demand.js';
-import { CHANNEL_COUNTERS, type ClusterLike, type GossipChannel } from './gossip.js';
+import { CHANNEL_COUNTERS, type ClusterLike } from './gossip.js';
 import { claimAmount, type SlotView } from './limiter.js';
+import { CounterLink } from './link.js';
 import { type Peer, PeerTracker } from './peers.js';
-import { decodeCounterMessage, encodeCounterMessages, type WireSlot, type WireWin } from './wire.js';
+import { TickLoop } from './tick-loop.js';
+import {
+  fits,
+  globalUsed,
+  mergePeerSlot,
+  newWindow,
+  type Slot,
+  toWire,
+  usableCap,
+  type Win,
+  windowId,
+} from './window.js';
+import { decodeCounterMessage, type WireWin } from './wire.js';
 
 /**
  * Cluster-wide windowed counters (rate limits, token limits, budgets) that
@@ -99,67 +112,6 @@ export interface CountersOptions {
   needHorizonS?: number;
 }
 
-interface Slot {
-  used: number;
-  cap: number;
-  ver: number;
-  /** Published demand (attempts per second) of the slot's node for this counter. */
-  d: number;
-  /** Upper bound of the slot node's next claim (what others reserve when it becomes unreachable). */
-  nx: number;
-  /** What the slot's node was asked for in this window, admitted or not (grow-only): its share of the demand. */
-  a: number;
-}
-
-interface Win {
-  id: string;
-  key: string;
-  ws: number;
-  we: number;
-  limit: number;
-  slots: Map<string, Slot>;
-  /** Our slot changed in a way peers need soon (a claim, a release, an echo owed): sent at the next flush. */
-  dirty: boolean;
-  /**
-   * Our slot changed only in what it counts (used, asked, demand): sent to every peer at most every
-   * `minorGapMs`, which grows with the cluster so that a node's counter traffic stays bounded.
-   * Safety rests on caps alone, and a cap change is never minor.
-   */
-  minor: boolean;
-  ackReq: boolean;
-  /** Peers whose echo request we put off to the next flush: that flush carries their slots beside ours. */
-  echoOwed: Set<string> | undefined;
-  /** Own slot version at the last claim (0: never claimed in this window). */
-  lastClaimVer: number;
-  /** A claim made since the last send: no second claim until it is sent. */
-  claimUnsent: boolean;
-  lastSentAt: number;
-  /** Start of the window before this one (its slots are the demand history). */
-  prevWs?: number;
-  /** Our `a` as last sent: the shares are computed from what every node can know, our own included. */
-  sentA: number;
-  /** Peer -> highest version of OUR slot it has echoed back. */
-  echoes: Map<string, number>;
-  /** Peer -> our next-claim bound in that echo (what it would reserve for us). */
-  echoNx: Map<string, number>;
-  /** Own attempts in this window (drives proactive claims). */
-  active: boolean;
-  /** Apportioned in whole units. */
-  integer: boolean;
-  /** Local reservations not yet settled (part of our cap, never sent: the cap already covers them). */
-  held: number;
-  /**
-   * Part of our cap taken from idle peers' shares, not usable until every required peer has echoed the
-   * claim (version `ver`): the owner may have claimed the same units in a message we have not seen
-   * (lost, or in flight). Its echo carries its slot, so on confirmation we see any such claim and
-   * give back what both took.
-   */
-  borrow: { amount: number; ver: number } | undefined;
-  /** Requests waiting for the borrow to be confirmed (see claimsSettled). */
-  waiters: (() => void)[];
-}
-
-const MAX_PAYLOAD = 900;
 /**
  * Echo requests of one peer answered at once at most this often: a peer (or a forged sender) asking
  * faster gets its echoes at our next flush instead, so replies never outpace the flush rate by more
@@ -217,17 +169,17 @@ export class DistributedCounters {
   private readonly peers: PeerTracker;
   private readonly restored = new Map<string, Map<string, number>>();
   private cluster: ClusterLike | undefined;
-  private channel: GossipChannel | undefined;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly link: CounterLink;
+  private readonly loop: TickLoop;
   private verBase: number;
   private readonly startedAt: number;
   private lastDemandAt: number;
   private lastUseAt = Number.NEGATIVE_INFINITY;
-  private nextTickAt = 0;
-  private closed = false;
   private readonly logger: Logger | undefined;
   /** Messages sent / received, for tests and metrics. */
-  readonly stats_ = { sent: 0, received: 0, bytesSent: 0 };
+  get stats_(): { sent: number; received: number; bytesSent: number } {
+    return this.link.stats;
+  }
 
   constructor(opts: CountersOptions = {}) {
     this.nodeName = opts.nodeName ?? 'local';
@@ -242,36 +194,24 @@ export class DistributedCounters {
       needHorizonS: opts.needHorizonS ?? 0.25,
     };
     this.peers = new PeerTracker(this.o);
+    this.link = new CounterLink(this.peers, () => ({ n: this.nodeName, h: this.startedAt }));
     // Versions of our own slots start above anything an earlier process with our name wrote.
     this.verBase = this.now() * 1000;
     this.startedAt = this.now();
     this.lastDemandAt = this.now();
-    if (opts.timers !== false) this.scheduleTick(this.o.flushIntervalMs);
+    this.loop = new TickLoop({
+      now: this.now,
+      fastMs: this.o.flushIntervalMs,
+      idleMs: IDLE_TICK_MS,
+      run: () => this.tick(),
+      busy: () => this.busy(),
+      onError: (err) => this.logger?.warn({ err: err.message }, 'counter flush failed'),
+    });
+    if (opts.timers !== false) this.loop.start();
   }
 
-  /**
-   * Ticks every flushIntervalMs while counters are in use or have something to send, else at the idle
-   * pace: an idle node wakes 4 times a second instead of 20.
-   */
-  private scheduleTick(ms: number): void {
-    if (this.closed) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.nextTickAt = this.now() + ms;
-    this.timer = setTimeout(() => {
-      try {
-        this.tick();
-      } catch (err) {
-        this.logger?.warn({ err: (err as Error).message }, 'counter flush failed');
-      }
-      this.scheduleTick(this.busy() ? this.o.flushIntervalMs : IDLE_TICK_MS);
-    }, ms);
-    this.timer.unref();
-  }
-
-  /** Brings the next tick forward when the counters just became busy. */
   private wake(): void {
-    if (this.timer && this.nextTickAt - this.now() > this.o.flushIntervalMs)
-      this.scheduleTick(this.o.flushIntervalMs);
+    this.loop.wake();
   }
 
   private busy(): boolean {
@@ -303,16 +243,15 @@ export class DistributedCounters {
         }
       }
     }
-    this.channel = cluster.channel(CHANNEL_COUNTERS);
-    this.channel.onMessage((payload, from) => this.receive(payload, from));
-    this.channel.setLocalState(() => this.encodeState());
-    this.channel.onRemoteState((buf) => this.receive(buf, undefined, true));
+    const channel = cluster.channel(CHANNEL_COUNTERS);
+    this.link.attach(channel);
+    channel.onMessage((payload, from) => this.receive(payload, from));
+    channel.setLocalState(() => this.encodeState());
+    channel.onRemoteState((buf) => this.receive(buf, undefined, true));
   }
 
   close(): void {
-    this.closed = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.loop.close();
   }
 
   // ---------------------------------------------------------------- request path
@@ -342,8 +281,8 @@ export class DistributedCounters {
       }
       if (refused >= 0) continue;
       const need = c.upTo ? 0 : amount;
-      if (!this.fits(w, own, amount)) this.claim(w, now, Math.max(amount, this.avgAmount(c.spec.key)));
-      if (!this.fits(w, own, need)) refused = i;
+      if (!fits(w, own, amount)) this.claim(w, now, Math.max(amount, this.avgAmount(c.spec.key)));
+      if (!fits(w, own, need)) refused = i;
     }
     const ok = refused < 0;
     const held: number[] = [];
@@ -352,7 +291,7 @@ export class DistributedCounters {
         const c = claims[i]!;
         const w = wins[i]!;
         const own = this.own(w);
-        const room = Math.max(0, this.usableCap(w, own) - own.used - w.held);
+        const room = Math.max(0, usableCap(w, own) - own.used - w.held);
         const amount = c.upTo ? Math.min(Math.max(0, c.amount), room) : Math.max(0, c.amount);
         held.push(c.consume ? 0 : amount);
         if (c.consume) {
@@ -379,16 +318,6 @@ export class DistributedCounters {
         }
       },
     };
-  }
-
-  /** What we may admit against: our cap without a borrow still being confirmed. */
-  private usableCap(w: Win, own: Slot): number {
-    return Math.min(own.cap - (w.borrow?.amount ?? 0), w.limit);
-  }
-
-  private fits(w: Win, own: Slot, amount: number): boolean {
-    const room = this.usableCap(w, own) - own.used - w.held;
-    return amount > 0 ? amount <= room + 1e-9 : room > 1e-9;
   }
 
   private charge(w: Win, key: string, amount: number): void {
@@ -421,23 +350,23 @@ export class DistributedCounters {
   /** Current state without counting an attempt. */
   peek(spec: CounterSpec): CounterDecision {
     const w = this.win(spec, this.now());
-    return this.decision(w, this.fits(w, this.own(w), 0));
+    return this.decision(w, fits(w, this.own(w), 0));
   }
 
   /** Cluster-wide used estimate for the current window. */
   used(spec: CounterSpec): number {
-    return this.globalUsed(this.win(spec, this.now()));
+    return globalUsed(this.win(spec, this.now()));
   }
 
   /** A refusal reports nothing remaining: what is left belongs to other nodes' claims until they release it. */
   private decision(w: Win, ok: boolean): CounterDecision {
-    const remaining = ok ? Math.max(0, w.limit - this.globalUsed(w) - w.held) : 0;
+    const remaining = ok ? Math.max(0, w.limit - globalUsed(w) - w.held) : 0;
     return {
       ok,
       limit: w.limit,
       remaining,
       resetAt: w.we,
-      clusterRemaining: Math.max(0, w.limit - this.globalUsed(w) - w.held),
+      clusterRemaining: Math.max(0, w.limit - globalUsed(w) - w.held),
       pending: w.borrow !== undefined,
     };
   }
@@ -502,7 +431,7 @@ export class DistributedCounters {
 
   private win(spec: CounterSpec, now: number): Win {
     const ws = windowStart(spec.duration, now);
-    const id = `${spec.key}@${ws}`;
+    const id = windowId(spec.key, ws);
     let w = this.wins.get(id);
     if (!w) {
       w = this.newWin(spec.key, ws, windowEnd(spec.duration, ws), spec.limit);
@@ -515,30 +444,8 @@ export class DistributedCounters {
   }
 
   private newWin(key: string, ws: number, we: number, limit: number): Win {
-    const id = `${key}@${ws}`;
-    const w: Win = {
-      id,
-      key,
-      ws,
-      we,
-      limit,
-      slots: new Map(),
-      dirty: false,
-      minor: false,
-      echoOwed: undefined,
-      ackReq: false,
-      lastClaimVer: 0,
-      claimUnsent: false,
-      lastSentAt: 0,
-      sentA: 0,
-      echoes: new Map(),
-      echoNx: new Map(),
-      active: false,
-      integer: false,
-      held: 0,
-      borrow: undefined,
-      waiters: [],
-    };
+    const w = newWindow(key, ws, we, limit);
+    const id = w.id;
     const restored = this.restored.get(id);
     if (restored) {
       for (const [node, used] of restored) {
@@ -580,12 +487,6 @@ export class DistributedCounters {
   private markMinor(w: Win): void {
     w.minor = true;
     this.live.add(w);
-  }
-
-  private globalUsed(w: Win): number {
-    let sum = 0;
-    for (const s of w.slots.values()) sum += s.used;
-    return sum;
   }
 
   // ---------------------------------------------------------------- peers
@@ -698,7 +599,7 @@ export class DistributedCounters {
         const e = w.echoNx.get(p.name);
         if (e !== undefined) bound = Math.min(bound, Math.max(e, 1e-9));
       }
-      const prevW = w.prevWs === undefined ? undefined : this.wins.get(`${w.key}@${w.prevWs}`);
+      const prevW = w.prevWs === undefined ? undefined : this.wins.get(windowId(w.key, w.prevWs));
       const nodes: SlotView[] = [
         {
           name: this.nodeName,
@@ -764,15 +665,15 @@ export class DistributedCounters {
   }
 
   private sendWindowNow(w: Win, now: number): void {
-    if (!this.channel) return;
-    const entry = this.wireWin(w, true);
+    if (!this.link.attached) return;
+    const entry = toWire(w, this.nodeName, true);
     w.dirty = false;
     w.minor = false;
     w.ackReq = false;
     w.claimUnsent = false;
     w.lastSentAt = now;
     w.sentA = w.slots.get(this.nodeName)?.a ?? 0;
-    for (const payload of this.chunks([entry])) this.send(payload, true);
+    this.link.sendAll(this.link.encode([entry]), true, now);
   }
 
   /** Lowers our cap to what we need when peers are asking for more; always safe. */
@@ -838,7 +739,7 @@ export class DistributedCounters {
       }
       if (w.active) {
         const own = this.own(w);
-        const left = this.usableCap(w, own) - own.used;
+        const left = usableCap(w, own) - own.used;
         const soon = this.margin(w, own, now, 1);
         if (left < (w.integer ? Math.round(soon) : soon)) this.claim(w, now, 1, true);
         else this.maybeRelease(w, now);
@@ -866,7 +767,7 @@ export class DistributedCounters {
   }
 
   private flush(now: number): void {
-    if (!this.channel) {
+    if (!this.link.attached) {
       for (const w of this.live) {
         w.dirty = false;
         w.minor = false;
@@ -881,7 +782,7 @@ export class DistributedCounters {
       if (!w.dirty && !(w.minor && now - w.lastSentAt >= minorGap)) continue;
       const ask = w.ackReq || w.borrow !== undefined;
       asks ||= ask;
-      entries.push(this.wireWin(w, ask, w.echoOwed));
+      entries.push(toWire(w, this.nodeName, ask, w.echoOwed));
       w.dirty = false;
       w.minor = false;
       w.echoOwed = undefined;
@@ -891,88 +792,35 @@ export class DistributedCounters {
       w.sentA = w.slots.get(this.nodeName)?.a ?? 0;
     }
     if (entries.length === 0) return;
-    for (const payload of this.chunks(entries)) this.send(payload, asks);
+    this.link.sendAll(this.link.encode(entries), asks, now);
   }
 
   /** Asks the peers that have not sent us their full state for it (see PeerTracker.toGreet). */
   private greet(now: number): void {
-    const ch = this.channel;
-    if (!ch) return;
+    if (!this.link.attached) return;
     const peers = this.peers.toGreet(now);
     if (peers.length === 0) return;
-    const hello = encodeCounterMessages(
-      { n: this.nodeName, h: this.startedAt, q: 1 },
-      [],
-      false,
-      MAX_PAYLOAD,
-    )[0]!;
-    for (const p of peers) this.sendOne(ch, p.name, hello);
+    const hello = this.link.hello();
+    for (const p of peers) this.link.sendTo(p.name, hello);
   }
 
-  /**
-   * A window on the wire. Changes and claims carry our own slot only: every node sends its own to
-   * every peer, so nothing needs relaying, and a message's size does not grow with the cluster.
-   * An echo adds the claimer's slot as we hold it (`also`: its version is what confirms the claim);
-   * our own slot, as it is after we saw the claim, is what the claimer needs. A claim on the same
-   * units by a third node reaches the claimer in that node's own echo, since a claim waits for every
-   * required peer's. Full state (`all`) carries every slot we know, for a peer that (re)started.
-   */
-  private wireWin(w: Win, ackReq: boolean, also?: ReadonlySet<string> | 'all'): WireWin {
-    const slots: WireSlot[] = [];
-    for (const [node, s] of w.slots)
-      if (node === this.nodeName || also === 'all' || also?.has(node))
-        slots.push([node, round(s.used), round(s.cap), s.ver, round(s.d), round(s.nx), round(s.a)]);
-    return [w.key, w.ws, w.we, ackReq ? 1 : 0, slots];
-  }
-
-  private chunks(entries: WireWin[], full = false): Buffer[] {
-    return encodeCounterMessages({ n: this.nodeName, h: this.startedAt }, entries, full, MAX_PAYLOAD);
+  /** Windows that ended less than a minute ago, every slot we know: what a (re)started peer needs. */
+  private fullState(now: number): WireWin[] {
+    const entries: WireWin[] = [];
+    for (const w of this.wins.values())
+      if (now < w.we + 60_000) entries.push(toWire(w, this.nodeName, false, 'all'));
+    return entries;
   }
 
   /** Sends our whole state to one peer (it just (re)started, or asked for it). */
   private sendFull(peer: Peer, now: number): void {
-    const ch = this.channel;
-    if (!ch || now - peer.lastFullAt < FULL_STATE_GAP_MS) return;
+    if (!this.link.attached || now - peer.lastFullAt < FULL_STATE_GAP_MS) return;
     peer.lastFullAt = now;
-    const entries: WireWin[] = [];
-    for (const w of this.wins.values()) if (now < w.we + 60_000) entries.push(this.wireWin(w, false, 'all'));
-    for (const payload of this.chunks(entries, true)) this.sendOne(ch, peer.name, payload);
-  }
-
-  private sendOne(ch: GossipChannel, peer: string, payload: Buffer): void {
-    this.stats_.sent++;
-    this.stats_.bytesSent += payload.length;
-    try {
-      const r = ch.sendTo(peer, payload);
-      if (r && typeof (r as Promise<void>).catch === 'function') (r as Promise<void>).catch(() => undefined);
-    } catch {
-      /* best effort: the next change or re-ask resends */
-    }
-  }
-
-  /** To every peer not known gone; `asks`: the payload asks for echoes (an unanswered ask marks a peer unreachable). */
-  private send(payload: Buffer, asks: boolean): void {
-    const ch = this.channel;
-    if (!ch) return;
-    const now = this.now();
-    for (const p of this.peers.values()) {
-      if (p.state === 'left' || p.state === 'dead') continue;
-      if (asks) this.peers.asked(p, now);
-      this.sendOne(ch, p.name, payload);
-    }
+    this.link.sendTo(peer.name, this.link.encode(this.fullState(now), true));
   }
 
   private encodeState(): Buffer {
-    const now = this.now();
-    const w: WireWin[] = [];
-    for (const win of this.wins.values()) if (now < win.we + 60_000) w.push(this.wireWin(win, false, 'all'));
-    // Push/pull state travels over TCP: one message, however large.
-    return encodeCounterMessages(
-      { n: this.nodeName, h: this.startedAt },
-      w,
-      true,
-      Number.POSITIVE_INFINITY,
-    )[0]!;
+    return this.link.encodeState(this.fullState(this.now()));
   }
 
   // ---------------------------------------------------------------- receive
@@ -983,7 +831,7 @@ export class DistributedCounters {
     if (!msg) return;
     const from = msg.n || fromHint;
     if (!from || from === this.nodeName) return;
-    this.stats_.received++;
+    this.link.stats.received++;
     const now = this.now();
     const peer = this.peers.heard(from, now);
     const echo: Win[] = [];
@@ -1000,7 +848,7 @@ export class DistributedCounters {
       )
         continue;
       if (now > we + 10 * 60_000) continue;
-      const id = `${key}@${ws}`;
+      const id = windowId(key, ws);
       let w = this.wins.get(id);
       if (!w) {
         w = this.newWin(key, ws, we, Number.POSITIVE_INFINITY);
@@ -1025,13 +873,11 @@ export class DistributedCounters {
       this.confirmBorrow(w, now);
     }
     if (fullState || msg.f === 1) peer.synced = true;
-    if (echo.length > 0 && this.channel) {
+    if (echo.length > 0 && this.link.attached) {
       if (now - peer.lastEchoAt >= ECHO_GAP_MS) {
         peer.lastEchoAt = now;
-        const ch = this.channel;
         const claimer = new Set([from]);
-        for (const payload of this.chunks(echo.map((w) => this.wireWin(w, false, claimer))))
-          this.sendOne(ch, from, payload);
+        this.link.sendTo(from, this.link.encode(echo.map((w) => toWire(w, this.nodeName, false, claimer))));
       } else {
         for (const w of echo) {
           this.mark(w);
@@ -1067,23 +913,7 @@ export class DistributedCounters {
       }
       return;
     }
-    const cur = w.slots.get(node);
-    if (!cur) {
-      w.slots.set(node, { ...inc });
-    } else if (inc.ver > cur.ver) {
-      const used = Math.max(cur.used, inc.used);
-      cur.used = used;
-      cur.cap = inc.cap;
-      cur.ver = inc.ver;
-      cur.d = inc.d;
-      cur.nx = inc.nx;
-      cur.a = Math.max(cur.a, inc.a);
-    } else {
-      if (inc.used > cur.used) cur.used = inc.used;
-      if (inc.a > cur.a) cur.a = inc.a;
-    }
-    const latest = w.slots.get(node)!;
-    if (latest.ver === inc.ver && Number.isFinite(inc.d) && Number.isFinite(inc.nx)) {
+    if (mergePeerSlot(w, node, inc) && Number.isFinite(inc.d) && Number.isFinite(inc.nx)) {
       let dm = this.demand.get(w.key);
       if (!dm) {
         dm = new Map();
@@ -1109,7 +939,7 @@ export class DistributedCounters {
   /** Merges persisted usage (taken as both used and claimed: it is spent). */
   restoreUsage(rows: UsageRow[]): void {
     for (const r of rows) {
-      const id = `${r.counter}@${r.windowStart}`;
+      const id = windowId(r.counter, r.windowStart);
       const w = this.wins.get(id);
       if (w) {
         const node = r.node;
@@ -1143,8 +973,4 @@ export class DistributedCounters {
     const w = this.win(spec, this.now());
     return { slots: Object.fromEntries([...w.slots].map(([k, v]) => [k, { ...v }])), limit: w.limit };
   }
-}
-
-function round(n: number): number {
-  return Math.round(n * 1e6) / 1e6;
 }
