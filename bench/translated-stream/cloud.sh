@@ -7,7 +7,7 @@
 #   UPSTREAM: gemini (:streamGenerateContent?alt=sse) or bedrock (/converse-stream, AWS event-stream
 #   framing; the gateway signs with SigV4, or with BEDROCK_AUTH=apikey sends a Bedrock API key; the
 #   direct and bare-proxy rows use the API key, as the load generator cannot sign)
-#   env: RATES ("500"), DURATION (8s), ROUNDS (2), BENCH_KIT (../shared/bench)
+#   env: RATES ("500"), DURATION (8s), ROUNDS (2), BENCH_KIT (../shared/bench), GW_NODE_FLAGS (node flags for the gateway)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -53,7 +53,8 @@ node -e 'const [f,port,fake,name,provider]=process.argv.slice(1),fs=require("fs"
   c.server.port=Number(port);
   c.providers={[name]:{...JSON.parse(provider),network_config:{base_url:"http://127.0.0.1:"+fake,max_retries:0,max_connections:256}}};
   fs.writeFileSync(f,JSON.stringify(c))' "$tmp/gw.json" "$gw_port" "$fake_port" "$upstream" "$provider"
-node dist/main.js start --config "$tmp/gw.json" >"$tmp/gw.log" 2>&1 &
+# shellcheck disable=SC2086 # GW_NODE_FLAGS: extra node flags for the gateway, e.g. --cpu-prof --cpu-prof-dir=DIR
+node ${GW_NODE_FLAGS:-} dist/main.js start --config "$tmp/gw.json" >"$tmp/gw.log" 2>&1 &
 pids+=($!)
 node bench/translated-stream/bare-proxy.mjs "$bare_port" "http://127.0.0.1:$fake_port" &
 pids+=($!)

@@ -113,8 +113,12 @@ export function claimAmount(x: ClaimInput): { amount: number; borrowed: number }
   let reservedForOthers = 0;
   const short: { name: string; w: number }[] = [];
   let ownRoom = 0;
+  /** What others hold beyond their entitlement: borrowed, possibly from ours. */
+  let othersExcess = 0;
   for (const n of x.nodes) {
-    const room = Math.max(0, (entitled.get(n.name) ?? 0) - Math.max(n.cap, n.used));
+    const held = Math.max(n.cap, n.used);
+    if (n.name !== x.self) othersExcess += Math.max(0, held - (entitled.get(n.name) ?? 0));
+    const room = Math.max(0, (entitled.get(n.name) ?? 0) - held);
     if (n.name === x.self) {
       ownRoom = room;
       short.push({ name: n.name, w: n.asked + 1e-9 });
@@ -131,5 +135,8 @@ export function claimAmount(x: ClaimInput): { amount: number; borrowed: number }
   }
   amount = Math.min(amount, x.pool, Math.max(x.bound, x.want));
   if (x.integer) amount = Math.floor(amount + 1e-9);
-  return { amount, borrowed: Math.max(0, amount - ownRoom) };
+  // Only the part of our room nobody can have borrowed is disjoint from every other claim: a peer that
+  // borrowed from our room may hold units our (possibly stale) pool still counts as free.
+  const disjoint = Math.max(0, ownRoom - othersExcess);
+  return { amount, borrowed: Math.max(0, amount - disjoint) };
 }

@@ -70,6 +70,21 @@ describe('claimAmount (the claim rule)', () => {
       ),
     );
   });
+
+  it('a claim within our entitlement is usable at once only where no peer can have borrowed from it', () => {
+    // Entitlements 4/4/4; b holds 7 (3 beyond its own): those 3 may be units of ours that our pool,
+    // stale by a claim we have not seen yet, still counts as free. Of a 4-unit claim only 1 is disjoint.
+    const nodes = [
+      { name: 'a', used: 0, cap: 0, asked: 1 },
+      { name: 'b', used: 7, cap: 7, asked: 50 },
+      { name: 'c', used: 0, cap: 0, asked: 0, expect: 4 },
+    ];
+    const x = { self: 'a', limit: 12, nodes, pool: 5, want: 4, bound: 12, elapsed: 0.5, integer: true };
+    expect(claimAmount(x)).toEqual({ amount: 4, borrowed: 3 });
+    // Nobody beyond its entitlement: the whole claim is ours at once.
+    const even = nodes.map((n) => ({ ...n, used: Math.min(n.used, 4), cap: Math.min(n.cap, 4) }));
+    expect(claimAmount({ ...x, nodes: even, pool: 8 })).toEqual({ amount: 4, borrowed: 0 });
+  });
 });
 
 describe('limits exact for every traffic shape (real counters, in-memory gossip, virtual time)', () => {
