@@ -553,7 +553,7 @@ export class DistributedCounters {
   }
 
   /**
-   * What we hold unused for what comes next: `seconds` × 0.25 s of our demand, but never more than what
+   * What we hold unused for what comes next: `horizons` × 0.25 s of our demand, but never more than what
    * the rest of the window is expected to ask of us (what we were asked so far, extrapolated: the same
    * estimate peers make of us). A lightly used node otherwise holds a few units to the end of the window
    * that a busy peer was refused for: with 13 light nodes of 15, −11% of the limit.
