@@ -71,7 +71,9 @@ describe('dashboard /ui in Chromium', () => {
               value: 'sk-team-file-0123456789',
               description: 'declared in the config file',
               allowed_models: ['mock/mock-model'],
-              rate_limit: { request_max_limit: 100, request_reset_duration: '1h' },
+              // A month, not an hour: the usage page reads the current window ~30 s after the requests, and a
+              // CI run that crossed a full hour read the new, empty window (0 / 100).
+              rate_limit: { request_max_limit: 100, request_reset_duration: '1M' },
               budget: { max_limit: 5, reset_duration: '1M' },
             },
           ],
