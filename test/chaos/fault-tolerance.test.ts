@@ -21,7 +21,7 @@ describe.each([
       extraConfig: () => ({
         governance: {
           virtual_keys: [
-            { id: 'ft', value: VK, rate_limit: { request_max_limit: LIMIT, request_reset_duration: '1h' } },
+            { id: 'ft', value: VK, rate_limit: { request_max_limit: LIMIT, request_reset_duration: '1M' } },
           ],
         },
       }),

@@ -35,7 +35,7 @@ describe('chaos: partition {1,2} | {3}', () => {
       },
       governance: {
         virtual_keys: [
-          { id: 'part', value: VK, rate_limit: { request_max_limit: LIMIT, request_reset_duration: '1h' } },
+          { id: 'part', value: VK, rate_limit: { request_max_limit: LIMIT, request_reset_duration: '1M' } },
         ],
       },
     }),
