@@ -8,6 +8,7 @@ import { CounterLink } from './link.js';
 import { type Peer, PeerTracker } from './peers.js';
 import { TickLoop } from './tick-loop.js';
 import {
+  elapsedFraction,
   fits,
   globalUsed,
   mergePeerSlot,
@@ -559,7 +560,7 @@ export class DistributedCounters {
    * that a busy peer was refused for: with 13 light nodes of 15, −11% of the limit.
    */
   private margin(w: Win, own: Slot, now: number, horizons: number): number {
-    const elapsed = Math.min(1, Math.max(1e-3, (now - w.ws) / Math.max(1, w.we - w.ws)));
+    const elapsed = elapsedFraction(w, now);
     return Math.min(this.need(w.key, 1) * horizons, (own.a * (1 - elapsed)) / elapsed);
   }
 
@@ -642,7 +643,7 @@ export class DistributedCounters {
         pool,
         want,
         bound,
-        elapsed: Math.min(1, Math.max(1e-3, (now - w.ws) / Math.max(1, w.we - w.ws))),
+        elapsed: elapsedFraction(w, now),
         integer: w.integer,
         ahead,
       }));
@@ -667,13 +668,18 @@ export class DistributedCounters {
   private sendWindowNow(w: Win, now: number): void {
     if (!this.link.attached) return;
     const entry = toWire(w, this.nodeName, true);
+    this.sent(w, now);
+    this.link.sendAll(this.link.encode([entry]), true, now);
+  }
+
+  /** Our slot of `w` has just been put on the wire: nothing of it is pending any more. */
+  private sent(w: Win, now: number): void {
     w.dirty = false;
     w.minor = false;
     w.ackReq = false;
     w.claimUnsent = false;
     w.lastSentAt = now;
     w.sentA = w.slots.get(this.nodeName)?.a ?? 0;
-    this.link.sendAll(this.link.encode([entry]), true, now);
   }
 
   /** Lowers our cap to what we need when peers are asking for more; always safe. */
@@ -783,13 +789,8 @@ export class DistributedCounters {
       const ask = w.ackReq || w.borrow !== undefined;
       asks ||= ask;
       entries.push(toWire(w, this.nodeName, ask, w.echoOwed));
-      w.dirty = false;
-      w.minor = false;
       w.echoOwed = undefined;
-      w.ackReq = false;
-      w.claimUnsent = false;
-      w.lastSentAt = now;
-      w.sentA = w.slots.get(this.nodeName)?.a ?? 0;
+      this.sent(w, now);
     }
     if (entries.length === 0) return;
     this.link.sendAll(this.link.encode(entries), asks, now);

@@ -98,6 +98,11 @@ export function newWindow(key: string, ws: number, we: number, limit: number): W
   };
 }
 
+/** Fraction of `w` gone at `now`, in [0.001, 1] (never 0: rates are extrapolated by dividing by it). */
+export function elapsedFraction(w: Win, now: number): number {
+  return Math.min(1, Math.max(1e-3, (now - w.ws) / Math.max(1, w.we - w.ws)));
+}
+
 /** What the whole cluster admitted in `w`, as far as this node knows. */
 export function globalUsed(w: Win): number {
   let sum = 0;
