@@ -56,12 +56,16 @@ export async function respondStream(
     clientClosed: false,
   };
   res.writeHead(200, { ...SSE_HEADERS, ...headers });
+  const firstByte = (): void => {
+    if (result.ttftMs !== undefined) return;
+    result.ttftMs = performance.now() - startedAt;
+    onFirstByte?.();
+  };
+  /** The stream's last bytes, sent with the terminator in one write (`res.end(tail)`). */
+  let tail: string | undefined;
   const write = async (chunk: Buffer | string): Promise<void> => {
     if (chunk.length === 0 || res.destroyed) return;
-    if (result.ttftMs === undefined) {
-      result.ttftMs = performance.now() - startedAt;
-      onFirstByte?.();
-    }
+    firstByte();
     if (!res.write(chunk) && !res.destroyed)
       await new Promise<void>((r) => {
         const done = () => {
@@ -142,10 +146,14 @@ export async function respondStream(
       for await (const chunk of source) {
         if (res.destroyed) break;
         if (logBytes > 0) keep(chunk);
-        await write(take(decoder.push(chunk)));
-        if (ended || result.error) break;
+        const text = take(decoder.push(chunk));
+        if (ended || result.error) {
+          tail = text;
+          break;
+        }
+        await write(text);
       }
-      if (!res.destroyed && !ended && !result.error) await write(take(decoder.end()));
+      if (!res.destroyed && !ended && !result.error) tail = take(decoder.end());
       result.partial = res.destroyed || !!result.error;
     }
   } catch (err) {
@@ -163,11 +171,18 @@ export async function respondStream(
                 `upstream_${err.kind}`,
               )
             : new HttpError(502, 'upstream stream failed', 'upstream_error', 'upstream_bad_response');
-      if (!res.destroyed) await write(encoder.error(result.error));
+      if (!res.destroyed) {
+        if (tail) await write(tail);
+        tail = undefined;
+        await write(encoder.error(result.error));
+      }
     }
   }
   if (kept.length > 0) result.body = kept.length === 1 ? kept[0] : Buffer.concat(kept);
   if (res.destroyed) result.clientClosed = true;
-  else res.end();
+  else if (tail) {
+    firstByte();
+    res.end(tail);
+  } else res.end();
   return result;
 }

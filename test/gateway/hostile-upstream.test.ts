@@ -218,6 +218,19 @@ describe('gateway against a hostile upstream', () => {
     expect(h.records[3]!.responseBody).toContain('"content":"more "');
   });
 
+  it('a translated stream the upstream sends in one piece goes out with its terminator, first byte timed', async () => {
+    // The whole Anthropic stream in one chunk: its chat chunks are the stream's tail, sent with res.end.
+    const text = await (await chat('hanth/fine', true)).text();
+    // The scrubber may hold back the end of a text delta (a secret could start there): join the deltas.
+    const content = [...text.matchAll(/"content":"([^"]*)"/g)].map((m) => m[1]).join('');
+    expect(content).toBe('fine');
+    expect(text).toMatch(/data: \[DONE\]\n\n$/);
+    await expect.poll(() => h.records.length, { timeout: 3000 }).toBe(1);
+    expect(h.records[0]!.status).toBe(200);
+    expect(h.records[0]!.ttftMs).toBeGreaterThan(0);
+    expect(h.records[0]!.ttftMs).toBeLessThanOrEqual(h.records[0]!.latencyMs);
+  });
+
   it('non-ASCII split at every byte offset of the upstream text comes out whole on every stream path', async () => {
     const bytes = Buffer.byteLength(MULTILINGUAL);
     const paths: [string, string][] = [
