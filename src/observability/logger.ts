@@ -62,19 +62,17 @@ function batchedStdout(): pino.DestinationStream {
     maxLength: MAX_BUFFERED_BYTES,
   });
   let timer: NodeJS.Timeout | undefined;
-  const flush = (): void => {
-    timer = undefined;
-    try {
-      sonic.flush();
-    } catch {
-      // destroyed at shutdown: nothing left to write to
-    }
-  };
   const stream = {
     write(line: string): boolean {
       const ok = sonic.write(line);
       if (timer === undefined) {
-        timer = setTimeout(flush, FLUSH_AFTER_MS);
+        timer = setTimeout(() => {
+          try {
+            stream.flush();
+          } catch {
+            // destroyed at shutdown: nothing left to write to
+          }
+        }, FLUSH_AFTER_MS);
         timer.unref();
       }
       return ok;
