@@ -139,6 +139,14 @@ describe('membership across network namespaces (LAN timings)', () => {
     console.log(
       `loss + jitter ${seconds}s: states seen ${JSON.stringify(Object.fromEntries([...states].map(([k, v]) => [k, [...v]])))}`,
     );
+    if ([...states.values()].some((set) => set.has('dead'))) {
+      // What each failure detector decided and when: enough to tell loss from a stalled process.
+      const decided = /suspect|refuting|failed/;
+      nodes.forEach((n, i) => {
+        for (const l of n.logs.filter((x) => decided.test(x.msg)))
+          console.log(`ns-${i + 1}: ${JSON.stringify(l)}`);
+      });
+    }
     for (const [name, set] of states) expect(set.has('dead'), `${name} declared dead`).toBe(false);
     await healthy(nodes, N);
   }, 120_000);
