@@ -55,7 +55,10 @@ describe('config store outage (PostgreSQL stopped and started again)', () => {
       timeoutMs: 15_000,
       what: 'deepintshield_store_up 0',
     });
-    expect(node.logs.some((l) => l.msg === 'config store is down')).toBe(true);
+    await waitFor(() => node.logs.some((l) => l.msg === 'config store is down'), {
+      timeoutMs: 2000,
+      what: '"config store is down" logged',
+    });
     // Still ready, still governing with the last good config (including the key added before the outage).
     expect((await fetch(`${node.url}/ready`)).status).toBe(200);
     expect(
@@ -80,7 +83,10 @@ describe('config store outage (PostgreSQL stopped and started again)', () => {
       timeoutMs: 20_000,
       what: 'deepintshield_store_up 1',
     });
-    expect(node.logs.some((l) => l.msg === 'config store is up again')).toBe(true);
+    await waitFor(() => node.logs.some((l) => l.msg === 'config store is up again'), {
+      timeoutMs: 2000,
+      what: '"config store is up again" logged',
+    });
     const after = await admin('POST', '/api/governance/virtual-keys', {
       id: 'after',
       value: 'vk-after-0123456789',

@@ -107,6 +107,10 @@ export class NodeProcess {
     return (await res.json()) as ClusterStatus;
   }
 
+  /**
+   * Seen so far. A node writes its log in batches (up to 50 ms late, see batchedStdout), so a line about
+   * something that just happened is awaited with waitForLog, not checked with this.
+   */
   hasLog(fragment: string | RegExp): boolean {
     return this.logs.some((l) =>
       typeof fragment === 'string' ? l.msg?.includes(fragment) : fragment.test(l.msg),

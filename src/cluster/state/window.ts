@@ -3,7 +3,7 @@ import type { WireSlot, WireWin } from './wire.js';
 /**
  * One (counter, window) as a node knows it: a slot per node, and the state of
  * this node's claims on it. The merge rules of peers' slots live here; the claim
- * protocol that changes our own slot is in counters.ts, the claim rule in limiter.ts.
+ * protocol that changes our own slot is in claims.ts, the claim rule in limiter.ts.
  */
 
 export interface Slot {
@@ -122,7 +122,7 @@ export function fits(w: Win, own: Slot, amount: number): boolean {
 }
 
 /**
- * Merges a peer's copy of a third node's slot (never ours: see the echo handling in counters.ts).
+ * Merges a peer's copy of a third node's slot (never ours: see the echo handling in merge.ts).
  * `used` and `a` only grow; the rest is taken from the newest version. Returns true when `inc` is the
  * version now held, so its demand figures are current.
  */

@@ -55,7 +55,7 @@ describe('membership with 7 real node processes (LAN timings)', () => {
       (s) => s.members === 3 && s.cluster_health === 'HEALTHY',
       '3 members HEALTHY on 3 nodes',
     );
-    for (const n of first.slice(1)) expect(n.hasLog('successfully joined 1 peers on startup')).toBe(true);
+    for (const n of first.slice(1)) await n.waitForLog('successfully joined 1 peers on startup', 2000);
   }, 60_000);
 
   it('7 nodes converge', async () => {
@@ -143,7 +143,10 @@ describe('membership with 7 real node processes (LAN timings)', () => {
     // (UDP on a loaded box) learns it from a peer's push/pull state, which takes up to its 30 s interval.
     await every(others, (s) => stateOf(s, name)?.state === 'left', 'left on every other node', 30_000);
     for (const n of others) {
-      expect(n.logs.some((l) => l.msg === 'member left' && l.node === name)).toBe(true);
+      await waitFor(() => n.logs.some((l) => l.msg === 'member left' && l.node === name), {
+        timeoutMs: 2000,
+        what: 'the "member left" line',
+      });
       expect(n.logs.some((l) => l.msg === 'member failed' && l.node === name)).toBe(false);
     }
   }, 60_000);

@@ -118,7 +118,7 @@ describe('replicated config across 3 node processes (SQLite each)', () => {
     expect(await vkOn(c, 'while-down-1')).toBeDefined();
     expect(await vkOn(c, 'while-down-2')).toBeDefined();
     expect((await admin(c, 'GET', '/api/providers/extra')).status).toBe(404);
-    expect(c.hasLog('config replica in sync with peers')).toBe(true);
+    await c.waitForLog('config replica in sync with peers', 2000);
     await converged(nodes);
   });
 
