@@ -50,9 +50,10 @@ const WRITE_AT_BYTES = 8 * 1024;
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /**
- * Stdout with lines batched: one write per 8 KiB or 50 ms instead of one per
- * line (a busy node logs a line per request; the syscall per line cost more
- * than the line's serialisation). pino flushes what is buffered on exit.
+ * Stdout with lines batched: one write per 8 KiB or 50 ms. Measured against
+ * plain async sonic-boom (which already coalesces lines while a write is in
+ * flight), it gained nothing (docs/benchmarks.md, 2026-12-03); kept pending a
+ * clean A/B. pino flushes what is buffered on exit.
  */
 function batchedStdout(): pino.DestinationStream {
   const sonic = pino.destination({
