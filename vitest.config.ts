@@ -7,6 +7,12 @@ import { defineConfig } from 'vitest/config';
  * processes can stall a node's event loop past the 500 ms probe timeout, and
  * Lifeguard then (rightly) suspects it. So they run after everything else,
  * one file at a time, with the machine to themselves.
+ *
+ * Vitest 3 builds one forks pool from the root config: `maxForks` in a
+ * project is ignored (it fell back to cores − 1 = one fork, and CI took
+ * 935 s instead of ~600 s), and so is a project's `fileParallelism`. What a
+ * project can choose is `singleFork`: its files then run one after another
+ * in one fork, after the multi-fork files of the same group.
  */
 const timingSensitive = ['test/cluster/membership/netns.test.ts', 'test/chaos/rolling-and-crash.test.ts'];
 
@@ -14,6 +20,8 @@ export default defineConfig({
   test: {
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
+    // 2 cores: real processes and servers in most tests, so keep parallelism modest.
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 60_000,
     hookTimeout: 120_000,
     teardownTimeout: 30_000,
@@ -27,8 +35,6 @@ export default defineConfig({
           name: 'main',
           include: ['test/**/*.test.ts'],
           exclude: timingSensitive,
-          // 2 cores: real processes and servers in most tests, so keep parallelism modest.
-          poolOptions: { forks: { maxForks: 2, minForks: 1 } },
           sequence: { groupOrder: 0 },
         },
       },
@@ -37,7 +43,7 @@ export default defineConfig({
         test: {
           name: 'timing',
           include: timingSensitive,
-          fileParallelism: false,
+          poolOptions: { forks: { singleFork: true } },
           sequence: { groupOrder: 1 },
         },
       },
