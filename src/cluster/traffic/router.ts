@@ -90,10 +90,12 @@ export class AdaptiveKeyRouter implements KeyRouter {
     let fallbackRemaining = -Infinity;
     let open: number[] | undefined;
     let anyClosed = false;
+    let halfOpen: number[] | undefined;
     for (let i = 0; i < candidates.length; i++) {
       const c = candidates[i]!;
       if (c.weight <= 0) continue;
-      const isOpen = circuits.state(provider, c.name, model) === 'open';
+      const state = circuits.state(provider, c.name, model);
+      const isOpen = state === 'open';
       if (!isOpen) anyClosed = true;
       if (avoid?.has(c.name)) continue;
       if (isOpen) {
@@ -120,7 +122,20 @@ export class AdaptiveKeyRouter implements KeyRouter {
       idx.push(i);
       prior.push(c.weight * (mode === 'weighted' ? 1 : s.factor));
       rates.push(rate);
+      if (state === 'half_open') {
+        halfOpen ??= [];
+        halfOpen.push(i);
+      }
     }
+    // A half-open key is probed by the first request its probe owner sees: weighed by its health factor
+    // (the error rate that opened it, floored at 1%) it would wait ~100 requests for its one probe, and
+    // recovery would hang on luck. A failed probe costs the client nothing: the attempt loop moves on.
+    if (halfOpen)
+      for (const i of halfOpen)
+        if (circuits.allow(provider, candidates[i]!.name, model)) {
+          if (mode !== 'weighted') pacer.sent(provider, candidates[i]!.name);
+          return i;
+        }
     const weights = rates.some((r) => r !== undefined) ? waterFill(prior, rates, demand) : prior;
     while (idx.length > 0) {
       let total = 0;

@@ -127,6 +127,29 @@ describe('router and pacer', () => {
     expect(router.choose('p', 'm', KEYS, new Set(['a', 'b']))).toBe(-1);
   });
 
+  it('the probe owner sends its next request to a half-open key whatever its health factor; one probe at a time; its success closes the circuit', () => {
+    const { router, advance, circuits } = setup('adaptive');
+    for (let i = 0; i < 20; i++)
+      router.record({ provider: 'p', keyName: 'a', model: 'm', status: 200, latencyMs: 5 });
+    for (let i = 0; i < 3; i++)
+      router.record({
+        provider: 'p',
+        keyName: 'b',
+        model: 'm',
+        status: 0,
+        failure: 'timeout',
+        latencyMs: 1000,
+      });
+    expect(circuits.state('p', 'b', 'm')).toBe('open');
+    advance(1500);
+    expect(circuits.state('p', 'b', 'm')).toBe('half_open');
+    // b's error rate floors its weight at 1%: before, ~100 requests went by before its one probe.
+    expect(router.choose('p', 'm', KEYS, undefined)).toBe(1);
+    for (let i = 0; i < 20; i++) expect(router.choose('p', 'm', KEYS, undefined)).toBe(0);
+    router.record({ provider: 'p', keyName: 'b', model: 'm', status: 200, latencyMs: 5 });
+    expect(circuits.state('p', 'b', 'm')).toBe('closed');
+  });
+
   it('a 429 with retry-after cools the key down until then', () => {
     const { router, advance } = setup('weighted');
     router.record({
