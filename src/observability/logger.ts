@@ -39,55 +39,21 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
     },
   };
   if (opts.format === 'pretty') return pino(options, prettyStream());
-  return pino(options, opts.destination ?? batchedStdout());
+  return pino(options, opts.destination ?? stdoutDestination());
 }
 
-/** Longest a line waits in the buffer before it is written. */
-const FLUSH_AFTER_MS = 50;
-/** A buffer this full is written at once. */
-const WRITE_AT_BYTES = 8 * 1024;
 /** Past this much unwritten output (stdout blocked), lines are dropped rather than held. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 /**
- * Stdout with lines batched: one write per 8 KiB or 50 ms. Measured against
- * plain async sonic-boom (which already coalesces lines while a write is in
- * flight), it gained nothing (docs/benchmarks.md, 2026-12-03); kept pending a
- * clean A/B. pino flushes what is buffered on exit.
+ * Async stdout: a line is written at once when no write is in flight, and
+ * lines logged during a write go out together in the next one. A timer-driven
+ * batch (one write per 8 KiB or 50 ms) measured no faster (docs/benchmarks.md,
+ * 2026-12-03) and made every line up to 50 ms late, so it went. pino flushes
+ * what is left on exit.
  */
-function batchedStdout(): pino.DestinationStream {
-  const sonic = pino.destination({
-    dest: 1,
-    sync: false,
-    minLength: WRITE_AT_BYTES,
-    maxLength: MAX_BUFFERED_BYTES,
-  });
-  let timer: NodeJS.Timeout | undefined;
-  const stream = {
-    write(line: string): boolean {
-      const ok = sonic.write(line);
-      if (timer === undefined) {
-        timer = setTimeout(() => {
-          try {
-            stream.flush();
-          } catch {
-            // destroyed at shutdown: nothing left to write to
-          }
-        }, FLUSH_AFTER_MS);
-        timer.unref();
-      }
-      return ok;
-    },
-    flush(cb?: (err?: Error) => void): void {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      sonic.flush(cb);
-    },
-    flushSync(): void {
-      sonic.flushSync();
-    },
-  };
-  return stream;
+function stdoutDestination(): pino.DestinationStream {
+  return pino.destination({ dest: 1, sync: false, maxLength: MAX_BUFFERED_BYTES });
 }
 
 /** A dependency-free human format: "12:00:01 INFO  msg key=value". */

@@ -30,7 +30,7 @@ ${body}`;
   });
 }
 
-describe('the stdout logger (lines batched)', () => {
+describe('the stdout logger (async, bounded)', () => {
   it('writes every buffered line when the process exits at once', async () => {
     const { lines, code } = await runChild(
       `for (let i = 0; i < 1000; i++) log.info('line ' + i);
@@ -40,7 +40,7 @@ process.exit(0);`,
     expect(lines.map((l) => l.msg)).toEqual(Array.from({ length: 1000 }, (_, i) => `line ${i}`));
   });
 
-  it('writes a lone line within the flush interval while the process keeps running', async () => {
+  it('writes a lone line at once while the process keeps running', async () => {
     const { lines } = await runChild(
       `log.info('first');
 setTimeout(() => { log.info('second'); setTimeout(() => process.exit(0), 1000); }, 1000);`,

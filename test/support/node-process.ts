@@ -108,7 +108,7 @@ export class NodeProcess {
   }
 
   /**
-   * Seen so far. A node writes its log in batches (up to 50 ms late, see batchedStdout), so a line about
+   * Seen so far. A node's stdout is asynchronous and the pipe adds its own delay, so a line about
    * something that just happened is awaited with waitForLog, not checked with this.
    */
   hasLog(fragment: string | RegExp): boolean {
