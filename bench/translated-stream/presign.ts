@@ -11,11 +11,12 @@ const [origin, path, bodyFile, accessKeyId, secretAccessKey, region] = process.a
 if (!origin || !path || !bodyFile || !accessKeyId || !secretAccessKey || !region)
   throw new Error('presign.ts ORIGIN PATH BODY_FILE ACCESS_KEY SECRET REGION');
 const auth = sigV4Auth({ accessKeyId, secretAccessKey, region });
-const headers = await auth.headers({
+// The load generator sends content-type: application/json and the body's length: both are signed.
+const headers = auth.headers({
   method: 'POST',
   origin,
   path,
-  headers: {},
+  headers: { 'content-type': 'application/json' },
   body: readFileSync(bodyFile, 'utf8'),
 });
 for (const [k, v] of Object.entries(headers)) process.stdout.write(`${k}: ${v}\n`);

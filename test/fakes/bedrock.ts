@@ -347,7 +347,15 @@ async function authenticate(
   const [path, qs] = splitUrl(req.url);
   const query: Record<string, string> = {};
   for (const [k, v] of new URLSearchParams(qs)) query[k] = v;
-  const signer = new SignatureV4({ service: 'bedrock', region, sha256: SHA256, credentials: cred });
+  // Only what the client listed in SignedHeaders is signed: AWS does not require x-amz-content-sha256
+  // outside S3, so the recomputation must not add it (smithy's applyChecksum default would).
+  const signer = new SignatureV4({
+    service: 'bedrock',
+    region,
+    sha256: SHA256,
+    credentials: cred,
+    applyChecksum: false,
+  });
   const expected = await signer.sign(
     {
       method: req.method,

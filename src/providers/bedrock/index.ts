@@ -89,10 +89,7 @@ export class BedrockProvider implements Provider {
   ): Promise<UpstreamResponse> {
     const origin = this.origin(call.key);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    Object.assign(
-      headers,
-      await this.auth(call.key).headers({ method: 'POST', origin, path, headers, body }),
-    );
+    Object.assign(headers, this.auth(call.key).headers({ method: 'POST', origin, path, headers, body }));
     headers.accept = stream ? EVENT_STREAM : 'application/json';
     return this.http.send({ url: origin + path, headers, body, stream }, call);
   }

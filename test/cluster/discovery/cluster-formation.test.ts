@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, it } from 'vitest';
 import { FakeConsul } from '../../fakes/consul.js';
 import { FakeKubernetes } from '../../fakes/kubernetes.js';
 import { TestNetwork } from '../../support/netns.js';
