@@ -43,6 +43,8 @@ export interface Win {
   /** A claim made since the last send: no second claim until it is sent. */
   claimUnsent: boolean;
   lastSentAt: number;
+  /** Last time our slot went again to the peers that had not echoed the claim. */
+  reaskedAt: number;
   /** Start of the window before this one (its slots are the demand history). */
   prevWs?: number;
   /** Our `a` as last sent: the shares are computed from what every node can know, our own included. */
@@ -87,6 +89,7 @@ export function newWindow(key: string, ws: number, we: number, limit: number): W
     lastClaimVer: 0,
     claimUnsent: false,
     lastSentAt: 0,
+    reaskedAt: 0,
     sentA: 0,
     echoes: new Map(),
     echoNx: new Map(),
