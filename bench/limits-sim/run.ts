@@ -4,6 +4,7 @@
  * message loss. Reports accuracy per window and the counter traffic per node.
  *
  *   npx tsx bench/limits-sim/run.ts [--nodes 3,15,50] [--loss 0.01] [--windows 2] [--overload 3] [--shape even|skewed]
+ *     [--limit 1000] [--seeds 1,2,3] (network seeds: which datagrams are lost, the latencies)
  *
  * Bounded: windows × 5 s of virtual time per N.
  */
@@ -18,6 +19,7 @@ const { values: args } = parseArgs({
     overload: { type: 'string', default: '3' },
     shape: { type: 'string', default: 'even' },
     limit: { type: 'string', default: '1000' },
+    seeds: { type: 'string', default: '1' },
   },
 });
 const WINDOW_MS = 5000;
@@ -34,22 +36,25 @@ for (const n of args.nodes.split(',').map(Number)) {
     at: Math.floor((i * span) / total),
     node: pick(i) % n,
   }));
-  const t0 = performance.now();
-  const r = runSchedule({
-    nodes: n,
-    lossRate: Number(args.loss),
-    spec: { key: 'vk:sim:req', limit: LIMIT, duration: { kind: 'fixed', ms: WINDOW_MS }, integer: true },
-    arrivals,
-    tailMs: 0,
-  });
-  const wall = performance.now() - t0;
-  const bytes = r.counters.reduce((a, c) => a + c.stats_.bytesSent, 0);
-  const perNodePerS = bytes / n / (span / 1000);
-  const rows = r.admitted.map((a, i) => {
-    const target = Math.min(LIMIT, r.offered[i] ?? 0);
-    return `${a} (${(((a - target) / LIMIT) * 100).toFixed(2)}%)`;
-  });
-  console.log(
-    `N=${n} loss=${args.loss} shape=${args.shape}: admitted per window ${rows.join(', ')}; counter bytes sent per node per s ${Math.round(perNodePerS)}; wall ${Math.round(wall)} ms`,
-  );
+  for (const seed of args.seeds.split(',').map(Number)) {
+    const t0 = performance.now();
+    const r = runSchedule({
+      nodes: n,
+      seed,
+      lossRate: Number(args.loss),
+      spec: { key: 'vk:sim:req', limit: LIMIT, duration: { kind: 'fixed', ms: WINDOW_MS }, integer: true },
+      arrivals,
+      tailMs: 0,
+    });
+    const wall = performance.now() - t0;
+    const bytes = r.counters.reduce((a, c) => a + c.stats_.bytesSent, 0);
+    const perNodePerS = bytes / n / (span / 1000);
+    const rows = r.admitted.map((a, i) => {
+      const target = Math.min(LIMIT, r.offered[i] ?? 0);
+      return `${a} (${(((a - target) / LIMIT) * 100).toFixed(2)}%)`;
+    });
+    console.log(
+      `N=${n} loss=${args.loss} shape=${args.shape} seed=${seed}: admitted per window ${rows.join(', ')}; counter bytes sent per node per s ${Math.round(perNodePerS)}; wall ${Math.round(wall)} ms`,
+    );
+  }
 }
