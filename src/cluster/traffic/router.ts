@@ -41,7 +41,8 @@ const MIN_FACTOR = 0.01;
  * takes the candidates the gateway offers and:
  * 1. drops keys already tried, keys with an open circuit (half-open ones
  *    only on the one node that holds the probe), keys the provider asked to
- *    wait (retry-after) and keys paced out of quota;
+ *    wait (retry-after) and keys paced out of quota; a half-open key whose
+ *    probe this node may claim gets the request at once;
  * 2. weighs the rest: the configured weight as the prior, times (adaptive)
  *    a health factor from the cluster-wide hard-error rate and a latency
  *    factor (fastest / this)³, or (least-latency) (fastest / this)⁶;
