@@ -27,6 +27,10 @@ import {
  * (Bearer) are checked against the known ones.
  */
 
+/** Credentials the tests start the fake with: long-term, and temporary (with a session token). */
+export const FAKE_AWS_KEY = { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' };
+export const FAKE_AWS_SESSION_KEY = { ...FAKE_AWS_KEY, accessKeyId: 'AKIDSESSION', sessionToken: 'tok' };
+
 export interface BedrockFakeOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string }[];
   apiKeys?: string[];
@@ -45,7 +49,7 @@ const SKEW_MS = 5 * 60_000;
 const SHA256 = Hash.bind(null, 'sha256');
 
 export async function startBedrockFake(opts: BedrockFakeOptions = {}): Promise<BedrockFake> {
-  const creds = opts.credentials ?? [{ accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' }];
+  const creds = opts.credentials ?? [FAKE_AWS_KEY, FAKE_AWS_SESSION_KEY];
   const apiKeys = new Set(opts.apiKeys ?? ['bedrock-api-key-1']);
   const region = opts.region ?? 'us-east-1';
   const authFailures: string[] = [];

@@ -2,17 +2,15 @@ import fc from 'fast-check';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sigV4Auth } from '../../src/providers/bedrock/auth.js';
-import { type BedrockFake, startBedrockFake } from '../fakes/bedrock.js';
+import { type BedrockFake, FAKE_AWS_KEY, FAKE_AWS_SESSION_KEY, startBedrockFake } from '../fakes/bedrock.js';
 
 // The gateway's signer (aws4) against the fake, which recomputes every signature with
 // @smithy/signature-v4 from the headers the request lists as signed: two implementations must agree.
 let fake: BedrockFake;
-const good = { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' };
+const good = FAKE_AWS_KEY;
 
 beforeAll(async () => {
-  fake = await startBedrockFake({
-    credentials: [good, { ...good, accessKeyId: 'AKIDSESSION', sessionToken: 'tok' }],
-  });
+  fake = await startBedrockFake();
 });
 afterAll(() => fake.close());
 
@@ -40,12 +38,7 @@ describe('Bedrock SigV4 signer (aws4), verified by the fake', () => {
   });
 
   it('signs with a session token (temporary credentials)', async () => {
-    const r = await send(
-      { ...good, accessKeyId: 'AKIDSESSION', sessionToken: 'tok' },
-      'POST',
-      MODEL_PATH,
-      converse('hi'),
-    );
+    const r = await send(FAKE_AWS_SESSION_KEY, 'POST', MODEL_PATH, converse('hi'));
     expect(r.status, r.text).toBe(200);
   });
 

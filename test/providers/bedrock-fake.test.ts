@@ -6,17 +6,15 @@ import {
 } from '@aws-sdk/client-bedrock-runtime';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type BedrockFake, startBedrockFake } from '../fakes/bedrock.js';
+import { type BedrockFake, FAKE_AWS_KEY, FAKE_AWS_SESSION_KEY, startBedrockFake } from '../fakes/bedrock.js';
 
 // The fake is checked by the official AWS SDK: if it accepts the SDK's
 // signatures and the SDK decodes its frames, it speaks Bedrock's contract.
 let fake: BedrockFake;
-const good = { accessKeyId: 'AKIDFAKE', secretAccessKey: 'fake-secret' };
+const good = FAKE_AWS_KEY;
 
 beforeAll(async () => {
-  fake = await startBedrockFake({
-    credentials: [good, { ...good, accessKeyId: 'AKIDSESSION', sessionToken: 'tok' }],
-  });
+  fake = await startBedrockFake();
 });
 afterAll(() => fake.close());
 
@@ -48,7 +46,7 @@ describe('Bedrock contract fake, checked with @aws-sdk/client-bedrock-runtime', 
 
   it('Converse with a tool and an image; session-token credentials', async () => {
     const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
-    const r = await client({ ...good, accessKeyId: 'AKIDSESSION', sessionToken: 'tok' } as typeof good).send(
+    const r = await client(FAKE_AWS_SESSION_KEY as typeof good).send(
       new ConverseCommand({
         modelId: 'us.anthropic.claude-3-5-sonnet-20241022-v2:0',
         messages: [
