@@ -27,9 +27,10 @@ export function bearerAuth(token: string): BedrockAuth {
  * cache of signing keys. @smithy/signature-v4 signs with about ten awaits; on
  * a loaded node each let other requests' microtasks run first: 95 µs of the
  * time to first token against aws4's 57 (docs/benchmarks.md, 2026-12-03).
- * aws4 also signs the Content-Length it computes (the byte length undici sends). The path is signed as sent; aws4 escapes
- * each segment once more, as AWS requires for every service but S3. The
- * contract fake checks each signature with @smithy/signature-v4.
+ * aws4 also signs the Content-Length it computes (the byte length undici
+ * sends). The path is signed as sent; aws4 escapes each segment once more,
+ * as AWS requires for every service but S3. The contract fake checks each
+ * signature with @smithy/signature-v4.
  */
 export function sigV4Auth(cfg: {
   accessKeyId: string;
