@@ -52,6 +52,8 @@ const wireSchema = z
   .max(256);
 
 const MAX_CIRCUITS = 4096;
+/** The reason of a circuit re-published open while one node's half-open probe is in flight. */
+export const PROBING = 'probing';
 
 /**
  * Circuit breakers per key and per (key, model), shared by the cluster. A
@@ -105,7 +107,7 @@ export class CircuitBreakers {
     const owner = this.probeOwner(provider, key, t) === this.opts.nodeName();
     for (let i = 0; i < scopes.length; i++)
       if (states[i] === 'half_open' && !this.mayProbe(scopes[i]!, t, owner)) return false;
-    for (let i = 0; i < scopes.length; i++) if (states[i] === 'half_open') this.probing.set(scopes[i]!, t);
+    for (let i = 0; i < scopes.length; i++) if (states[i] === 'half_open') this.leaseProbe(scopes[i]!, t);
     return true;
   }
 
@@ -139,7 +141,7 @@ export class CircuitBreakers {
           });
         continue;
       }
-      if (c && this.stateOf(c) === 'half_open' && probe !== undefined) {
+      if (c && c.state === 'open' && probe !== undefined) {
         this.trip(provider, key, scope === id(provider, key, '') ? '' : model, 'probe failed', c);
         continue;
       }
@@ -175,6 +177,26 @@ export class CircuitBreakers {
 
   all(): (Circuit & { effective: CircuitState })[] {
     return [...this.circuits.values()].map((c) => ({ ...c, effective: this.stateOf(c) }));
+  }
+
+  /**
+   * Claims the probe cluster-wide: the circuit is published open again for one
+   * probe slot, so no other node probes while this one's probe is in flight
+   * (the owner rotates each slot, and a probe into a hanging upstream outlives
+   * the slot it began in). Its outcome closes or re-trips the circuit; if this
+   * node goes silent, the lease runs out and the next slot's owner probes.
+   */
+  private leaseProbe(scope: string, t: number): void {
+    this.probing.set(scope, t);
+    const c = this.circuits.get(scope);
+    if (!c) return;
+    this.set({
+      ...c,
+      version: Math.max(c.version + 1, t),
+      until: t + this.probeSlotMs,
+      by: this.opts.nodeName(),
+      reason: PROBING,
+    });
   }
 
   private mayProbe(scope: string, t: number, owner: boolean): boolean {

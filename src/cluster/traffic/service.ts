@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { Logger } from '../../observability/logger.js';
 import { CHANNELS } from '../channels.js';
 import type { ClusterLike, GossipChannel } from '../state/gossip.js';
-import { CircuitBreakers } from './circuits.js';
+import { CircuitBreakers, PROBING } from './circuits.js';
 import { LocalStats } from './local-stats.js';
 import { registerTrafficMetrics } from './metrics.js';
 import { NodeHealthSampler } from './node-health.js';
@@ -118,7 +118,11 @@ export class TrafficService {
       onChange: (c) =>
         opts.logger?.info(
           { provider: c.provider, key: c.key, model: c.model || undefined, reason: c.reason, by: c.by },
-          c.state === 'open' ? 'circuit opened' : 'circuit closed',
+          c.state === 'closed'
+            ? 'circuit closed'
+            : c.reason === PROBING
+              ? 'circuit probe sent'
+              : 'circuit opened',
         ),
     });
     this.pacer = new QuotaPacer(this.view, { now: this.now });
