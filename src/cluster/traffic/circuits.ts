@@ -102,11 +102,11 @@ export class CircuitBreakers {
     const scopes = [id(provider, key, ''), id(provider, key, model)];
     const states = scopes.map((sc) => this.stateOf(this.circuits.get(sc)));
     if (states.includes('open')) return false;
-    // Half-open: one probe, by one node; claimed only once every scope agrees.
+    if (!states.includes('half_open')) return true;
+    // Half-open: one probe, by this slot's owner. A probe in flight leased its circuits (open again), so
+    // reaching here means none is.
     const t = this.now();
-    const owner = this.probeOwner(provider, key, t) === this.opts.nodeName();
-    for (let i = 0; i < scopes.length; i++)
-      if (states[i] === 'half_open' && !this.mayProbe(scopes[i]!, t, owner)) return false;
+    if (this.probeOwner(provider, key, t) !== this.opts.nodeName()) return false;
     for (let i = 0; i < scopes.length; i++) if (states[i] === 'half_open') this.leaseProbe(scopes[i]!, t);
     return true;
   }
@@ -197,12 +197,6 @@ export class CircuitBreakers {
       by: this.opts.nodeName(),
       reason: PROBING,
     });
-  }
-
-  private mayProbe(scope: string, t: number, owner: boolean): boolean {
-    const claimed = this.probing.get(scope);
-    if (claimed !== undefined && t - claimed < this.probeSlotMs) return false;
-    return owner;
   }
 
   /**
