@@ -120,6 +120,15 @@ export class CircuitBreakers {
     return 'closed';
   }
 
+  /** Like state(), but for people (status): a circuit leased by a probe in flight is half-open. */
+  shownState(provider: string, key: string, model: string): CircuitState {
+    const a = this.shown(this.circuits.get(id(provider, key, '')));
+    const b = this.shown(this.circuits.get(id(provider, key, model)));
+    if (a === 'open' || b === 'open') return 'open';
+    if (a === 'half_open' || b === 'half_open') return 'half_open';
+    return 'closed';
+  }
+
   /** Learns from one attempt: `hard` is a failure that says the key is unwell; undefined = neutral (client fault, 429). */
   record(provider: string, key: string, model: string, outcome: 'ok' | 'hard' | 'neutral'): void {
     if (outcome === 'neutral') return;
@@ -175,8 +184,17 @@ export class CircuitBreakers {
     return at;
   }
 
+  /**
+   * Every circuit with the state it is in for people (metrics, status): a circuit leased by a probe in
+   * flight is half-open, though it refuses traffic like an open one (allow() and state() say open).
+   */
   all(): (Circuit & { effective: CircuitState })[] {
-    return [...this.circuits.values()].map((c) => ({ ...c, effective: this.stateOf(c) }));
+    return [...this.circuits.values()].map((c) => ({ ...c, effective: this.shown(c) }));
+  }
+
+  private shown(c: Circuit | undefined): CircuitState {
+    const s = this.stateOf(c);
+    return s === 'open' && c?.reason === PROBING ? 'half_open' : s;
   }
 
   /**

@@ -209,7 +209,7 @@ export class TrafficService {
         error_rate: judged ? Math.round((hardErrors(s) / judged) * 1000) / 1000 : 0,
         latency_ms: { ewma: s.latencyMs, p50: s.p50Ms, p99: s.p99Ms },
         ttft_ms: s.ttftMs > 0 ? { ewma: s.ttftMs, p99: s.ttftP99Ms } : null,
-        circuit: this.circuits.state(s.provider, s.key, s.model),
+        circuit: this.circuits.shownState(s.provider, s.key, s.model),
         weight_factor: Math.round(this.router.score(s.provider, s.key, s.model).factor * 1000) / 1000,
         quota: q?.requests
           ? {

@@ -59,7 +59,7 @@ describe('circuit breakers', () => {
     for (const cb of cbs) expect(cb.state('p', 'k', 'm')).toBe('half_open');
   });
 
-  it('one probe cluster-wide while it is in flight, also when the owner role moves to the next slot; a silent prober gives way after its slot', () => {
+  it('one probe cluster-wide while it is in flight (half-open in metrics), also when the owner role moves to the next slot; a silent prober gives way after its slot', () => {
     let t = 1_000_000;
     const cbs = trio(() => t);
     for (let i = 0; i < 3; i++) cbs[0]!.record('p', 'k', 'm', 'hard');
@@ -72,6 +72,9 @@ describe('circuit breakers', () => {
       t += 100; // the next slots: whoever owns them sees the probe's lease and waits
       expect(cbs.filter((cb) => cb.allow('p', 'k', 'm'))).toHaveLength(0);
       for (const cb of cbs) expect(cb.state('p', 'k', 'm')).toBe('open');
+      // For people (the metrics gauge, status) the circuit is half-open: a probe is in flight.
+      for (const cb of cbs) expect(new Set(cb.all().map((c) => c.effective))).toEqual(new Set(['half_open']));
+      for (const cb of cbs) expect(cb.shownState('p', 'k', 'm')).toBe('half_open');
     }
     // The prober never reported: once its lease is over, one node probes again.
     t += 100;
