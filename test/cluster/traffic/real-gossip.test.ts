@@ -145,10 +145,13 @@ describe('traffic intelligence over real gossip (3 in-process cluster members)',
       }
       failures.push(Date.now());
     };
-    // 30 req/s over the 3 nodes: 8 s broken, then 8 s healthy (bounded: 480 requests).
+    // 30 req/s over the 3 nodes: 8 s broken, then 13 s healthy (bounded: 630 requests). A key comes
+    // back gradually: its failures weigh on its health factor for the stats window (10 s) after each,
+    // and the last may be a probe just before the recovery, so full share is measured from 18 s on
+    // (5-8 s after recovery it measured 19-38% in 10 runs, against a fair share of 33%).
     const t0 = Date.now();
     const pending: Promise<void>[] = [];
-    for (let i = 0; i < 480; i++) {
+    for (let i = 0; i < 630; i++) {
       const due = t0 + (i * 1000) / 30;
       if (due > Date.now()) await sleep(due - Date.now());
       if (Date.now() - t0 >= 8000) bBroken = false;
@@ -158,10 +161,10 @@ describe('traffic intelligence over real gossip (3 in-process cluster members)',
     const inWindow = (from: number, to: number) => calls.filter((c) => c.at >= t0 + from && c.at < t0 + to);
     const broken = inWindow(3000, 8000);
     const bShare = broken.filter((c) => c.key === 'b').length / broken.length;
-    const healed = inWindow(13_000, 16_000);
+    const healed = inWindow(18_000, 21_000);
     const bBack = healed.filter((c) => c.key === 'b').length / Math.max(1, healed.length);
     console.log(
-      `failing key share 3-8 s: ${(bShare * 100).toFixed(1)}% of ${broken.length}; after recovery (5-8 s later): ${(bBack * 100).toFixed(1)}%; client failures ${failures.length}`,
+      `failing key share 3-8 s: ${(bShare * 100).toFixed(1)}% of ${broken.length}; after recovery (10-13 s later): ${(bBack * 100).toFixed(1)}%; client failures ${failures.length}`,
     );
     expect(failures).toHaveLength(0);
     expect(bShare).toBeLessThanOrEqual(0.05);
