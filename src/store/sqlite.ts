@@ -50,6 +50,18 @@ export class SqliteStore implements ReplicaStore {
 
   constructor(private readonly path: string) {}
 
+  /** Prepared statements by SQL text: preparing compiles the SQL, so it is done once per statement. */
+  private readonly statements = new Map<string, Database.Statement>();
+
+  private sql(text: string): Database.Statement {
+    let s = this.statements.get(text);
+    if (!s) {
+      s = this.conn.prepare(text);
+      this.statements.set(text, s);
+    }
+    return s;
+  }
+
   private get conn(): Database.Database {
     if (!this.db) throw new Error('sqlite store is not open');
     return this.db;
@@ -85,53 +97,50 @@ export class SqliteStore implements ReplicaStore {
   }
 
   async close(): Promise<void> {
+    this.statements.clear();
     this.db?.close();
     this.db = undefined;
   }
 
   async ping(): Promise<void> {
-    this.conn.prepare('SELECT 1').get();
+    this.sql('SELECT 1').get();
   }
 
   async migrations(): Promise<number[]> {
     return (
-      this.conn.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as {
+      this.sql('SELECT version FROM schema_migrations ORDER BY version').all() as {
         version: number;
       }[]
     ).map((r) => r.version);
   }
 
   async maxVersion(): Promise<number> {
-    const r = this.conn.prepare(`SELECT v FROM store_meta WHERE k = 'version'`).get() as { v: string };
+    const r = this.sql(`SELECT v FROM store_meta WHERE k = 'version'`).get() as { v: string };
     return Number(r.v);
   }
 
   async changesSince(version: number): Promise<StoreRow[]> {
     return (
-      this.conn.prepare('SELECT * FROM entities WHERE version > ? ORDER BY version').all(version) as RawRow[]
+      this.sql('SELECT * FROM entities WHERE version > ? ORDER BY version').all(version) as RawRow[]
     ).map(toRow);
   }
 
   async list(kind: EntityKind): Promise<StoreRow[]> {
     return (
-      this.conn
-        .prepare('SELECT * FROM entities WHERE kind = ? AND deleted = 0 ORDER BY id')
-        .all(kind) as RawRow[]
+      this.sql('SELECT * FROM entities WHERE kind = ? AND deleted = 0 ORDER BY id').all(kind) as RawRow[]
     ).map(toRow);
   }
 
   async get(kind: EntityKind, id: string): Promise<StoreRow | undefined> {
-    const r = this.conn
-      .prepare('SELECT * FROM entities WHERE kind = ? AND id = ? AND deleted = 0')
-      .get(kind, id) as RawRow | undefined;
+    const r = this.sql('SELECT * FROM entities WHERE kind = ? AND id = ? AND deleted = 0').get(kind, id) as
+      | RawRow
+      | undefined;
     return r ? toRow(r) : undefined;
   }
 
   private nextVersion(): number {
-    const db = this.conn;
-    const v =
-      Number((db.prepare(`SELECT v FROM store_meta WHERE k = 'version'`).get() as { v: string }).v) + 1;
-    db.prepare(`UPDATE store_meta SET v = ? WHERE k = 'version'`).run(String(v));
+    const v = Number((this.sql(`SELECT v FROM store_meta WHERE k = 'version'`).get() as { v: string }).v) + 1;
+    this.sql(`UPDATE store_meta SET v = ? WHERE k = 'version'`).run(String(v));
     return v;
   }
 
@@ -144,29 +153,25 @@ export class SqliteStore implements ReplicaStore {
   ): StoreRow {
     const version = this.nextVersion();
     const now = Date.now();
-    this.conn
-      .prepare(
-        `INSERT INTO entities (kind, id, version, deleted, data, updated_at, hlc, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    this.sql(
+      `INSERT INTO entities (kind, id, version, deleted, data, updated_at, hlc, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (kind, id) DO UPDATE SET version = excluded.version, deleted = excluded.deleted,
            data = excluded.data, updated_at = excluded.updated_at, hlc = excluded.hlc, origin = excluded.origin`,
-      )
-      .run(
-        kind,
-        id,
-        version,
-        data === null ? 1 : 0,
-        data === null ? null : JSON.stringify(data),
-        now,
-        hlc,
-        origin,
-      );
+    ).run(
+      kind,
+      id,
+      version,
+      data === null ? 1 : 0,
+      data === null ? null : JSON.stringify(data),
+      now,
+      hlc,
+      origin,
+    );
     return { kind, id, version, deleted: data === null, data, updatedAt: now, hlc, origin };
   }
 
   private existing(kind: EntityKind, id: string): RawRow | undefined {
-    return this.conn.prepare('SELECT * FROM entities WHERE kind = ? AND id = ?').get(kind, id) as
-      | RawRow
-      | undefined;
+    return this.sql('SELECT * FROM entities WHERE kind = ? AND id = ?').get(kind, id) as RawRow | undefined;
   }
 
   async create(kind: EntityKind, id: string, data: Record<string, unknown>, hlc?: string): Promise<StoreRow> {
@@ -223,13 +228,14 @@ export class SqliteStore implements ReplicaStore {
           this.write(e.kind, e.id, e.data, null, 'file');
           (cur && !cur.deleted ? result.updated : result.created).push(e);
         }
-        const fileRows = this.conn
-          .prepare(`SELECT kind, id FROM entities WHERE origin = 'file'`)
-          .all() as Array<{ kind: EntityKind; id: string }>;
+        const fileRows = this.sql(`SELECT kind, id FROM entities WHERE origin = 'file'`).all() as Array<{
+          kind: EntityKind;
+          id: string;
+        }>;
         for (const r of fileRows) {
           if (declared.has(`${r.kind}/${r.id}`)) continue;
           // Never replicated, so no tombstone is needed; a write bumps the change feed for pollers.
-          this.conn.prepare('DELETE FROM entities WHERE kind = ? AND id = ?').run(r.kind, r.id);
+          this.sql('DELETE FROM entities WHERE kind = ? AND id = ?').run(r.kind, r.id);
           result.removed.push(r);
         }
         return result;
@@ -243,7 +249,7 @@ export class SqliteStore implements ReplicaStore {
     Array<{ kind: EntityKind; id: string; hlc: string | null; origin: EntityOrigin }>
   > {
     return (
-      this.conn.prepare('SELECT kind, id, hlc, origin FROM entities').all() as Array<{
+      this.sql('SELECT kind, id, hlc, origin FROM entities').all() as Array<{
         kind: EntityKind;
         id: string;
         hlc: string | null;
@@ -253,7 +259,7 @@ export class SqliteStore implements ReplicaStore {
   }
 
   async rows(keys: Array<{ kind: EntityKind; id: string }>): Promise<StoreRow[]> {
-    const stmt = this.conn.prepare('SELECT * FROM entities WHERE kind = ? AND id = ?');
+    const stmt = this.sql('SELECT * FROM entities WHERE kind = ? AND id = ?');
     const out: StoreRow[] = [];
     for (const k of keys) {
       const r = stmt.get(k.kind, k.id) as RawRow | undefined;
@@ -301,11 +307,11 @@ export class SqliteStore implements ReplicaStore {
   async collectTombstones(beforeMs: number): Promise<Array<{ kind: EntityKind; id: string }>> {
     return this.conn
       .transaction(() => {
-        const rows = this.conn
-          .prepare(`SELECT kind, id, hlc FROM entities WHERE deleted = 1 AND origin = 'api'`)
-          .all() as Array<{ kind: EntityKind; id: string; hlc: string | null }>;
+        const rows = this.sql(
+          `SELECT kind, id, hlc FROM entities WHERE deleted = 1 AND origin = 'api'`,
+        ).all() as Array<{ kind: EntityKind; id: string; hlc: string | null }>;
         const gone = rows.filter((r) => r.hlc !== null && hlcWall(r.hlc) < beforeMs);
-        const del = this.conn.prepare('DELETE FROM entities WHERE kind = ? AND id = ?');
+        const del = this.sql('DELETE FROM entities WHERE kind = ? AND id = ?');
         for (const r of gone) del.run(r.kind, r.id);
         return gone.map(({ kind, id }) => ({ kind, id }));
       })
@@ -313,16 +319,16 @@ export class SqliteStore implements ReplicaStore {
   }
 
   async wipeReplica(): Promise<number> {
-    return this.conn.prepare(`DELETE FROM entities WHERE origin = 'api'`).run().changes;
+    return this.sql(`DELETE FROM entities WHERE origin = 'api'`).run().changes;
   }
 
   async backfillHlc(hlcFor: (updatedAt: number) => string): Promise<number> {
     return this.conn
       .transaction(() => {
-        const rows = this.conn
-          .prepare(`SELECT kind, id, updated_at FROM entities WHERE origin = 'api' AND hlc IS NULL`)
-          .all() as Array<{ kind: string; id: string; updated_at: number }>;
-        const set = this.conn.prepare('UPDATE entities SET hlc = ? WHERE kind = ? AND id = ?');
+        const rows = this.sql(
+          `SELECT kind, id, updated_at FROM entities WHERE origin = 'api' AND hlc IS NULL`,
+        ).all() as Array<{ kind: string; id: string; updated_at: number }>;
+        const set = this.sql('UPDATE entities SET hlc = ? WHERE kind = ? AND id = ?');
         for (const r of rows) set.run(hlcFor(Number(r.updated_at)), r.kind, r.id);
         return rows.length;
       })
@@ -330,21 +336,22 @@ export class SqliteStore implements ReplicaStore {
   }
 
   async getMeta(key: string): Promise<string | undefined> {
-    const r = this.conn.prepare('SELECT v FROM store_meta WHERE k = ?').get(`meta:${key}`) as
+    const r = this.sql('SELECT v FROM store_meta WHERE k = ?').get(`meta:${key}`) as
       | { v: string }
       | undefined;
     return r?.v;
   }
 
   async setMeta(key: string, value: string): Promise<void> {
-    this.conn
-      .prepare('INSERT INTO store_meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v')
-      .run(`meta:${key}`, value);
+    this.sql('INSERT INTO store_meta (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v').run(
+      `meta:${key}`,
+      value,
+    );
   }
 
   async saveUsage(rows: UsageRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const stmt = this.conn.prepare(
+    const stmt = this.sql(
       `INSERT INTO usage_counters (counter, window_start, node, value, updated_at) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (counter, window_start, node) DO UPDATE SET value = MAX(value, excluded.value), updated_at = excluded.updated_at`,
     );
@@ -356,9 +363,9 @@ export class SqliteStore implements ReplicaStore {
 
   async loadUsage(sinceWindowStart: number): Promise<UsageRow[]> {
     return (
-      this.conn
-        .prepare('SELECT counter, window_start, node, value FROM usage_counters WHERE window_start >= ?')
-        .all(sinceWindowStart) as { counter: string; window_start: number; node: string; value: number }[]
+      this.sql('SELECT counter, window_start, node, value FROM usage_counters WHERE window_start >= ?').all(
+        sinceWindowStart,
+      ) as { counter: string; window_start: number; node: string; value: number }[]
     ).map((r) => ({
       counter: r.counter,
       windowStart: Number(r.window_start),
@@ -368,7 +375,6 @@ export class SqliteStore implements ReplicaStore {
   }
 
   async pruneUsage(beforeWindowStart: number): Promise<number> {
-    return this.conn.prepare('DELETE FROM usage_counters WHERE window_start < ?').run(beforeWindowStart)
-      .changes;
+    return this.sql('DELETE FROM usage_counters WHERE window_start < ?').run(beforeWindowStart).changes;
   }
 }
