@@ -1,7 +1,7 @@
 import type { DemandView } from './demand-view.js';
 import { claimAmount, type SlotView } from './limiter.js';
 import type { Peer, PeerTracker } from './peers.js';
-import { elapsedFraction, type Slot, type Win } from './window.js';
+import { echoedBy, elapsedFraction, type Slot, type Win } from './window.js';
 import type { WindowTable } from './window-table.js';
 
 /**
@@ -53,7 +53,7 @@ export class ClaimProtocol {
     // Claim nothing until it answers or is waived: the other side may be spending the rest.
     if (required.some((p) => p.unreachableSince > 0)) return false;
     if (w.lastClaimVer > 0) {
-      for (const p of required) if ((w.echoes.get(p.name) ?? 0) < w.lastClaimVer) return false;
+      for (const p of required) if (!echoedBy(w, p.name, w.lastClaimVer)) return false;
     } else if (w.ws < this.c.startedAt) {
       // We (re)started inside this window: an earlier process with our name may have claimed and
       // admitted in it. Wait until every required peer has given us its full state.
@@ -183,7 +183,7 @@ export class ClaimProtocol {
     if (now < w.we) {
       const required = this.required(now);
       if (required.some((p) => p.unreachableSince > 0)) return;
-      for (const p of required) if ((w.echoes.get(p.name) ?? 0) < b.ver) return;
+      for (const p of required) if (!echoedBy(w, p.name, b.ver)) return;
       const over = this.reservedFor(w, new Set(required.map((p) => p.name))) - w.limit;
       if (over > 1e-9) {
         const own = this.c.table.own(w);

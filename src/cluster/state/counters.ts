@@ -8,7 +8,7 @@ import { CounterLink } from './link.js';
 import { mergeWindow } from './merge.js';
 import { type Peer, PeerTracker } from './peers.js';
 import { TickLoop } from './tick-loop.js';
-import { fits, globalUsed, type Slot, toWire, usableCap, type Win } from './window.js';
+import { echoedBy, fits, globalUsed, type Slot, toWire, usableCap, type Win } from './window.js';
 import { WindowTable } from './window-table.js';
 import { decodeCounterMessage, type WireWin } from './wire.js';
 
@@ -442,7 +442,7 @@ export class DistributedCounters {
     if (!this.link.attached) return;
     let payloads: Buffer[] | undefined;
     for (const p of this.claims.required(now)) {
-      if ((w.echoes.get(p.name) ?? 0) >= w.lastClaimVer) continue;
+      if (echoedBy(w, p.name, w.lastClaimVer)) continue;
       payloads ??= this.link.encode([toWire(w, this.nodeName, true)]);
       this.peers.asked(p, now);
       this.link.sendTo(p.name, payloads);
