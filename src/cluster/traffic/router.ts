@@ -131,12 +131,20 @@ export class AdaptiveKeyRouter implements KeyRouter {
     // A half-open key is probed by the first request its probe owner sees: weighed by its health factor
     // (the error rate that opened it, floored at 1%) it would wait ~100 requests for its one probe, and
     // recovery would hang on luck. A failed probe costs the client nothing: the attempt loop moves on.
-    if (halfOpen)
+    if (halfOpen) {
       for (const i of halfOpen)
         if (circuits.allow(provider, candidates[i]!.name, model)) {
           if (mode !== 'weighted') pacer.sent(provider, candidates[i]!.name);
           return i;
         }
+      // Every one refused (another node owns its probe): none is a candidate for the weighted draw.
+      for (let j = idx.length - 1; j >= 0; j--)
+        if (halfOpen.includes(idx[j]!)) {
+          idx.splice(j, 1);
+          prior.splice(j, 1);
+          rates.splice(j, 1);
+        }
+    }
     const weights = rates.some((r) => r !== undefined) ? waterFill(prior, rates, demand) : prior;
     while (idx.length > 0) {
       let total = 0;

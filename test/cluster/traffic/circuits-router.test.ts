@@ -100,7 +100,7 @@ describe('circuit breakers', () => {
 });
 
 describe('router and pacer', () => {
-  const setup = (mode: 'weighted' | 'adaptive') => {
+  const setup = (mode: 'weighted' | 'adaptive', liveNodes = ['n0']) => {
     let t = 1_000_000;
     const now = () => t;
     const stats = new LocalStats(now);
@@ -113,7 +113,7 @@ describe('router and pacer', () => {
       now,
       0,
     );
-    const circuits = new CircuitBreakers({ nodeName: () => 'n0', liveNodes: () => ['n0'], now });
+    const circuits = new CircuitBreakers({ nodeName: () => 'n0', liveNodes: () => liveNodes, now });
     const pacer = new QuotaPacer(view, { now });
     let r = 0;
     const router = new AdaptiveKeyRouter({
@@ -170,6 +170,23 @@ describe('router and pacer', () => {
     for (let i = 0; i < 20; i++) expect(router.choose('p', 'm', KEYS, undefined)).toBe(0);
     router.record({ provider: 'p', keyName: 'b', model: 'm', status: 200, latencyMs: 5 });
     expect(circuits.state('p', 'b', 'm')).toBe('closed');
+  });
+
+  it('a half-open key whose probe another node owns is asked once per choice and never drawn', () => {
+    // The only live node is 'n9': it owns every probe slot, so n0 is refused each half-open probe.
+    const { router, advance, circuits } = setup('weighted', ['n9']);
+    for (let i = 0; i < 3; i++)
+      router.record({ provider: 'p', keyName: 'b', model: 'm', status: 503, latencyMs: 5 });
+    advance(1500);
+    expect(circuits.state('p', 'b', 'm')).toBe('half_open');
+    const allow = circuits.allow.bind(circuits);
+    let asked = 0;
+    circuits.allow = (provider, key, model) => {
+      if (key === 'b') asked++;
+      return allow(provider, key, model);
+    };
+    for (let i = 0; i < 20; i++) expect(router.choose('p', 'm', KEYS, undefined)).toBe(0);
+    expect(asked).toBe(20);
   });
 
   it('a 429 with retry-after cools the key down until then', () => {
