@@ -440,6 +440,8 @@ export class DistributedCounters {
    */
   private reask(w: Win, now: number): void {
     if (!this.link.attached) return;
+    const gen = this.peers.generation;
+    if (w.echoedAllVer === w.lastClaimVer && w.echoedAllGen === gen) return;
     let payloads: Buffer[] | undefined;
     for (const p of this.claims.required(now)) {
       if (echoedBy(w, p.name, w.lastClaimVer)) continue;
@@ -448,6 +450,10 @@ export class DistributedCounters {
       this.link.sendTo(p.name, payloads);
     }
     if (payloads) w.reaskedAt = now;
+    else {
+      w.echoedAllVer = w.lastClaimVer;
+      w.echoedAllGen = gen;
+    }
   }
 
   private sendWindowNow(w: Win, now: number): void {

@@ -67,8 +67,18 @@ function newPeer(name: string, state: MemberState, now: number, listed: boolean)
  */
 export class PeerTracker {
   private readonly peers = new Map<string, Peer>();
+  private gen = 0;
 
   constructor(private readonly o: PeerTrackerOptions) {}
+
+  /**
+   * Changes whenever the peers whose echo a claim waits for may have grown: a peer added or removed,
+   * or one that became reachable or unreachable (majority and waivers follow). Time alone only waives
+   * more peers, which shrinks the set.
+   */
+  get generation(): number {
+    return this.gen;
+  }
 
   get size(): number {
     return this.peers.size;
@@ -88,9 +98,11 @@ export class PeerTracker {
     if (!p) {
       p = newPeer(name, 'alive', now, false);
       this.peers.set(name, p);
+      this.gen++;
     }
     p.lastHeard = now;
     p.askedSince = undefined;
+    if (p.unreachableSince !== 0) this.gen++;
     p.unreachableSince = 0;
     if (p.state === 'dead' || p.state === 'suspect') p.state = 'alive';
     return p;
@@ -139,6 +151,7 @@ export class PeerTracker {
         if (!p) {
           p = newPeer(m.name, m.state, now, true);
           this.peers.set(m.name, p);
+          this.gen++;
         } else if (p.listedState !== m.state) {
           p.listedState = m.state;
           p.state = m.state;
@@ -152,6 +165,7 @@ export class PeerTracker {
         p.state === 'dead' ||
         p.state === 'suspect' ||
         (p.askedSince !== undefined && now - p.askedSince > this.o.unresponsiveMs);
+      if (unreachable !== p.unreachableSince > 0) this.gen++;
       if (unreachable && p.unreachableSince === 0) p.unreachableSince = now;
       if (!unreachable) p.unreachableSince = 0;
     }
@@ -165,6 +179,7 @@ export class PeerTracker {
         (majority && p.unreachableSince > 0 && now - p.unreachableSince > this.o.forgetAfterMs);
       if (gone) {
         this.peers.delete(p.name);
+        this.gen++;
         onForget(p.name);
       }
     }

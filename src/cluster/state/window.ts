@@ -45,6 +45,9 @@ export interface Win {
   lastSentAt: number;
   /** Last time our slot went again to the peers that had not echoed the claim. */
   reaskedAt: number;
+  /** Claim version (and peer generation) every required peer was last found to have echoed: no re-ask walk. */
+  echoedAllVer: number;
+  echoedAllGen: number;
   /** Start of the window before this one (its slots are the demand history). */
   prevWs?: number;
   /** Our `a` as last sent: the shares are computed from what every node can know, our own included. */
@@ -90,6 +93,8 @@ export function newWindow(key: string, ws: number, we: number, limit: number): W
     claimUnsent: false,
     lastSentAt: 0,
     reaskedAt: 0,
+    echoedAllVer: 0,
+    echoedAllGen: -1,
     sentA: 0,
     echoes: new Map(),
     echoNx: new Map(),

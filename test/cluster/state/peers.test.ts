@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { MemberInfo } from '../../../src/cluster/state/gossip.js';
 import { PeerTracker } from '../../../src/cluster/state/peers.js';
@@ -126,5 +127,52 @@ describe('peer tracker', () => {
     expect(t.get('b')?.unreachableSince).toBe(10);
     expect(t.heard('b', 20).state).toBe('alive');
     expect(t.get('b')?.unreachableSince).toBe(0);
+  });
+
+  it('while the generation stands, the peers a claim waits for only shrink (the re-ask skips its walk on that)', () => {
+    const names = ['b', 'c', 'd', 'e'];
+    const state = fc.constantFrom('alive', 'suspect', 'dead', 'left') as fc.Arbitrary<MemberInfo['state']>;
+    const op = fc.oneof(
+      fc.record({ k: fc.constant('heard' as const), p: fc.constantFrom(...names) }),
+      fc.record({ k: fc.constant('asked' as const), p: fc.constantFrom(...names) }),
+      fc.record({
+        k: fc.constant('refresh' as const),
+        members: fc.option(
+          fc.uniqueArray(fc.record({ name: fc.constantFrom(...names), state }), {
+            selector: (m) => m.name,
+          }),
+        ),
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ dt: fc.integer({ min: 0, max: 700 }), op }), { maxLength: 40 }),
+        (steps) => {
+          const t = new PeerTracker(O);
+          let now = 0;
+          let gen = t.generation;
+          let required = new Set(t.required('a', now).map((p) => p.name));
+          for (const { dt, op } of steps) {
+            now += dt;
+            if (op.k === 'heard') t.heard(op.p, now);
+            else if (op.k === 'asked') {
+              const p = t.get(op.p);
+              if (p) t.asked(p, now);
+            } else
+              t.refresh(
+                'a',
+                now,
+                op.members?.map((m) => ({ ...alive(m.name), state: m.state })),
+                () => undefined,
+              );
+            const next = new Set(t.required('a', now).map((p) => p.name));
+            if (t.generation === gen) for (const n of next) expect(required.has(n)).toBe(true);
+            gen = t.generation;
+            required = next;
+          }
+        },
+      ),
+      { numRuns: Number(process.env.FC_RUNS ?? 300) },
+    );
   });
 });
