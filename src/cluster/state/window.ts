@@ -106,12 +106,12 @@ export function newWindow(key: string, ws: number, we: number, limit: number): W
   };
 }
 
-/** Fraction of `w` gone at `now`, in [0.001, 1] (never 0: rates are extrapolated by dividing by it). */
 /** Whether `peer` has echoed our slot of `w` at version `ver` or later. */
 export function echoedBy(w: Win, peer: string, ver: number): boolean {
   return (w.echoes.get(peer) ?? 0) >= ver;
 }
 
+/** Fraction of `w` gone at `now`, in [0.001, 1] (never 0: rates are extrapolated by dividing by it). */
 export function elapsedFraction(w: Win, now: number): number {
   return Math.min(1, Math.max(1e-3, (now - w.ws) / Math.max(1, w.we - w.ws)));
 }
