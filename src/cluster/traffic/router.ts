@@ -120,31 +120,25 @@ export class AdaptiveKeyRouter implements KeyRouter {
         }
         rate = a?.rate;
       }
-      idx.push(i);
-      prior.push(c.weight * (mode === 'weighted' ? 1 : s.factor));
-      rates.push(rate);
+      // A half-open key is never drawn by weight: it is probed below, or refused (another node owns the probe).
       if (state === 'half_open') {
         halfOpen ??= [];
         halfOpen.push(i);
+        continue;
       }
+      idx.push(i);
+      prior.push(c.weight * (mode === 'weighted' ? 1 : s.factor));
+      rates.push(rate);
     }
     // A half-open key is probed by the first request its probe owner sees: weighed by its health factor
     // (the error rate that opened it, floored at 1%) it would wait ~100 requests for its one probe, and
     // recovery would hang on luck. A failed probe costs the client nothing: the attempt loop moves on.
-    if (halfOpen) {
+    if (halfOpen)
       for (const i of halfOpen)
         if (circuits.allow(provider, candidates[i]!.name, model)) {
           if (mode !== 'weighted') pacer.sent(provider, candidates[i]!.name);
           return i;
         }
-      // Every one refused (another node owns its probe): none is a candidate for the weighted draw.
-      for (let j = idx.length - 1; j >= 0; j--)
-        if (halfOpen.includes(idx[j]!)) {
-          idx.splice(j, 1);
-          prior.splice(j, 1);
-          rates.splice(j, 1);
-        }
-    }
     const weights = rates.some((r) => r !== undefined) ? waterFill(prior, rates, demand) : prior;
     while (idx.length > 0) {
       let total = 0;

@@ -2,9 +2,9 @@
  * A model check of the owner-per-key claim protocol proposed in docs/design-limits.md ("Not done"),
  * before it is built: nodes, owners taking over with a prepare round, grants, and a network that
  * delivers any message in flight in any order or drops it. fast-check searches the interleavings for
- * a state where the caps the nodes accepted sum above the limit. The same search with the rules
- * weakened (grants of any epoch accepted; an owner granting after a majority of promises) must find
- * one, or the model would prove nothing.
+ * a state where the caps the nodes accepted sum above the limit. The same search with any one rule
+ * weakened (grants of any epoch accepted; an owner granting after a majority of promises; an owner
+ * granting to itself after it promised a newer one) must find one, or the model would prove nothing.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
